@@ -1,0 +1,139 @@
+#!/usr/bin/env bash
+# run-fuzz.sh BUILDDIR SECONDS — runs each libFuzzer target for SECONDS.
+#
+#   CC=clang meson setup build-fuzz -Dfuzzing=true
+#   ninja -C build-fuzz tests/fuzz/fuzz-safetensors tests/fuzz/fuzz-config
+#   bash tests/fuzz/run-fuzz.sh build-fuzz 60
+#
+# Each target starts from a fresh temporary corpus seeded here (valid
+# safetensors files with F32/F16/BF16 tensors, valid diffusers configs: no
+# binary files live in the repository).  Exits non-zero if any target finds
+# a crash, a leak, undefined behaviour or a timeout; the reproducer is kept
+# in BUILDDIR/fuzz-artifacts/TARGET/ (replay: BIN FILE).
+set -euo pipefail
+
+usage () { echo "usage: $0 BUILDDIR SECONDS" >&2; exit 2; }
+[ $# -eq 2 ] || usage
+builddir=$1
+seconds=$2
+case $seconds in '' | *[!0-9]*) usage ;; esac
+[ -d "$builddir" ] || { echo "run-fuzz: no build folder $builddir" >&2; exit 2; }
+builddir=$(cd "$builddir" && pwd)
+
+work=$(mktemp -d "${TMPDIR:-/tmp}/gen-fuzz.XXXXXX")
+trap 'rm -rf "$work"' EXIT
+
+# ---- seed corpus ------------------------------------------------------------
+
+# The 8 little-endian bytes of $1.
+le64 () {
+  local n=$1 i
+  for i in 0 1 2 3 4 5 6 7; do
+    printf "\\x$(printf '%02x' $(( (n >> (8 * i)) & 255 )))"
+  done
+}
+
+# st FILE HEADER DATA: a safetensors file; HEADER is padded with spaces to a
+# multiple of 8 bytes as the reference writer does; DATA is printf escapes.
+# Also FILE.split: "HEADER NUL DATA", the fuzz target's second reading.
+st () {
+  local file=$1 header=$2 data=$3
+  { printf '%s\0' "$header"; printf "$data"; } > "$file.split"
+  while (( ${#header} % 8 )); do header+=' '; done
+  { le64 "${#header}"; printf '%s' "$header"; printf "$data"; } > "$file"
+}
+
+seed_safetensors () {
+  local dir=$1
+  # F32: 1.0 -2.0 | 0.5 | smallest subnormal
+  st "$dir/f32.safetensors" \
+    '{"__metadata__":{"format":"pt"},"a.weight":{"dtype":"F32","shape":[2],"data_offsets":[0,8]},"b":{"dtype":"F32","shape":[],"data_offsets":[8,12]},"c":{"dtype":"F32","shape":[1,1],"data_offsets":[12,16]}}' \
+    '\x00\x00\x80\x3f\x00\x00\x00\xc0\x00\x00\x00\x3f\x01\x00\x00\x00'
+  # F16: 1.0 -2.0 subnormal inf -0 | empty [2,0] | 65504
+  st "$dir/f16.safetensors" \
+    '{"x":{"dtype":"F16","shape":[5],"data_offsets":[0,10]},"y":{"dtype":"F16","shape":[2,0],"data_offsets":[10,10]},"z":{"dtype":"F16","shape":[1],"data_offsets":[10,12]}}' \
+    '\x00\x3c\x00\xc0\x01\x00\x00\x7c\x00\x80\xff\x7b'
+  # BF16: 1.0 -3.0 | 3.140625 | nan
+  st "$dir/bf16.safetensors" \
+    '{"p":{"dtype":"BF16","shape":[2,1],"data_offsets":[0,4]},"q":{"dtype":"BF16","shape":[1],"data_offsets":[4,6]},"r":{"dtype":"BF16","shape":[1],"data_offsets":[6,8]}}' \
+    '\x80\x3f\x40\xc0\x49\x40\xc0\x7f'
+  # every float dtype, an integer one, and an unaligned offset
+  st "$dir/mixed.safetensors" \
+    '{"m":{"dtype":"U8","shape":[1],"data_offsets":[0,1]},"f":{"dtype":"F32","shape":[1],"data_offsets":[1,5]},"h":{"dtype":"F16","shape":[1],"data_offsets":[5,7]},"b":{"dtype":"BF16","shape":[1],"data_offsets":[7,9]},"i":{"dtype":"I64","shape":[1],"data_offsets":[9,17]}}' \
+    '\x07\x00\x00\x80\x3f\x00\x3c\x80\x3f\x01\x02\x03\x04\x05\x06\x07\x08'
+}
+
+seed_config () {
+  local dir=$1
+  cat > "$dir/unet.json" <<'EOF'
+{
+  "_class_name": "UNet2DModel",
+  "_diffusers_version": "0.30.0",
+  "act_fn": "silu",
+  "attention_head_dim": 8,
+  "block_out_channels": [32, 64, 64],
+  "down_block_types": ["DownBlock2D", "AttnDownBlock2D", "AttnDownBlock2D"],
+  "in_channels": 3,
+  "layers_per_block": 2,
+  "norm_eps": 1e-05,
+  "norm_num_groups": 32,
+  "sample_size": 32,
+  "time_embedding_type": null
+}
+EOF
+  cat > "$dir/vae.json" <<'EOF'
+{"_class_name": "AutoencoderKL", "block_out_channels": [64, 128.0], "force_upcast": true,
+ "latent_channels": 4, "layers_per_block": 1, "scaling_factor": 0.18215,
+ "up_block_types": ["UpDecoderBlock2D", "UpDecoderBlock2D"], "norm_eps": 1e-6}
+EOF
+  cat > "$dir/scheduler.json" <<'EOF'
+{"_class_name": "DDIMScheduler", "beta_end": 0.012, "beta_schedule": "scaled_linear",
+ "clip_sample": false, "num_train_timesteps": 1000, "trained_betas": null,
+ "nested": {"a": [[1, -2], {"b": "\u00e9\ud83d\ude00\n"}]}}
+EOF
+}
+
+dict_safetensors () {
+  printf '%s\n' '"dtype"' '"shape"' '"data_offsets"' '"__metadata__"' '"F32"' '"F16"' \
+    '"BF16"' '"F64"' '"I64"' '"I32"' '"U8"' '"BOOL"' '"F8_E4M3"' '"\"dtype\":"' \
+    '"\"shape\":["' '"\"data_offsets\":["' '"{"' '"}"' '"["' '"]"' '":"' '","' '"null"' \
+    '"\\u"' '"9223372036854775807"' '"4294967296"' > "$1"
+}
+
+dict_config () {
+  printf '%s\n' '"_class_name"' '"block_out_channels"' '"layers_per_block"' '"norm_eps"' \
+    '"sample_size"' '"down_block_types"' '"act_fn"' '"scaling_factor"' '"force_upcast"' \
+    '"attention_head_dim"' '"true"' '"false"' '"null"' '"1e-05"' '"32.0"' '"-0"' '"\\u"' \
+    '"\\ud83d\\ude00"' '"{"' '"}"' '"["' '"]"' '":"' '","' > "$1"
+}
+
+# ---- run --------------------------------------------------------------------
+
+export G_SLICE=always-malloc G_DEBUG=fatal-criticals
+export ASAN_OPTIONS=${ASAN_OPTIONS:-detect_leaks=1:abort_on_error=0}
+export UBSAN_OPTIONS=${UBSAN_OPTIONS:-halt_on_error=1:print_stacktrace=1}
+
+status=0
+for target in safetensors config; do
+  bin=$builddir/tests/fuzz/fuzz-$target
+  if [ ! -x "$bin" ]; then
+    echo "run-fuzz: $bin is not built (ninja -C $builddir tests/fuzz/fuzz-$target)" >&2
+    exit 2
+  fi
+  corpus=$work/corpus-$target
+  artifacts=$builddir/fuzz-artifacts/$target
+  mkdir -p "$corpus" "$artifacts"
+  "seed_$target" "$corpus"
+  "dict_$target" "$work/$target.dict"
+
+  echo "== fuzz-$target: ${seconds}s"
+  if "$bin" -max_total_time="$seconds" -max_len=65536 -timeout=25 -rss_limit_mb=2048 \
+       -print_final_stats=1 -dict="$work/$target.dict" -artifact_prefix="$artifacts/" \
+       "$corpus"; then
+    echo "== fuzz-$target: clean"
+  else
+    echo "== fuzz-$target: FAILED; reproducer in $artifacts/" >&2
+    status=1
+  fi
+done
+exit $status
