@@ -1,0 +1,507 @@
+/* gen-ops.c — kernels: conv (im2col + GEMM), norms, activations, attention. */
+#include "gen-ops.h"
+
+#include <cblas.h>
+#include <math.h>
+#include <string.h>
+
+/* OpenBLAS extension (declared in its cblas.h, but not in every cblas.h). */
+extern void openblas_set_num_threads (int num_threads);
+
+#define IM2COL_MAX_FLOATS ((int64_t) 4 << 20)   /* 16 MB band of columns */
+#define ATTN_MAX_FLOATS   ((int64_t) 4 << 20)   /* 16 MB band of scores */
+
+static int gen_threads = 1;
+
+void
+gen_set_threads (int n)
+{
+  gen_threads = MAX (1, n);
+  openblas_set_num_threads (gen_threads);
+}
+
+int
+gen_get_threads (void)
+{
+  return gen_threads;
+}
+
+void
+gen_gemm (bool trans_a, bool trans_b, int m, int n, int k,
+          float alpha, const float *a, int lda,
+          const float *b, int ldb,
+          float beta, float *c, int ldc)
+{
+  if (m <= 0 || n <= 0)
+    return;
+  if (k <= 0)
+    {
+      for (int i = 0; i < m; i++)
+        for (int j = 0; j < n; j++)
+          c[(gsize) i * ldc + j] = beta == 0.0f ? 0.0f : beta * c[(gsize) i * ldc + j];
+      return;
+    }
+  cblas_sgemm (CblasRowMajor, trans_a ? CblasTrans : CblasNoTrans,
+               trans_b ? CblasTrans : CblasNoTrans,
+               m, n, k, alpha, a, lda, b, ldb, beta, c, ldc);
+}
+
+/* ---- convolution ------------------------------------------------------- */
+
+int64_t
+gen_conv2d_out_size (int64_t in, int k, int stride, int pad_before, int pad_after)
+{
+  int64_t span = in + pad_before + pad_after - k;
+  return span < 0 ? 0 : span / stride + 1;
+}
+
+/* Fills COL [Ci*kh*kw, rows*Wo] for output rows [oy0, oy0 + rows). */
+static void
+im2col_band (const float *x /* [Ci, H, W] */, int64_t ci, int64_t h, int64_t w,
+             int kh, int kw, int stride, int pt, int pl,
+             int64_t oy0, int64_t rows, int64_t wo, float *col)
+{
+  int64_t ncol = rows * wo;
+
+  for (int64_t c = 0; c < ci; c++)
+    for (int ky = 0; ky < kh; ky++)
+      for (int kx = 0; kx < kw; kx++)
+        {
+          float *dst = col + ((c * kh + ky) * kw + kx) * ncol;
+          const float *src = x + c * h * w;
+
+          for (int64_t r = 0; r < rows; r++)
+            {
+              int64_t iy = (oy0 + r) * stride - pt + ky;
+              float *d = dst + r * wo;
+
+              if (iy < 0 || iy >= h)
+                {
+                  memset (d, 0, sizeof (float) * wo);
+                  continue;
+                }
+              const float *s = src + iy * w;
+              if (stride == 1)
+                {
+                  /* ix = ox - pl + kx: valid for ox in [lo, hi) */
+                  int64_t lo = MAX (0, (int64_t) pl - kx);
+                  int64_t hi = MIN (wo, w + pl - kx);
+
+                  if (hi < lo)
+                    hi = lo;
+                  if (lo > 0)
+                    memset (d, 0, sizeof (float) * lo);
+                  if (hi > lo)
+                    memcpy (d + lo, s + lo - pl + kx, sizeof (float) * (hi - lo));
+                  if (hi < wo)
+                    memset (d + hi, 0, sizeof (float) * (wo - hi));
+                }
+              else
+                {
+                  for (int64_t ox = 0; ox < wo; ox++)
+                    {
+                      int64_t ix = ox * stride - pl + kx;
+                      d[ox] = (ix >= 0 && ix < w) ? s[ix] : 0.0f;
+                    }
+                }
+            }
+        }
+}
+
+void
+gen_conv2d (const GenConv2d *conv, const GenTensor *x, GenTensor *y,
+            bool accumulate, GenArena *scratch)
+{
+  const GenTensor *wt = &conv->weight;
+  int64_t co = wt->ne[0], ci = wt->ne[1];
+  int kh = (int) wt->ne[2], kw = (int) wt->ne[3];
+  int64_t n = x->ne[0], h = x->ne[2], w = x->ne[3];
+  int64_t ho = gen_conv2d_out_size (h, kh, conv->stride, conv->pad[0], conv->pad[2]);
+  int64_t wo = gen_conv2d_out_size (w, kw, conv->stride, conv->pad[1], conv->pad[3]);
+  int64_t K = ci * kh * kw;
+  bool direct;
+
+  g_return_if_fail (x->ne[1] == ci && y->ne[0] == n && y->ne[1] == co
+                    && y->ne[2] == ho && y->ne[3] == wo);
+  g_return_if_fail (gen_tensor_is_contiguous (x) && gen_tensor_is_contiguous (y));
+  if (!x->data || !y->data || !wt->data)
+    return;
+
+  /* Start from the bias (or zero), then accumulate the products. */
+  if (!accumulate)
+    {
+      for (int64_t b = 0; b < n; b++)
+        for (int64_t c = 0; c < co; c++)
+          {
+            float *dst = y->data + b * y->nb[0] + c * y->nb[1];
+            float v = conv->bias.data ? conv->bias.data[c] : 0.0f;
+            for (int64_t i = 0; i < ho * wo; i++)
+              dst[i] = v;
+          }
+    }
+  else if (conv->bias.data)
+    {
+      gen_add_channel_bias (y, conv->bias.data, 0);
+    }
+
+  direct = kh == 1 && kw == 1 && conv->stride == 1
+           && conv->pad[0] == 0 && conv->pad[1] == 0 && conv->pad[2] == 0 && conv->pad[3] == 0;
+
+  if (direct)
+    {
+      for (int64_t b = 0; b < n; b++)
+        gen_gemm (false, false, (int) co, (int) (ho * wo), (int) ci, 1.0f,
+                  wt->data, (int) ci, x->data + b * x->nb[0], (int) (h * w),
+                  1.0f, y->data + b * y->nb[0], (int) (ho * wo));
+      return;
+    }
+
+  {
+    int64_t rows_per_band = MAX (1, IM2COL_MAX_FLOATS / MAX (1, K * wo));
+    gsize mark = gen_arena_mark (scratch);
+    float *col;
+
+    rows_per_band = MIN (rows_per_band, ho);
+    col = gen_arena_alloc (scratch, (gsize) (K * rows_per_band * wo));
+    if (!col)
+      return;
+    for (int64_t b = 0; b < n; b++)
+      for (int64_t oy0 = 0; oy0 < ho; oy0 += rows_per_band)
+        {
+          int64_t rows = MIN (rows_per_band, ho - oy0);
+
+          im2col_band (x->data + b * x->nb[0], ci, h, w, kh, kw, conv->stride,
+                       conv->pad[0], conv->pad[1], oy0, rows, wo, col);
+          gen_gemm (false, false, (int) co, (int) (rows * wo), (int) K, 1.0f,
+                    wt->data, (int) K, col, (int) (rows * wo),
+                    1.0f, y->data + b * y->nb[0] + oy0 * wo, (int) (ho * wo));
+        }
+    gen_arena_release (scratch, mark);
+  }
+}
+
+/* ---- normalisation ---------------------------------------------------- */
+
+static inline float
+silu1 (float v)
+{
+  return v / (1.0f + expf (-v));
+}
+
+void
+gen_group_norm (const GenGroupNorm *gn, const GenTensor *x, GenTensor *y, bool silu)
+{
+  int64_t n = x->ne[0], c = x->ne[1], hw = x->ne[2] * x->ne[3];
+  int64_t cpg;
+
+  g_return_if_fail (gn->groups > 0 && c % gn->groups == 0);
+  g_return_if_fail (gen_tensor_same_shape (x, y));
+  g_return_if_fail (gen_tensor_is_contiguous (x) && gen_tensor_is_contiguous (y));
+  if (!x->data || !y->data)
+    return;
+  cpg = c / gn->groups;
+
+  for (int64_t b = 0; b < n; b++)
+    for (int g = 0; g < gn->groups; g++)
+      {
+        const float *xs = x->data + b * x->nb[0] + g * cpg * hw;
+        float *ys = y->data + b * y->nb[0] + g * cpg * hw;
+        int64_t cnt = cpg * hw;
+        double sum = 0.0, sq = 0.0, mean, var;
+        float rstd;
+
+        for (int64_t i = 0; i < cnt; i++)
+          sum += xs[i];
+        mean = sum / (double) cnt;
+        for (int64_t i = 0; i < cnt; i++)
+          {
+            double d = xs[i] - mean;
+            sq += d * d;
+          }
+        var = sq / (double) cnt;
+        rstd = (float) (1.0 / sqrt (var + gn->eps));
+
+        for (int64_t cc = 0; cc < cpg; cc++)
+          {
+            int64_t ch = g * cpg + cc;
+            float a = rstd * gn->weight.data[ch];
+            float bb = gn->bias.data[ch] - (float) mean * a;
+            const float *xi = xs + cc * hw;
+            float *yi = ys + cc * hw;
+
+            if (silu)
+              for (int64_t i = 0; i < hw; i++)
+                yi[i] = silu1 (xi[i] * a + bb);
+            else
+              for (int64_t i = 0; i < hw; i++)
+                yi[i] = xi[i] * a + bb;
+          }
+      }
+}
+
+void
+gen_layer_norm (const GenLayerNorm *ln, const float *x, float *y, int64_t rows, int64_t dim)
+{
+  if (!x || !y)
+    return;
+  for (int64_t r = 0; r < rows; r++)
+    {
+      const float *xr = x + r * dim;
+      float *yr = y + r * dim;
+      double sum = 0.0, sq = 0.0, mean;
+      float rstd;
+
+      for (int64_t i = 0; i < dim; i++)
+        sum += xr[i];
+      mean = sum / (double) dim;
+      for (int64_t i = 0; i < dim; i++)
+        sq += (xr[i] - mean) * (xr[i] - mean);
+      rstd = (float) (1.0 / sqrt (sq / (double) dim + ln->eps));
+      for (int64_t i = 0; i < dim; i++)
+        yr[i] = (float) (xr[i] - mean) * rstd * ln->weight.data[i] + ln->bias.data[i];
+    }
+}
+
+void
+gen_linear (const GenLinear *lin, const float *x, float *y, int64_t rows)
+{
+  int64_t out = lin->weight.ne[2], in = lin->weight.ne[3];
+
+  if (!x || !y)
+    return;
+  for (int64_t r = 0; r < rows; r++)
+    for (int64_t o = 0; o < out; o++)
+      y[r * out + o] = lin->bias.data ? lin->bias.data[o] : 0.0f;
+  gen_gemm (false, true, (int) rows, (int) out, (int) in, 1.0f,
+            x, (int) in, lin->weight.data, (int) in, 1.0f, y, (int) out);
+}
+
+/* ---- elementwise ------------------------------------------------------- */
+
+void
+gen_silu (const float *x, float *y, int64_t n)
+{
+  if (!x || !y)
+    return;
+  for (int64_t i = 0; i < n; i++)
+    y[i] = silu1 (x[i]);
+}
+
+void
+gen_gelu (const float *x, float *y, int64_t n)
+{
+  if (!x || !y)
+    return;
+  for (int64_t i = 0; i < n; i++)
+    y[i] = 0.5f * x[i] * (1.0f + erff (x[i] * (float) M_SQRT1_2));
+}
+
+void
+gen_relu (const float *x, float *y, int64_t n)
+{
+  if (!x || !y)
+    return;
+  for (int64_t i = 0; i < n; i++)
+    y[i] = x[i] > 0.0f ? x[i] : 0.0f;
+}
+
+void
+gen_tanh (const float *x, float *y, int64_t n)
+{
+  if (!x || !y)
+    return;
+  for (int64_t i = 0; i < n; i++)
+    y[i] = tanhf (x[i]);
+}
+
+void
+gen_scale_div (float *y, int64_t n, float div)
+{
+  if (!y || div == 1.0f)
+    return;
+  for (int64_t i = 0; i < n; i++)
+    y[i] /= div;
+}
+
+void
+gen_softmax_rows (float *x, int64_t rows, int64_t cols)
+{
+  if (!x)
+    return;
+  for (int64_t r = 0; r < rows; r++)
+    {
+      float *row = x + r * cols;
+      float mx = -INFINITY;
+      double sum = 0.0;
+      float inv;
+
+      for (int64_t i = 0; i < cols; i++)
+        mx = MAX (mx, row[i]);
+      for (int64_t i = 0; i < cols; i++)
+        {
+          row[i] = expf (row[i] - mx);
+          sum += row[i];
+        }
+      inv = (float) (1.0 / sum);
+      for (int64_t i = 0; i < cols; i++)
+        row[i] *= inv;
+    }
+}
+
+/* ---- attention --------------------------------------------------------- */
+
+void
+gen_attention (const float *q, int ldq, const float *k, int ldk,
+               const float *v, int ldv, float *o, int ldo,
+               int64_t lq, int64_t lk, int64_t d, int64_t dv,
+               float scale, GenArena *scratch)
+{
+  int64_t band = MAX (1, MIN (lq, ATTN_MAX_FLOATS / MAX (1, lk)));
+  gsize mark;
+  float *s;
+
+  if (!q || !k || !v || !o)
+    return;
+  mark = gen_arena_mark (scratch);
+  s = gen_arena_alloc (scratch, (gsize) (band * lk));
+  if (!s)
+    return;
+  for (int64_t r0 = 0; r0 < lq; r0 += band)
+    {
+      int64_t rows = MIN (band, lq - r0);
+
+      /* S[rows, Lk] = scale · Q_band · Kᵀ   (Vaswani et al. 2017, eq. 1) */
+      gen_gemm (false, true, (int) rows, (int) lk, (int) d, scale,
+                q + r0 * ldq, ldq, k, ldk, 0.0f, s, (int) lk);
+      gen_softmax_rows (s, rows, lk);
+      gen_gemm (false, false, (int) rows, (int) dv, (int) lk, 1.0f,
+                s, (int) lk, v, ldv, 0.0f, o + r0 * ldo, ldo);
+    }
+  gen_arena_release (scratch, mark);
+}
+
+/* ---- resampling and plumbing --------------------------------------------- */
+
+void
+gen_upsample_nearest (const GenTensor *x, GenTensor *y, int factor)
+{
+  int64_t h = x->ne[2], w = x->ne[3];
+
+  g_return_if_fail (y->ne[0] == x->ne[0] && y->ne[1] == x->ne[1]
+                    && y->ne[2] == h * factor && y->ne[3] == w * factor);
+  g_return_if_fail (gen_tensor_is_contiguous (x) && gen_tensor_is_contiguous (y));
+  if (!x->data || !y->data)
+    return;
+  for (int64_t p = 0; p < x->ne[0] * x->ne[1]; p++)
+    {
+      const float *src = x->data + p * h * w;
+      float *dst = y->data + p * h * w * factor * factor;
+
+      for (int64_t iy = 0; iy < h; iy++)
+        {
+          float *row = dst + iy * factor * w * factor;
+          for (int64_t ix = 0; ix < w; ix++)
+            for (int f = 0; f < factor; f++)
+              row[ix * factor + f] = src[iy * w + ix];
+          for (int f = 1; f < factor; f++)
+            memcpy (row + f * w * factor, row, sizeof (float) * w * factor);
+        }
+    }
+}
+
+void
+gen_avg_pool (const GenTensor *x, GenTensor *y, int k)
+{
+  int64_t h = x->ne[2], w = x->ne[3], ho = h / k, wo = w / k;
+  float inv = 1.0f / (float) (k * k);
+
+  g_return_if_fail (y->ne[0] == x->ne[0] && y->ne[1] == x->ne[1] && y->ne[2] == ho && y->ne[3] == wo);
+  g_return_if_fail (gen_tensor_is_contiguous (x) && gen_tensor_is_contiguous (y));
+  if (!x->data || !y->data)
+    return;
+  for (int64_t p = 0; p < x->ne[0] * x->ne[1]; p++)
+    {
+      const float *src = x->data + p * h * w;
+      float *dst = y->data + p * ho * wo;
+
+      for (int64_t oy = 0; oy < ho; oy++)
+        for (int64_t ox = 0; ox < wo; ox++)
+          {
+            float acc = 0.0f;
+            for (int ky = 0; ky < k; ky++)
+              for (int kx = 0; kx < k; kx++)
+                acc += src[(oy * k + ky) * w + ox * k + kx];
+            dst[oy * wo + ox] = acc * inv;
+          }
+    }
+}
+
+/* diffusers' get_timestep_embedding (after "Attention Is All You Need",
+ * §3.5): freq_i = exp(-ln(max_period) · i / (half - shift)), emb = [sin(t·f),
+ * cos(t·f)] (or [cos, sin] when flipped), zero-padded to an odd DIM.  The
+ * arguments are rounded to float32 as torch computes them. */
+void
+gen_timestep_embedding (const float *t, int64_t n, int64_t dim,
+                        bool flip_sin_to_cos, float downscale_freq_shift,
+                        float scale, float max_period, float *out)
+{
+  int64_t half = dim / 2;
+
+  for (int64_t b = 0; b < n; b++)
+    {
+      float *row = out + b * dim;
+
+      for (int64_t i = 0; i < half; i++)
+        {
+          float exponent = (float) -log ((double) max_period) * (float) i;
+          float freq, arg;
+
+          exponent = exponent / ((float) half - downscale_freq_shift);
+          freq = expf (exponent);
+          arg = t[b] * freq;
+          arg = scale * arg;
+          if (flip_sin_to_cos)
+            {
+              row[i] = cosf (arg);
+              row[half + i] = sinf (arg);
+            }
+          else
+            {
+              row[i] = sinf (arg);
+              row[half + i] = cosf (arg);
+            }
+        }
+      if (dim % 2 == 1)
+        row[dim - 1] = 0.0f;
+    }
+}
+
+void
+gen_concat_channels (const GenTensor *a, const GenTensor *b, GenTensor *y)
+{
+  GenTensor ya, yb;
+
+  g_return_if_fail (a->ne[1] + b->ne[1] == y->ne[1]);
+  ya = gen_tensor_channels (y, 0, a->ne[1]);
+  yb = gen_tensor_channels (y, a->ne[1], b->ne[1]);
+  gen_tensor_copy (a, &ya);
+  gen_tensor_copy (b, &yb);
+}
+
+void
+gen_add_channel_bias (GenTensor *y, const float *v, int64_t ldv)
+{
+  int64_t hw = y->ne[2] * y->ne[3];
+
+  g_return_if_fail (gen_tensor_is_contiguous (y));
+  if (!y->data || !v)
+    return;
+  for (int64_t b = 0; b < y->ne[0]; b++)
+    for (int64_t c = 0; c < y->ne[1]; c++)
+      {
+        float *dst = y->data + b * y->nb[0] + c * hw;
+        float add = v[b * ldv + c];
+        for (int64_t i = 0; i < hw; i++)
+          dst[i] += add;
+      }
+}

@@ -1,0 +1,118 @@
+/* gen-ops.h — the kernels the models are built from.
+ *
+ * Conventions: tensors are NCHW GenTensor views; unless a comment says
+ * otherwise inputs and outputs must be contiguous.  An op whose input or
+ * output data is NULL (a failed arena allocation) does nothing: the caller
+ * checks the arena once at the end of the pass.  Shape mismatches are
+ * programming errors (g_return_if_fail), not user errors: models validate
+ * shapes when they load.
+ *
+ * Layer parameters are plain structs named after the PyTorch modules; their
+ * tensors point into the model's weights.
+ */
+#pragma once
+
+#include "gen-tensor.h"
+
+#include <stdbool.h>
+
+G_BEGIN_DECLS
+
+/* ---- the one GEMM wrapper -----------------------------------------------
+ * C[m,n] = alpha * op(A)[m,k] · op(B)[k,n] + beta * C, row-major.
+ * Every matrix product in the core goes through here. */
+void gen_gemm (bool trans_a, bool trans_b, int m, int n, int k,
+               float alpha, const float *a, int lda,
+               const float *b, int ldb,
+               float beta, float *c, int ldc);
+
+/* Threads used by the BLAS and by the core's own loops (>= 1). */
+void gen_set_threads (int n);
+int  gen_get_threads (void);
+
+/* ---- layers -------------------------------------------------------------- */
+
+typedef struct
+{
+  GenTensor weight;     /* [Co, Ci, kh, kw] */
+  GenTensor bias;       /* [1, Co, 1, 1] or data NULL */
+  int       stride;
+  int       pad[4];     /* top, left, bottom, right */
+} GenConv2d;
+
+typedef struct
+{
+  GenTensor weight;     /* [1, C, 1, 1] */
+  GenTensor bias;       /* [1, C, 1, 1] */
+  int       groups;
+  float     eps;
+} GenGroupNorm;
+
+typedef struct
+{
+  GenTensor weight;     /* [1, 1, out, in] */
+  GenTensor bias;       /* [1, 1, 1, out] or data NULL */
+} GenLinear;
+
+typedef struct
+{
+  GenTensor weight;     /* [1, 1, 1, dim] */
+  GenTensor bias;       /* [1, 1, 1, dim] */
+  float     eps;
+} GenLayerNorm;
+
+/* Output size of a conv along one axis. */
+int64_t gen_conv2d_out_size (int64_t in, int k, int stride, int pad_before, int pad_after);
+
+/* y = conv(x) (+ bias).  SCRATCH holds the im2col buffer (bounded: columns
+ * are processed in bands).  If ACCUMULATE, y += conv(x) instead. */
+void gen_conv2d (const GenConv2d *conv, const GenTensor *x, GenTensor *y,
+                 bool accumulate, GenArena *scratch);
+
+/* y = group_norm(x), then SiLU if SILU.  In place allowed (y == x). */
+void gen_group_norm (const GenGroupNorm *gn, const GenTensor *x, GenTensor *y, bool silu);
+
+/* Rows of X [rows, dim] (dense, row stride dim) normalised into Y. */
+void gen_layer_norm (const GenLayerNorm *ln, const float *x, float *y, int64_t rows, int64_t dim);
+
+/* Y[rows, out] = X[rows, in] · Wᵀ + b. */
+void gen_linear (const GenLinear *lin, const float *x, float *y, int64_t rows);
+
+/* Elementwise over N floats, in place allowed. */
+void gen_silu (const float *x, float *y, int64_t n);
+void gen_gelu (const float *x, float *y, int64_t n);    /* exact (erf) form */
+void gen_relu (const float *x, float *y, int64_t n);
+void gen_tanh (const float *x, float *y, int64_t n);
+/* y /= div over n floats (diffusers' output_scale_factor divisions). */
+void gen_scale_div (float *y, int64_t n, float div);
+
+/* Row-wise softmax over the last dim, in place, numerically stable. */
+void gen_softmax_rows (float *x, int64_t rows, int64_t cols);
+
+/* Scaled dot-product attention for one head:
+ * O[Lq, Dv] = softmax(scale · Q[Lq, D] · K[Lk, D]ᵀ) · V[Lk, Dv]
+ * with row strides ldq, ldk, ldv, ldo (so heads can be column slices of a
+ * [L, heads*D] matrix).  SCRATCH holds a band of the score matrix. */
+void gen_attention (const float *q, int ldq, const float *k, int ldk,
+                    const float *v, int ldv, float *o, int ldo,
+                    int64_t lq, int64_t lk, int64_t d, int64_t dv,
+                    float scale, GenArena *scratch);
+
+/* Nearest upsampling by an integer factor. */
+void gen_upsample_nearest (const GenTensor *x, GenTensor *y, int factor);
+
+/* Average pooling with kernel = stride = K (no padding, floor). */
+void gen_avg_pool (const GenTensor *x, GenTensor *y, int k);
+
+/* diffusers get_timestep_embedding: OUT[n, dim]. */
+void gen_timestep_embedding (const float *t, int64_t n, int64_t dim,
+                             bool flip_sin_to_cos, float downscale_freq_shift,
+                             float scale, float max_period, float *out);
+
+/* y = cat(a, b) along channels (y may be a strided view). */
+void gen_concat_channels (const GenTensor *a, const GenTensor *b, GenTensor *y);
+
+/* y[n,c,:,:] += v[n, c] (per-channel add, e.g. a time embedding). */
+void gen_add_channel_bias (GenTensor *y, const float *v, int64_t ldv);
+
+G_END_DECLS
