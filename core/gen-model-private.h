@@ -1,0 +1,157 @@
+/* gen-model-private.h — what the model files share: the weight loader and
+ * the diffusers building blocks (ResnetBlock2D, Attention, Downsample2D,
+ * Upsample2D, UNetMidBlock2D).  Not installed; not for front ends. */
+#pragma once
+
+#include "gen-model.h"
+#include "gen-config.h"
+#include "gen-ops.h"
+#include "gen-safetensors.h"
+
+#include <stdbool.h>
+
+G_BEGIN_DECLS
+
+/* ---- weights -------------------------------------------------------------- */
+
+typedef struct
+{
+  GenSafetensors *st;
+  GPtrArray      *owned;    /* converted float buffers (g_free) */
+  char           *where;    /* the weights file, for messages */
+  gsize           n_params;
+} GenWeights;
+
+gboolean gen_weights_open (GenWeights *w, const char *dir, GError **error);
+void     gen_weights_clear (GenWeights *w);
+
+/* Fetches NAME (printf-style) with exactly the expected shape (dims of
+ * size 1 at the end may be omitted in the file, e.g. [C, C] for a 1×1 conv
+ * written as [C, C, 1, 1] or the reverse).  OUT becomes a [1..4]-d view.
+ * An absent tensor is GEN_ERROR_MISSING, a wrong shape GEN_ERROR_SHAPE; both
+ * messages name the file and the tensor. */
+gboolean gen_weights_get (GenWeights *w, GenTensor *out, int ndim, const int64_t *shape,
+                          GError **error, const char *fmt, ...) G_GNUC_PRINTF (6, 7);
+/* TRUE if a tensor NAME exists (printf-style). */
+gboolean gen_weights_has (GenWeights *w, const char *fmt, ...) G_GNUC_PRINTF (2, 3);
+
+gboolean gen_weights_conv (GenWeights *w, GenConv2d *conv, int64_t ci, int64_t co, int k,
+                           int stride, int pad, bool bias, GError **error,
+                           const char *fmt, ...) G_GNUC_PRINTF (10, 11);
+gboolean gen_weights_group_norm (GenWeights *w, GenGroupNorm *gn, int64_t c, int groups,
+                                 float eps, GError **error,
+                                 const char *fmt, ...) G_GNUC_PRINTF (7, 8);
+gboolean gen_weights_linear (GenWeights *w, GenLinear *lin, int64_t in, int64_t out,
+                             bool bias, GError **error,
+                             const char *fmt, ...) G_GNUC_PRINTF (7, 8);
+
+/* ---- blocks ---------------------------------------------------------------- */
+
+typedef struct
+{
+  int64_t      in_ch, out_ch;
+  GenGroupNorm norm1, norm2;
+  GenConv2d    conv1, conv2;
+  bool         has_temb;
+  bool         scale_shift;        /* resnet_time_scale_shift == "scale_shift" */
+  GenLinear    time_emb_proj;
+  bool         has_shortcut;
+  GenConv2d    conv_shortcut;
+  float        output_scale_factor;
+} GenResnet;
+
+typedef struct
+{
+  int64_t      channels;
+  int          heads;        /* channels / dim_head, floored, as diffusers */
+  int64_t      dim_head;
+  int64_t      inner;        /* heads · dim_head: width of q, k, v */
+  bool         has_norm;
+  GenGroupNorm group_norm;
+  GenLinear    to_q, to_k, to_v, to_out;
+  float        rescale_output_factor;
+} GenAttn;
+
+typedef struct
+{
+  GenResnet resnets[2];
+  bool      has_attn;
+  GenAttn   attn;
+} GenMidBlock;
+
+/* Block loading.  PREFIX is the module path ("down_blocks.0.resnets.1").
+ * TEMB_CH 0 means no time embedding. */
+gboolean gen_resnet_load (GenWeights *w, GenResnet *r, const char *prefix, int64_t in_ch,
+                          int64_t out_ch, int64_t temb_ch, int groups, float eps,
+                          bool scale_shift, float output_scale_factor, GError **error);
+/* Attention in its UNet2D / VAE form (residual, optional group norm), also
+ * under the legacy names query/key/value/proj_attn.  GROUPS 0: no norm. */
+gboolean gen_attn_load (GenWeights *w, GenAttn *a, const char *prefix, int64_t channels,
+                        int64_t dim_head, int groups, float eps, float rescale, GError **error);
+gboolean gen_mid_block_load (GenWeights *w, GenMidBlock *m, const char *prefix, int64_t ch,
+                             int64_t temb_ch, int groups, int attn_groups, float eps,
+                             bool scale_shift, bool add_attention, int64_t dim_head,
+                             float output_scale_factor, GError **error);
+
+/* Forward passes.  Y is allocated by the caller (before any arena mark the
+ * block makes), TEMB_SILU is silu(temb) [N, temb_ch] or NULL. */
+void gen_resnet_forward (const GenResnet *r, const GenTensor *x, const float *temb_silu,
+                         GenTensor *y, GenArena *arena);
+void gen_attn_forward (const GenAttn *a, const GenTensor *x, GenTensor *y, GenArena *arena);
+void gen_mid_block_forward (const GenMidBlock *m, const GenTensor *x, const float *temb_silu,
+                            GenTensor *y, GenArena *arena);
+
+/* Downsample2D: the stride-2 conv on H into a new arena tensor.
+ * Upsample2D: nearest ×2 then the conv, into a new arena tensor (the
+ * upsampled intermediate is released). */
+GenTensor gen_downsample_forward (const GenConv2d *conv, const GenTensor *h, GenArena *arena);
+GenTensor gen_upsample_forward (const GenConv2d *conv, const GenTensor *h, GenArena *arena);
+
+/* Calls TAP (if any) with T under the printf-style name. */
+void gen_tap (GenTapFunc tap, gpointer data, const GenTensor *t, const char *fmt, ...)
+  G_GNUC_PRINTF (4, 5);
+
+/* Reads block_out_channels and checks each is in range and divisible into
+ * GROUPS norm groups; *CHANS is g_free'd by the caller. */
+gboolean gen_config_get_channels (GenConfig *cfg, gint64 groups, gint64 **chans, guint *n,
+                                  GError **error);
+
+/* ---- the model object ---------------------------------------------------- */
+
+typedef struct _GenUNet GenUNet;
+typedef struct _GenVaeKL GenVaeKL;
+typedef struct _GenVaeTiny GenVaeTiny;
+
+struct _GenModel
+{
+  GenModelInfo info;
+  char        *class_name;
+  GenWeights   weights;
+  GenUNet     *unet;
+  GenVaeKL    *vae_kl;
+  GenVaeTiny  *vae_tiny;
+  int          vae_downs;       /* stride-2 convs in the VAE encoder */
+  int          vae_pad[2];      /* their padding before / after */
+};
+
+gboolean gen_unet_build (GenModel *m, GenConfig *cfg, GError **error);
+void     gen_unet_free (GenUNet *u);
+gboolean gen_vae_kl_build (GenModel *m, GenConfig *cfg, GError **error);
+void     gen_vae_kl_free (GenVaeKL *v);
+gboolean gen_vae_kl_encode (GenModel *m, const GenTensor *x, GenTensor *mean, GenTensor *logvar,
+                            GenArena *arena, GenTapFunc tap, gpointer tap_data);
+gboolean gen_vae_kl_decode (GenModel *m, const GenTensor *z, GenTensor *out,
+                            GenArena *arena, GenTapFunc tap, gpointer tap_data);
+gboolean gen_vae_tiny_build (GenModel *m, GenConfig *cfg, GError **error);
+void     gen_vae_tiny_free (GenVaeTiny *v);
+gboolean gen_vae_tiny_encode (GenModel *m, const GenTensor *x, GenTensor *latent,
+                              GenArena *arena, GenTapFunc tap, gpointer tap_data);
+gboolean gen_vae_tiny_decode (GenModel *m, const GenTensor *z, GenTensor *out,
+                              GenArena *arena, GenTapFunc tap, gpointer tap_data);
+
+/* Config helpers shared by the builders: an activation name must be
+ * "silu"/"swish" (or, where the caller allows, "relu"). */
+gboolean gen_config_check_act (GenConfig *cfg, const char *key, const char *def,
+                               bool allow_relu, bool *is_relu, GError **error);
+
+G_END_DECLS

@@ -1,0 +1,66 @@
+/* gen-model.h — diffusers-format models loaded from a folder.
+ *
+ * A model folder holds config.json ("_class_name": UNet2DModel,
+ * AutoencoderKL or AutoencoderTiny) and its weights as
+ * diffusion_pytorch_model.safetensors, a sharded
+ * diffusion_pytorch_model.safetensors.index.json, or the fp16 variant.
+ * Weights are mmapped; F32 tensors are used in place, F16/BF16 converted
+ * once at load.  Forward passes take a GenArena for their activations and
+ * write into caller-owned output tensors.
+ */
+#pragma once
+
+#include "gen-tensor.h"
+
+G_BEGIN_DECLS
+
+typedef enum
+{
+  GEN_MODEL_UNET,
+  GEN_MODEL_VAE_KL,
+  GEN_MODEL_VAE_TINY
+} GenModelKind;
+
+typedef struct
+{
+  GenModelKind kind;
+  const char  *class_name;
+  int          in_channels;
+  int          out_channels;
+  int          latent_channels;   /* VAEs; 0 for a UNet */
+  int          sample_size;       /* UNet config's sample_size (0 if absent) */
+  int          downscale;         /* UNet: input size must be a multiple; VAE: image/latent ratio */
+  gsize        n_params;
+  float        scaling_factor;    /* VAEs (1 if absent) */
+  float        shift_factor;      /* VAEs (0 if absent) */
+} GenModelInfo;
+
+typedef struct _GenModel GenModel;
+
+/* Called during a forward pass with named intermediate results (names as
+ * the diffusers module tree: "down_blocks.0", "mid_block", …).  T is only
+ * valid during the call. */
+typedef void (*GenTapFunc) (const char *name, const GenTensor *t, gpointer user_data);
+
+GenModel *gen_model_load (const char *dir, GError **error);
+void      gen_model_free (GenModel *model);
+void      gen_model_get_info (GenModel *model, GenModelInfo *info);
+
+/* UNet2DModel: OUT [N, out_ch, H, W] = unet(X [N, in_ch, H, W], TIMESTEPS [N]). */
+gboolean gen_unet_forward (GenModel *model, const GenTensor *x, const float *timesteps,
+                           GenTensor *out, GenArena *arena,
+                           GenTapFunc tap, gpointer tap_data, GError **error);
+
+/* The latent size the VAE encoder gives for an H×W image (any size: the
+ * stride-2 convs' arithmetic, as in diffusers); 0 if the image is too small. */
+void     gen_vae_latent_size (GenModel *model, int64_t h, int64_t w, int64_t *lh, int64_t *lw);
+
+/* VAE encode: MEAN (and LOGVAR if not NULL) [N, latent_ch, H/f, W/f], unscaled.
+ * AutoencoderTiny has no variance: LOGVAR must be NULL. */
+gboolean gen_vae_encode (GenModel *model, const GenTensor *x, GenTensor *mean, GenTensor *logvar,
+                         GenArena *arena, GenTapFunc tap, gpointer tap_data, GError **error);
+/* VAE decode: OUT [N, out_ch, H*f, W*f] from an unscaled latent Z. */
+gboolean gen_vae_decode (GenModel *model, const GenTensor *z, GenTensor *out,
+                         GenArena *arena, GenTapFunc tap, gpointer tap_data, GError **error);
+
+G_END_DECLS

@@ -1,0 +1,465 @@
+/* test-models — the arena, and model folders that are wrong in every way a
+ * user's download can be: each must fail with one clear error that names
+ * the file and the tensor or key, and never crash. */
+#include "gen-error.h"
+#include "gen-model.h"
+#include "gen-ops.h"
+#include "gen-safetensors.h"
+
+#include <glib/gstdio.h>
+#include <math.h>
+#include <string.h>
+
+/* ---- writing small model folders ------------------------------------------ */
+
+typedef struct
+{
+  GPtrArray *names, *data, *shapes;
+  GArray    *ndims;
+} Tensors;
+
+static Tensors *
+tensors_new (void)
+{
+  Tensors *t = g_new0 (Tensors, 1);
+
+  t->names = g_ptr_array_new_with_free_func (g_free);
+  t->data = g_ptr_array_new_with_free_func (g_free);
+  t->shapes = g_ptr_array_new_with_free_func (g_free);
+  t->ndims = g_array_new (FALSE, FALSE, sizeof (int));
+  return t;
+}
+
+static void
+tensors_free (Tensors *t)
+{
+  g_ptr_array_unref (t->names);
+  g_ptr_array_unref (t->data);
+  g_ptr_array_unref (t->shapes);
+  g_array_unref (t->ndims);
+  g_free (t);
+}
+
+static void
+tensors_add (Tensors *t, const char *name, int ndim, int64_t a, int64_t b, int64_t c, int64_t d)
+{
+  int64_t dims[4] = { a, b, c, d }, numel = 1;
+  int64_t *shape = g_new (int64_t, 4);
+  float *v;
+
+  for (int i = 0; i < ndim; i++)
+    shape[i] = dims[i], numel *= dims[i];
+  v = g_new (float, numel);
+  for (int64_t i = 0; i < numel; i++)
+    v[i] = 0.05f * (float) sin ((double) (i + 7 * t->names->len));
+  g_ptr_array_add (t->names, g_strdup (name));
+  g_ptr_array_add (t->data, v);
+  g_ptr_array_add (t->shapes, shape);
+  g_array_append_val (t->ndims, ndim);
+}
+
+static void
+add_conv (Tensors *t, const char *p, int64_t ci, int64_t co, int k, gboolean bias)
+{
+  char *n = g_strdup_printf ("%s.weight", p);
+  tensors_add (t, n, 4, co, ci, k, k);
+  g_free (n);
+  if (bias)
+    {
+      n = g_strdup_printf ("%s.bias", p);
+      tensors_add (t, n, 1, co, 0, 0, 0);
+      g_free (n);
+    }
+}
+
+static void
+add_vec (Tensors *t, const char *p, const char *what, int64_t c)
+{
+  char *n = g_strdup_printf ("%s.%s", p, what);
+  tensors_add (t, n, 1, c, 0, 0, 0);
+  g_free (n);
+}
+
+static void
+add_norm (Tensors *t, const char *p, int64_t c)
+{
+  add_vec (t, p, "weight", c);
+  add_vec (t, p, "bias", c);
+}
+
+static void
+add_linear (Tensors *t, const char *p, int64_t in, int64_t out)
+{
+  char *n = g_strdup_printf ("%s.weight", p);
+  tensors_add (t, n, 2, out, in, 0, 0);
+  g_free (n);
+  add_vec (t, p, "bias", out);
+}
+
+static void
+add_resnet (Tensors *t, const char *p, int64_t in, int64_t out, int64_t temb)
+{
+  char *s;
+
+#define SUB(x) (g_free (s), s = g_strdup_printf ("%s.%s", p, x))
+  s = NULL;
+  add_norm (t, SUB ("norm1"), in);
+  add_conv (t, SUB ("conv1"), in, out, 3, TRUE);
+  add_linear (t, SUB ("time_emb_proj"), temb, out);
+  add_norm (t, SUB ("norm2"), out);
+  add_conv (t, SUB ("conv2"), out, out, 3, TRUE);
+  if (in != out)
+    add_conv (t, SUB ("conv_shortcut"), in, out, 1, TRUE);
+  g_free (s);
+#undef SUB
+}
+
+/* A one-level UNet2DModel: 3 → 4 channels, DownBlock2D / UpBlock2D. */
+static Tensors *
+tiny_unet_weights (void)
+{
+  Tensors *t = tensors_new ();
+
+  add_linear (t, "time_embedding.linear_1", 4, 16);
+  add_linear (t, "time_embedding.linear_2", 16, 16);
+  add_conv (t, "conv_in", 3, 4, 3, TRUE);
+  add_resnet (t, "down_blocks.0.resnets.0", 4, 4, 16);
+  add_resnet (t, "mid_block.resnets.0", 4, 4, 16);
+  add_resnet (t, "mid_block.resnets.1", 4, 4, 16);
+  add_resnet (t, "up_blocks.0.resnets.0", 8, 4, 16);
+  add_resnet (t, "up_blocks.0.resnets.1", 8, 4, 16);
+  add_norm (t, "conv_norm_out", 4);
+  add_conv (t, "conv_out", 4, 3, 3, TRUE);
+  return t;
+}
+
+static const char *tiny_unet_config =
+  "{\"_class_name\": \"UNet2DModel\", \"in_channels\": 3, \"out_channels\": 3,"
+  " \"block_out_channels\": [4], \"layers_per_block\": 1, \"norm_num_groups\": 2,"
+  " \"down_block_types\": [\"DownBlock2D\"], \"up_block_types\": [\"UpBlock2D\"],"
+  " \"add_attention\": false %s}";
+
+static char *
+make_model (const char *config_json, Tensors *t)
+{
+  GError *error = NULL;
+  char *dir = g_dir_make_tmp ("gen-test-XXXXXX", &error);
+  char *cfg, *st;
+
+  g_assert_no_error (error);
+  cfg = g_build_filename (dir, "config.json", NULL);
+  g_assert_true (g_file_set_contents (cfg, config_json, -1, &error));
+  if (t)
+    {
+      st = g_build_filename (dir, "diffusion_pytorch_model.safetensors", NULL);
+      g_assert_true (gen_safetensors_write_f32 (st, t->names->len,
+                                                (const char *const *) t->names->pdata,
+                                                (const float *const *) t->data->pdata,
+                                                (const int *) (void *) t->ndims->data,
+                                                (const int64_t *const *) t->shapes->pdata,
+                                                &error));
+      g_assert_no_error (error);
+      g_free (st);
+    }
+  g_free (cfg);
+  return dir;
+}
+
+static void
+remove_dir (char *dir)
+{
+  GDir *d = g_dir_open (dir, 0, NULL);
+  const char *name;
+
+  while (d && (name = g_dir_read_name (d)))
+    {
+      char *p = g_build_filename (dir, name, NULL);
+      g_remove (p);
+      g_free (p);
+    }
+  if (d)
+    g_dir_close (d);
+  g_rmdir (dir);
+  g_free (dir);
+}
+
+/* Loads DIR, expects failure with CODE and every NEEDLE in the message. */
+static void
+expect_load_error (char *dir, int code, const char *needle1, const char *needle2)
+{
+  GError *error = NULL;
+  GenModel *m = gen_model_load (dir, &error);
+
+  g_assert_null (m);
+  g_assert_nonnull (error);
+  if (g_test_verbose ())
+    g_printerr ("  -> %s\n", error->message);
+  g_assert_cmpint (error->domain, ==, GEN_ERROR);
+  g_assert_cmpint (error->code, ==, code);
+  if (needle1)
+    g_assert_nonnull (strstr (error->message, needle1));
+  if (needle2)
+    g_assert_nonnull (strstr (error->message, needle2));
+  g_error_free (error);
+  remove_dir (dir);
+}
+
+static char *
+unet_config (const char *extra)
+{
+  return g_strdup_printf (tiny_unet_config, extra);
+}
+
+/* ---- tests --------------------------------------------------------------- */
+
+static void
+test_arena (void)
+{
+  GenArena *a = gen_arena_new (1024);
+  GError *error = NULL;
+  float *p, *q;
+  gsize mark;
+
+  p = gen_arena_alloc (a, 10);
+  g_assert_nonnull (p);
+  g_assert_cmpuint ((guintptr) p % 64, ==, 0);
+  mark = gen_arena_mark (a);
+  q = gen_arena_alloc (a, 1000000); /* overflows into a second block */
+  g_assert_nonnull (q);
+  q[999999] = 1.0f;
+  gen_arena_release (a, mark);
+  g_assert_true (gen_arena_reset (a, &error));
+  g_assert_cmpuint (gen_arena_peak_bytes (a), >=, 4000000);
+  /* After the fold, the same pass fits in one block: same address twice. */
+  p = gen_arena_alloc (a, 10);
+  q = gen_arena_alloc (a, 1000000);
+  g_assert_true (gen_arena_reset (a, &error));
+  g_assert_true (gen_arena_alloc (a, 10) == p);
+  g_assert_true (gen_arena_alloc (a, 1000000) == q);
+
+  gen_arena_set_limit (a, 1);
+  g_assert_true (gen_arena_reset (a, NULL));
+  g_assert_null (gen_arena_alloc (a, (gsize) 1 << 40));
+  g_assert_false (gen_arena_check (a, &error));
+  g_assert_error (error, GEN_ERROR, GEN_ERROR_NO_MEMORY);
+  g_clear_error (&error);
+  gen_arena_free (a);
+}
+
+static void
+test_unet_loads_and_runs (void)
+{
+  Tensors *t = tiny_unet_weights ();
+  char *cfg = unet_config ("");
+  char *dir = make_model (cfg, t);
+  GError *error = NULL;
+  GenModel *m = gen_model_load (dir, &error);
+  GenModelInfo info;
+  GenArena *arena = gen_arena_new (0);
+  float xin[2 * 3 * 5 * 3], yout[2 * 3 * 5 * 3], ts[2] = { 10.0f, 500.0f };
+  GenTensor x = gen_tensor_view (xin, 2, 3, 5, 3), y = gen_tensor_view (yout, 2, 3, 5, 3);
+  GenTensor bad = gen_tensor_view (xin, 1, 2, 5, 3);
+
+  g_assert_no_error (error);
+  g_assert_nonnull (m);
+  gen_model_get_info (m, &info);
+  g_assert_cmpint (info.kind, ==, GEN_MODEL_UNET);
+  g_assert_cmpint (info.downscale, ==, 1);
+  g_assert_cmpuint (info.n_params, >, 1000);
+  for (guint i = 0; i < G_N_ELEMENTS (xin); i++)
+    xin[i] = (float) cos (i);
+  g_assert_true (gen_unet_forward (m, &x, ts, &y, arena, NULL, NULL, &error));
+  for (guint i = 0; i < G_N_ELEMENTS (yout); i++)
+    g_assert_true (isfinite (yout[i]));
+  /* the two batch items differ (different timesteps and inputs) */
+  g_assert_cmpfloat (fabsf (yout[0] - yout[45]), >, 0.0f);
+
+  /* wrong channel count: a clear error, nothing written */
+  g_assert_false (gen_unet_forward (m, &bad, ts, &y, arena, NULL, NULL, &error));
+  g_assert_error (error, GEN_ERROR, GEN_ERROR_INVALID);
+  g_clear_error (&error);
+
+  /* out of memory while running: an error, not a crash */
+  gen_arena_free (arena);
+  arena = gen_arena_new (0);
+  gen_arena_set_limit (arena, 4096);
+  g_assert_false (gen_unet_forward (m, &x, ts, &y, arena, NULL, NULL, &error));
+  g_assert_error (error, GEN_ERROR, GEN_ERROR_NO_MEMORY);
+  g_clear_error (&error);
+
+  gen_arena_free (arena);
+  gen_model_free (m);
+  tensors_free (t);
+  g_free (cfg);
+  remove_dir (dir);
+}
+
+static void
+test_not_a_folder (void)
+{
+  GError *error = NULL;
+
+  g_assert_null (gen_model_load ("/nonexistent/model", &error));
+  g_assert_error (error, GEN_ERROR, GEN_ERROR_IO);
+  g_assert_nonnull (strstr (error->message, "/nonexistent/model"));
+  g_clear_error (&error);
+}
+
+static void
+test_no_config (void)
+{
+  GError *error = NULL;
+  char *dir = g_dir_make_tmp ("gen-test-XXXXXX", &error);
+
+  expect_load_error (dir, GEN_ERROR_IO, "config.json", NULL);
+}
+
+static void
+test_config_not_json (void)
+{
+  expect_load_error (make_model ("{\"_class_name\": \"UNet2DModel\",", NULL),
+                     GEN_ERROR_FORMAT, "config.json", NULL);
+}
+
+static void
+test_config_wrong_class (void)
+{
+  expect_load_error (make_model ("{\"_class_name\": \"UNet2DConditionModel\"}", NULL),
+                     GEN_ERROR_UNSUPPORTED, "UNet2DConditionModel", "config.json");
+  expect_load_error (make_model ("{\"in_channels\": 3}", NULL),
+                     GEN_ERROR_UNSUPPORTED, "_class_name", NULL);
+}
+
+static void
+test_no_weights (void)
+{
+  char *cfg = unet_config ("");
+
+  expect_load_error (make_model (cfg, NULL), GEN_ERROR_MISSING,
+                     "diffusion_pytorch_model.safetensors", NULL);
+  g_free (cfg);
+}
+
+static void
+test_bin_only (void)
+{
+  char *cfg = unet_config ("");
+  char *dir = make_model (cfg, NULL);
+  char *bin = g_build_filename (dir, "diffusion_pytorch_model.bin", NULL);
+
+  g_assert_true (g_file_set_contents (bin, "PK", 2, NULL));
+  expect_load_error (dir, GEN_ERROR_MISSING, ".bin", "convert");
+  g_free (bin);
+  g_free (cfg);
+}
+
+static void
+test_missing_tensor (void)
+{
+  Tensors *t = tiny_unet_weights ();
+  char *cfg = unet_config ("");
+  guint victim = 0;
+
+  for (guint i = 0; i < t->names->len; i++)
+    if (strcmp (g_ptr_array_index (t->names, i), "up_blocks.0.resnets.1.conv2.weight") == 0)
+      victim = i;
+  g_assert_cmpuint (victim, >, 0);
+  g_ptr_array_remove_index (t->names, victim);
+  g_ptr_array_remove_index (t->data, victim);
+  g_ptr_array_remove_index (t->shapes, victim);
+  g_array_remove_index (t->ndims, victim);
+  expect_load_error (make_model (cfg, t), GEN_ERROR_MISSING,
+                     "up_blocks.0.resnets.1.conv2.weight", "diffusion_pytorch_model.safetensors");
+  tensors_free (t);
+  g_free (cfg);
+}
+
+static void
+test_misshaped_tensor (void)
+{
+  Tensors *t = tiny_unet_weights ();
+  char *cfg = unet_config ("");
+
+  for (guint i = 0; i < t->names->len; i++)
+    if (strcmp (g_ptr_array_index (t->names, i), "conv_in.weight") == 0)
+      {
+        int64_t *s = g_ptr_array_index (t->shapes, i);
+        s[0] = 2, s[1] = 6; /* same element count, wrong shape */
+      }
+  expect_load_error (make_model (cfg, t), GEN_ERROR_SHAPE, "conv_in.weight", "[4, 3, 3, 3]");
+  tensors_free (t);
+  g_free (cfg);
+}
+
+static void
+test_unsupported_config (void)
+{
+  static const struct
+  {
+    const char *extra, *needle;
+  } cases[] = {
+    { ", \"time_embedding_type\": \"learned\"", "learned" },
+    { ", \"resnet_time_scale_shift\": \"spatial\"", "spatial" },
+    { ", \"act_fn\": \"gelu\"", "gelu" },
+    { ", \"class_embed_type\": \"timestep\"", "class_embed_type" },
+    { ", \"num_class_embeds\": 10", "num_class_embeds" },
+    { ", \"norm_num_groups\": 3", "norm_num_groups" },
+    { ", \"downsample_type\": \"resnet\"", "downsample_type" },
+  };
+
+  for (guint i = 0; i < G_N_ELEMENTS (cases); i++)
+    {
+      Tensors *t = tiny_unet_weights ();
+      char *cfg = unet_config (cases[i].extra);
+
+      expect_load_error (make_model (cfg, t), GEN_ERROR_UNSUPPORTED, cases[i].needle,
+                         "config.json");
+      tensors_free (t);
+      g_free (cfg);
+    }
+}
+
+static void
+test_unsupported_block_type (void)
+{
+  Tensors *t = tiny_unet_weights ();
+  const char *cfg =
+    "{\"_class_name\": \"UNet2DModel\", \"block_out_channels\": [4], \"layers_per_block\": 1,"
+    " \"norm_num_groups\": 2, \"down_block_types\": [\"CrossAttnDownBlock2D\"],"
+    " \"up_block_types\": [\"UpBlock2D\"], \"add_attention\": false}";
+
+  expect_load_error (make_model (cfg, t), GEN_ERROR_UNSUPPORTED, "CrossAttnDownBlock2D", NULL);
+  tensors_free (t);
+}
+
+static void
+test_config_wrong_type (void)
+{
+  Tensors *t = tiny_unet_weights ();
+  char *cfg = unet_config (", \"norm_eps\": \"small\"");
+
+  expect_load_error (make_model (cfg, t), GEN_ERROR_FORMAT, "norm_eps", "config.json");
+  tensors_free (t);
+  g_free (cfg);
+}
+
+int
+main (int argc, char **argv)
+{
+  g_test_init (&argc, &argv, NULL);
+  gen_set_threads (1);
+  g_test_add_func ("/arena/alloc-release-fold", test_arena);
+  g_test_add_func ("/model/unet-loads-and-runs", test_unet_loads_and_runs);
+  g_test_add_func ("/model/bad/not-a-folder", test_not_a_folder);
+  g_test_add_func ("/model/bad/no-config", test_no_config);
+  g_test_add_func ("/model/bad/config-not-json", test_config_not_json);
+  g_test_add_func ("/model/bad/config-wrong-class", test_config_wrong_class);
+  g_test_add_func ("/model/bad/config-wrong-type", test_config_wrong_type);
+  g_test_add_func ("/model/bad/no-weights", test_no_weights);
+  g_test_add_func ("/model/bad/bin-only", test_bin_only);
+  g_test_add_func ("/model/bad/missing-tensor", test_missing_tensor);
+  g_test_add_func ("/model/bad/misshaped-tensor", test_misshaped_tensor);
+  g_test_add_func ("/model/bad/unsupported-config", test_unsupported_config);
+  g_test_add_func ("/model/bad/unsupported-block-type", test_unsupported_block_type);
+  return g_test_run ();
+}
