@@ -1,0 +1,356 @@
+/* generative — the command-line front end over the core.
+ *
+ *   generative forward --model DIR --input IN.safetensors [--timestep T]
+ *                      [--part encode|decode] [--threads N] [--dump-blocks]
+ *                      -o OUT.safetensors
+ *
+ * Exit status 0 on success; otherwise 1 with a one-line reason on stderr.
+ */
+#include "gen-cpu.h"
+#include "gen-error.h"
+#include "gen-model.h"
+#include "gen-ops.h"
+#include "gen-safetensors.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/resource.h>
+
+typedef struct
+{
+  GPtrArray *names;   /* char* */
+  GPtrArray *data;    /* float* */
+  GArray    *ndims;   /* int */
+  GPtrArray *shapes;  /* int64_t[4] */
+} TensorList;
+
+static void
+tensor_list_init (TensorList *l)
+{
+  l->names = g_ptr_array_new_with_free_func (g_free);
+  l->data = g_ptr_array_new_with_free_func (g_free);
+  l->ndims = g_array_new (FALSE, FALSE, sizeof (int));
+  l->shapes = g_ptr_array_new_with_free_func (g_free);
+}
+
+static void
+tensor_list_clear (TensorList *l)
+{
+  g_ptr_array_unref (l->names);
+  g_ptr_array_unref (l->data);
+  g_array_unref (l->ndims);
+  g_ptr_array_unref (l->shapes);
+}
+
+/* Copies T (any strides) into the list under NAME. */
+static void
+tensor_list_add (TensorList *l, const char *name, const GenTensor *t, int ndim)
+{
+  int64_t *shape = g_new (int64_t, 4);
+  int64_t numel = gen_tensor_numel (t);
+  float *copy = g_new (float, MAX (1, numel));
+  GenTensor dst = gen_tensor_view (copy, t->ne[0], t->ne[1], t->ne[2], t->ne[3]);
+
+  gen_tensor_copy (t, &dst);
+  for (int i = 0; i < ndim; i++)
+    shape[i] = t->ne[4 - ndim + i];
+  g_ptr_array_add (l->names, g_strdup (name));
+  g_ptr_array_add (l->data, copy);
+  g_array_append_val (l->ndims, ndim);
+  g_ptr_array_add (l->shapes, shape);
+}
+
+static gboolean
+tensor_list_write (TensorList *l, const char *path, GError **error)
+{
+  return gen_safetensors_write_f32 (path, l->names->len, (const char *const *) l->names->pdata,
+                                    (const float *const *) l->data->pdata,
+                                    (const int *) (void *) l->ndims->data,
+                                    (const int64_t *const *) l->shapes->pdata, error);
+}
+
+static void
+tap_collect (const char *name, const GenTensor *t, gpointer user_data)
+{
+  TensorList *l = user_data;
+
+  if (strcmp (name, "sample") == 0)
+    return; /* written once at the end */
+  tensor_list_add (l, name, t, t->ne[0] == 1 && t->ne[1] == 1 ? 2 : 4);
+}
+
+/* Reads tensor NAME as float32 NCHW (a 3-d [C,H,W] tensor gets N = 1). */
+static float *
+read_nchw (GenSafetensors *st, const char *file, const char *name, int64_t ne[4], GError **error)
+{
+  const GenSafetensorsEntry *e = gen_safetensors_find (st, name);
+  float *data;
+
+  if (!e)
+    {
+      g_set_error (error, GEN_ERROR, GEN_ERROR_MISSING, "%s: no tensor '%s'", file, name);
+      return NULL;
+    }
+  if (e->dtype == GEN_DTYPE_OTHER || (e->ndim != 4 && e->ndim != 3) || e->numel == 0)
+    {
+      g_set_error (error, GEN_ERROR, GEN_ERROR_SHAPE,
+                   "%s: tensor '%s' must be a non-empty float NCHW (or CHW) tensor", file, name);
+      return NULL;
+    }
+  ne[0] = e->ndim == 4 ? e->shape[0] : 1;
+  for (int i = 1; i < 4; i++)
+    ne[i] = e->shape[e->ndim - 4 + i];
+  data = g_try_new (float, e->numel);
+  if (!data)
+    {
+      g_set_error (error, GEN_ERROR, GEN_ERROR_NO_MEMORY, "%s: out of memory", file);
+      return NULL;
+    }
+  gen_safetensors_to_f32 (e, data);
+  return data;
+}
+
+static float *
+alloc_tensor (GenTensor *t, int64_t n, int64_t c, int64_t h, int64_t w, GError **error)
+{
+  gsize numel;
+  float *data = NULL;
+
+  if (g_size_checked_mul (&numel, (gsize) n, (gsize) c)
+      && g_size_checked_mul (&numel, numel, (gsize) h)
+      && g_size_checked_mul (&numel, numel, (gsize) w)
+      && g_size_checked_mul (&numel, numel, sizeof (float)))
+    data = g_try_malloc (MAX (numel, 1));
+  if (!data)
+    g_set_error (error, GEN_ERROR, GEN_ERROR_NO_MEMORY,
+                 "out of memory for a %" G_GINT64_FORMAT "×%" G_GINT64_FORMAT "×%" G_GINT64_FORMAT
+                 "×%" G_GINT64_FORMAT " tensor", n, c, h, w);
+  *t = gen_tensor_view (data, n, c, h, w);
+  return data;
+}
+
+static gboolean
+run_forward (int argc, char **argv, GError **error)
+{
+  char *model_dir = NULL, *input = NULL, *output = NULL, *part = NULL;
+  double timestep = 0.0;
+  int threads = 0, repeat = 1;
+  gboolean dump = FALSE;
+  gint64 t_start = g_get_monotonic_time (), t_loaded;
+  double best_ms = 1e30, sum_ms = 0.0;
+  GOptionEntry entries[] = {
+    { "model", 0, 0, G_OPTION_ARG_FILENAME, &model_dir, "diffusers model folder", "DIR" },
+    { "input", 0, 0, G_OPTION_ARG_FILENAME, &input, "input tensors (tensor 'sample', NCHW)", "IN" },
+    { "timestep", 0, 0, G_OPTION_ARG_DOUBLE, &timestep,
+      "UNet timestep (a tensor 'timestep' [N] in IN wins)", "T" },
+    { "part", 0, 0, G_OPTION_ARG_STRING, &part, "VAE part: encode or decode (default both)", "PART" },
+    { "threads", 0, 0, G_OPTION_ARG_INT, &threads, "threads (default: all cores)", "N" },
+    { "dump-blocks", 0, 0, G_OPTION_ARG_NONE, &dump, "also write every block's output", NULL },
+    { "repeat", 0, 0, G_OPTION_ARG_INT, &repeat,
+      "run the pass N times and print load and pass times to stderr (benchmarks)", "N" },
+    { "output", 'o', 0, G_OPTION_ARG_FILENAME, &output, "output .safetensors (tensor 'sample')", "OUT" },
+    { NULL }
+  };
+  GOptionContext *ctx = g_option_context_new ("— run one raw forward pass of a model");
+  GenSafetensors *in_st = NULL;
+  GenModel *model = NULL;
+  GenArena *arena = NULL;
+  GenModelInfo info;
+  TensorList outs;
+  float *x = NULL, *ts = NULL, *y = NULL, *z = NULL;
+  int64_t ne[4];
+  gboolean ok = FALSE;
+
+  tensor_list_init (&outs);
+  g_option_context_add_main_entries (ctx, entries, NULL);
+  g_option_context_set_summary (ctx,
+    "Reads tensor 'sample' from IN, runs the UNet (with the timestep) or the VAE part,\n"
+    "and writes tensor 'sample' to OUT.  A VAE without --part runs decode(encode(x).mean).");
+  if (!g_option_context_parse (ctx, &argc, &argv, error))
+    goto out;
+  if (!model_dir || !input || !output)
+    {
+      g_set_error (error, GEN_ERROR, GEN_ERROR_INVALID,
+                   "forward needs --model, --input and -o (see generative forward --help)");
+      goto out;
+    }
+  if (part && strcmp (part, "encode") != 0 && strcmp (part, "decode") != 0)
+    {
+      g_set_error (error, GEN_ERROR, GEN_ERROR_INVALID,
+                   "--part must be encode or decode, not '%s'", part);
+      goto out;
+    }
+  if (repeat < 1 || repeat > 10000)
+    {
+      g_set_error (error, GEN_ERROR, GEN_ERROR_INVALID, "--repeat must be 1 to 10000");
+      goto out;
+    }
+  if (threads < 0 || threads > 1024)
+    {
+      g_set_error (error, GEN_ERROR, GEN_ERROR_INVALID, "--threads must be 1 to 1024");
+      goto out;
+    }
+  gen_set_threads (threads > 0 ? threads : (int) g_get_num_processors ());
+
+  if (!(model = gen_model_load (model_dir, error)))
+    goto out;
+  gen_model_get_info (model, &info);
+  if (!(in_st = gen_safetensors_open (input, error))
+      || !(x = read_nchw (in_st, input, "sample", ne, error)))
+    goto out;
+  arena = gen_arena_new (0);
+  t_loaded = g_get_monotonic_time ();
+
+  for (int rep = 0; rep < repeat; rep++)
+  {
+    gint64 t0 = g_get_monotonic_time ();
+    GenTensor xt = gen_tensor_view (x, ne[0], ne[1], ne[2], ne[3]), yt;
+    GenTapFunc tap = dump ? tap_collect : NULL;
+
+    if (info.kind == GEN_MODEL_UNET)
+      {
+        const GenSafetensorsEntry *te = gen_safetensors_find (in_st, "timestep");
+
+        ts = g_new (float, ne[0]);
+        if (te)
+          {
+            float *tv;
+
+            if (te->dtype == GEN_DTYPE_OTHER || (te->numel != ne[0] && te->numel != 1))
+              {
+                g_set_error (error, GEN_ERROR, GEN_ERROR_SHAPE,
+                             "%s: tensor 'timestep' must hold 1 or N = %" G_GINT64_FORMAT
+                             " float values", input, ne[0]);
+                goto out;
+              }
+            tv = g_new (float, te->numel);
+            gen_safetensors_to_f32 (te, tv);
+            for (int64_t b = 0; b < ne[0]; b++)
+              ts[b] = tv[te->numel == 1 ? 0 : b];
+            g_free (tv);
+          }
+        else
+          for (int64_t b = 0; b < ne[0]; b++)
+            ts[b] = (float) timestep;
+        if (!(y = alloc_tensor (&yt, ne[0], info.out_channels, ne[2], ne[3], error))
+            || !gen_unet_forward (model, &xt, ts, &yt, arena, tap, &outs, error))
+          goto out;
+      }
+    else if (part && strcmp (part, "decode") == 0)
+      {
+        if (!(y = alloc_tensor (&yt, ne[0], info.out_channels, ne[2] * info.downscale,
+                                ne[3] * info.downscale, error))
+            || !gen_vae_decode (model, &xt, &yt, arena, tap, &outs, error))
+          goto out;
+      }
+    else
+      {
+        GenTensor zt;
+
+        int64_t lh, lw;
+
+        gen_vae_latent_size (model, ne[2], ne[3], &lh, &lw);
+        if (!(z = alloc_tensor (&zt, ne[0], info.latent_channels, MAX (lh, 1), MAX (lw, 1), error))
+            || !gen_vae_encode (model, &xt, &zt, NULL, arena, tap, &outs, error))
+          goto out;
+        if (part)
+          yt = zt;
+        else if (!(y = alloc_tensor (&yt, ne[0], info.out_channels, lh * info.downscale,
+                                     lw * info.downscale, error))
+                 || !gen_vae_decode (model, &zt, &yt, arena, tap, &outs, error))
+          goto out;
+      }
+    {
+      double ms = (g_get_monotonic_time () - t0) / 1e3;
+      best_ms = MIN (best_ms, ms);
+      sum_ms += ms;
+    }
+    if (rep + 1 < repeat)
+      {
+        /* keep only the last pass's outputs */
+        g_clear_pointer (&ts, g_free);
+        g_clear_pointer (&y, g_free);
+        g_clear_pointer (&z, g_free);
+        tensor_list_clear (&outs);
+        tensor_list_init (&outs);
+        continue;
+      }
+    tensor_list_add (&outs, "sample", &yt, 4);
+  }
+  if (repeat > 1)
+    {
+      struct rusage ru;
+
+      getrusage (RUSAGE_SELF, &ru);
+      fprintf (stderr, "load %.1f ms; forward best %.2f ms, mean %.2f ms over %d runs "
+               "(%d threads, BLAS %s); peak RSS %.1f MB\n", (t_loaded - t_start) / 1e3, best_ms,
+               sum_ms / repeat, repeat, gen_get_threads (), gen_cpu_blas_kernels (),
+               ru.ru_maxrss / 1024.0);
+    }
+  ok = tensor_list_write (&outs, output, error);
+
+out:
+  g_option_context_free (ctx);
+  tensor_list_clear (&outs);
+  gen_arena_free (arena);
+  gen_model_free (model);
+  if (in_st)
+    gen_safetensors_free (in_st);
+  g_free (x);
+  g_free (y);
+  g_free (z);
+  g_free (ts);
+  g_free (model_dir);
+  g_free (input);
+  g_free (output);
+  g_free (part);
+  return ok;
+}
+
+static void
+usage (FILE *f)
+{
+  fprintf (f,
+           "Usage: generative COMMAND [OPTIONS]\n"
+           "\n"
+           "Commands:\n"
+           "  forward    run one raw forward pass of a UNet or VAE (for checking)\n"
+           "\n"
+           "generative COMMAND --help shows the options of a command.\n");
+}
+
+int
+main (int argc, char **argv)
+{
+  GError *error = NULL;
+  gboolean ok;
+
+  gen_cpu_use_fast_blas (argv);
+
+  if (argc < 2 || strcmp (argv[1], "--help") == 0 || strcmp (argv[1], "-h") == 0)
+    {
+      usage (argc < 2 ? stderr : stdout);
+      return argc < 2 ? 1 : 0;
+    }
+  if (strcmp (argv[1], "--version") == 0)
+    {
+      printf ("generative %s (BLAS kernels: %s, %u cores)\n", GEN_VERSION,
+              gen_cpu_blas_kernels (), g_get_num_processors ());
+      return 0;
+    }
+  if (strcmp (argv[1], "forward") == 0)
+    ok = run_forward (argc - 1, argv + 1, &error);
+  else
+    {
+      fprintf (stderr, "generative: unknown command '%s' (try generative --help)\n", argv[1]);
+      return 1;
+    }
+  if (!ok)
+    {
+      fprintf (stderr, "generative: %s\n", error ? error->message : "failed");
+      g_clear_error (&error);
+      return 1;
+    }
+  return 0;
+}
