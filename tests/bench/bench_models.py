@@ -1,0 +1,162 @@
+#!/usr/bin/python3
+"""Model benchmarks: one forward pass of the core (the `generative forward`
+CLI, timed inside the process, load excluded) against PyTorch's CPU forward
+on the same weights and input, in the same run.
+
+    /usr/bin/python3 tests/bench/bench_models.py --cli build/core/generative \
+        [--gemm build/tests/bench/bench-gemm] [--threads 1,2] [--models cifar10,celebahq]
+
+Prints, per model and thread count: our time, PyTorch's, the ratio
+(ours / PyTorch: below 1 means we are faster), our achieved GFLOP/s and its
+share of the sgemm ceiling measured by bench-gemm in the same run, the
+checkpoint's load time and our peak resident memory.  A benchmark, not a
+test: it reports numbers and gives no verdict.
+"""
+import argparse
+import os
+import re
+import subprocess
+import sys
+import tempfile
+import time
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+sys.path.insert(0, os.path.join(HERE, "..", "reference"))
+
+import torch  # noqa: E402
+
+import models  # noqa: E402
+import st  # noqa: E402
+
+# google/ddpm-cifar10-32's config.json (35.7 M parameters)
+CIFAR10 = {
+    "_class_name": "UNet2DModel", "sample_size": 32, "in_channels": 3, "out_channels": 3,
+    "block_out_channels": [128, 256, 256, 256], "layers_per_block": 2,
+    "down_block_types": ["DownBlock2D", "AttnDownBlock2D", "DownBlock2D", "DownBlock2D"],
+    "up_block_types": ["UpBlock2D", "UpBlock2D", "AttnUpBlock2D", "UpBlock2D"],
+    "attention_head_dim": None, "norm_eps": 1e-6, "norm_num_groups": 32,
+    "downsample_padding": 0, "flip_sin_to_cos": False, "freq_shift": 1,
+    "act_fn": "silu", "center_input_sample": False, "mid_block_scale_factor": 1,
+    "time_embedding_type": "positional",
+}
+# google/ddpm-celebahq-256's config.json (113.7 M parameters)
+CELEBAHQ = dict(CIFAR10, sample_size=256, block_out_channels=[128, 128, 256, 256, 512, 512],
+                down_block_types=["DownBlock2D", "DownBlock2D", "DownBlock2D", "DownBlock2D",
+                                  "AttnDownBlock2D", "DownBlock2D"],
+                up_block_types=["UpBlock2D", "AttnUpBlock2D", "UpBlock2D", "UpBlock2D",
+                                "UpBlock2D", "UpBlock2D"])
+MODELS = {"cifar10": (CIFAR10, 32), "celebahq": (CELEBAHQ, 256)}
+
+
+def count_flops(model, x, t):
+    """Multiply-adds × 2 of every conv, linear and attention product."""
+    flops = [0]
+
+    def conv_hook(m, inp, out):
+        flops[0] += 2 * out.numel() * m.in_channels * m.kernel_size[0] * m.kernel_size[1] // m.groups
+
+    def lin_hook(m, inp, out):
+        flops[0] += 2 * out.numel() * m.in_features
+
+    def attn_hook(m, inp, out):
+        b, c, h, w = inp[0].shape
+        flops[0] += 2 * 2 * b * (h * w) ** 2 * c  # QKᵀ and ·V
+
+    hooks = []
+    for m in model.modules():
+        if isinstance(m, torch.nn.Conv2d):
+            hooks.append(m.register_forward_hook(conv_hook))
+        elif isinstance(m, torch.nn.Linear):
+            hooks.append(m.register_forward_hook(lin_hook))
+        elif isinstance(m, models.Attention):
+            hooks.append(m.register_forward_hook(attn_hook))
+    with torch.no_grad():
+        model(x, t)
+    for h in hooks:
+        h.remove()
+    return flops[0]
+
+
+def time_torch(model, x, t, threads, reps):
+    torch.set_num_threads(threads)
+    with torch.no_grad():
+        model(x, t)  # warm-up
+        best = 1e30
+        for _ in range(reps):
+            t0 = time.perf_counter()
+            model(x, t)
+            best = min(best, time.perf_counter() - t0)
+    return best * 1e3
+
+
+def time_ours(cli, folder, inp, threads, reps):
+    out = os.path.join(os.path.dirname(inp), "out.safetensors")
+    r = subprocess.run([cli, "forward", "--model", folder, "--input", inp, "--timestep", "500",
+                        "--threads", str(threads), "--repeat", str(reps + 1), "-o", out],
+                       capture_output=True, text=True)
+    if r.returncode != 0:
+        sys.exit("generative forward failed: " + r.stderr.strip())
+    m = re.search(r"load ([\d.]+) ms; forward best ([\d.]+) ms.*peak RSS ([\d.]+) MB", r.stderr)
+    return float(m.group(2)), float(m.group(1)), float(m.group(3)), out
+
+
+def gemm_ceiling(gemm):
+    if not gemm:
+        return {}
+    r = subprocess.run([gemm], capture_output=True, text=True, check=True)
+    ceil = {}
+    for line in r.stdout.splitlines():
+        m = re.match(r"gemm\s+2048\s+2048\s+2048\s+threads (\d+)\s+([\d.]+)", line)
+        if m:
+            ceil[int(m.group(1))] = float(m.group(2))
+    return ceil
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    ap.add_argument("--cli", required=True)
+    ap.add_argument("--gemm")
+    ap.add_argument("--threads", default="1,2")
+    ap.add_argument("--models", default="cifar10,celebahq")
+    ap.add_argument("--reps", type=int, default=3)
+    args = ap.parse_args()
+    threads = [int(t) for t in args.threads.split(",")]
+    ceiling = gemm_ceiling(args.gemm)
+
+    print(f"torch {torch.__version__}; machine: {os.cpu_count()} cores; "
+          f"date {time.strftime('%Y-%m-%d')}")
+    print("| model | params | size | threads | ours ms | torch ms | ours/torch | ours GFLOP/s | "
+          "% of sgemm ceiling | load ms | our peak RSS MB |")
+    print("|---|---|---|---|---|---|---|---|---|---|---|")
+    with tempfile.TemporaryDirectory() as tmp:
+        for name in args.models.split(","):
+            config, size = MODELS[name]
+            model = models.build(config, seed=0)
+            folder = os.path.join(tmp, name)
+            model.save_pretrained(folder)
+            n_params = sum(p.numel() for p in model.parameters())
+            torch.manual_seed(1)
+            x = torch.randn(1, 3, size, size)
+            t = torch.tensor([500.0])
+            inp = os.path.join(tmp, name + "-in.safetensors")
+            st.save(inp, {"sample": x})
+            flops = count_flops(model, x, t)
+            for th in threads:
+                ours, load_ms, rss, out = time_ours(args.cli, folder, inp, th, args.reps)
+                ref = time_torch(model, x, t, th, args.reps)
+                with torch.no_grad():
+                    want = model(x, t)
+                got = st.load(out)["sample"]
+                nmse = float(((got - want) ** 2).sum() / (want ** 2).sum())
+                gf = flops / (ours / 1e3) / 1e9
+                share = f"{100 * gf / ceiling[th]:.0f} %" if th in ceiling else "–"
+                print(f"| {name} | {n_params / 1e6:.1f} M | {size}×{size} | {th} | {ours:.1f} | "
+                      f"{ref:.1f} | {ours / ref:.2f} | {gf:.0f} | {share} | {load_ms:.0f} | "
+                      f"{rss:.0f} |  (nmse {nmse:.1e})", flush=True)
+    if ceiling:
+        print("sgemm ceiling (2048³): " + ", ".join(f"{k} thread(s) {v:.0f} GFLOP/s"
+                                                    for k, v in sorted(ceiling.items())))
+
+
+if __name__ == "__main__":
+    main()
