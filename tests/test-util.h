@@ -1,0 +1,37 @@
+/* test-util.h — writing small diffusers model folders for the C tests. */
+#pragma once
+
+#include <glib.h>
+#include <stdint.h>
+
+typedef struct
+{
+  GPtrArray *names, *data, *shapes;
+  GArray    *ndims;
+} Tensors;
+
+Tensors *tensors_new (void);
+void     tensors_free (Tensors *t);
+/* Adds a tensor of NDIM dims (A, B, C, D) with small deterministic values. */
+void     tensors_add (Tensors *t, const char *name, int ndim, int64_t a, int64_t b, int64_t c,
+                      int64_t d);
+void     add_conv (Tensors *t, const char *prefix, int64_t ci, int64_t co, int k, gboolean bias);
+void     add_vec (Tensors *t, const char *prefix, const char *what, int64_t c);
+void     add_norm (Tensors *t, const char *prefix, int64_t c);
+void     add_linear (Tensors *t, const char *prefix, int64_t in, int64_t out);
+void     add_resnet (Tensors *t, const char *prefix, int64_t in, int64_t out, int64_t temb);
+
+/* A one-level UNet2DModel, 3 → 4 channels, DownBlock2D / UpBlock2D; its
+ * config is tiny_unet_config with one printf %s for extra keys. */
+Tensors *tiny_unet_weights (void);
+Tensors *tiny_unet_weights_ch (int channels);   /* CHANNELS in and out */
+extern const char *tiny_unet_config;
+
+/* An AutoencoderTiny: 3 → 4 latent channels, downscale 2; tiny_vae_config. */
+Tensors *tiny_vae_weights (void);
+extern const char *tiny_vae_config;
+
+/* A temporary folder holding CONFIG_JSON and (if T) the weights; remove
+ * with remove_dir, which also frees DIR. */
+char    *make_model (const char *config_json, Tensors *t);
+void     remove_dir (char *dir);
