@@ -2,12 +2,13 @@
 # run-fuzz.sh BUILDDIR SECONDS — runs each libFuzzer target for SECONDS.
 #
 #   CC=clang meson setup build-fuzz -Dfuzzing=true
-#   ninja -C build-fuzz tests/fuzz/fuzz-safetensors tests/fuzz/fuzz-config
+#   ninja -C build-fuzz tests/fuzz/fuzz-safetensors tests/fuzz/fuzz-config tests/fuzz/fuzz-image
 #   bash tests/fuzz/run-fuzz.sh build-fuzz 60
 #
 # Each target starts from a fresh temporary corpus seeded here (valid
-# safetensors files with F32/F16/BF16 tensors, valid diffusers configs: no
-# binary files live in the repository).  Exits non-zero if any target finds
+# safetensors files with F32/F16/BF16 tensors, valid diffusers configs, and
+# small PNG/JPEG/TIFF files that fuzz-image writes itself: no binary files
+# live in the repository).  Exits non-zero if any target finds
 # a crash, a leak, undefined behaviour or a timeout; the reproducer is kept
 # in BUILDDIR/fuzz-artifacts/TARGET/ (replay: BIN FILE).
 set -euo pipefail
@@ -93,6 +94,12 @@ EOF
 EOF
 }
 
+# Image seeds: fuzz-image writes them (libpng/libjpeg/libtiff and
+# gen_image_save) when GEN_FUZZ_IMAGE_SEEDS names a folder.
+seed_image () {
+  GEN_FUZZ_IMAGE_SEEDS=$1 "$builddir/tests/fuzz/fuzz-image" > /dev/null
+}
+
 dict_safetensors () {
   printf '%s\n' '"dtype"' '"shape"' '"data_offsets"' '"__metadata__"' '"F32"' '"F16"' \
     '"BF16"' '"F64"' '"I64"' '"I32"' '"U8"' '"BOOL"' '"F8_E4M3"' '"\"dtype\":"' \
@@ -107,6 +114,18 @@ dict_config () {
     '"\\ud83d\\ude00"' '"{"' '"}"' '"["' '"]"' '":"' '","' > "$1"
 }
 
+dict_image () {
+  printf '%s\n' '"IHDR"' '"PLTE"' '"IDAT"' '"IEND"' '"tRNS"' '"gAMA"' '"iCCP"' '"zTXt"' \
+    '"\x89PNG\x0d\x0a\x1a\x0a"' '"\xff\xd8\xff"' '"\xff\xc0"' '"\xff\xc2"' '"\xff\xc4"' \
+    '"\xff\xc9"' '"\xff\xcc"' '"\xff\xda"' '"\xff\xdb"' '"\xff\xdd"' '"\xff\xd9"' \
+    '"\xff\xe0"' '"\xff\xee"' '"\xff\xd0"' '"Adobe"' '"II*\x00"' '"MM\x00*"' '"II+\x00"' \
+    '"\x00\x01\x03\x00"' '"\x01\x01\x03\x00"' '"\x02\x01\x03\x00"' '"\x03\x01\x03\x00"' \
+    '"\x06\x01\x03\x00"' '"\x11\x01\x04\x00"' '"\x15\x01\x03\x00"' '"\x16\x01\x04\x00"' \
+    '"\x17\x01\x04\x00"' '"\x1c\x01\x03\x00"' '"\x42\x01\x03\x00"' '"\x43\x01\x03\x00"' \
+    '"\x44\x01\x04\x00"' '"\x45\x01\x04\x00"' '"\x52\x01\x03\x00"' '"\x53\x01\x03\x00"' \
+    '"\x40\x01\x03\x00"' > "$1"
+}
+
 # ---- run --------------------------------------------------------------------
 
 export G_SLICE=always-malloc G_DEBUG=fatal-criticals
@@ -114,7 +133,7 @@ export ASAN_OPTIONS=${ASAN_OPTIONS:-detect_leaks=1:abort_on_error=0}
 export UBSAN_OPTIONS=${UBSAN_OPTIONS:-halt_on_error=1:print_stacktrace=1}
 
 status=0
-for target in safetensors config; do
+for target in safetensors config image; do
   bin=$builddir/tests/fuzz/fuzz-$target
   if [ ! -x "$bin" ]; then
     echo "run-fuzz: $bin is not built (ninja -C $builddir tests/fuzz/fuzz-$target)" >&2
