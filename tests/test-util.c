@@ -16,6 +16,7 @@ tensors_new (void)
   t->data = g_ptr_array_new_with_free_func (g_free);
   t->shapes = g_ptr_array_new_with_free_func (g_free);
   t->ndims = g_array_new (FALSE, FALSE, sizeof (int));
+  t->scale = 0.05f;
   return t;
 }
 
@@ -40,7 +41,7 @@ tensors_add (Tensors *t, const char *name, int ndim, int64_t a, int64_t b, int64
     shape[i] = dims[i], numel *= dims[i];
   v = g_new (float, numel);
   for (int64_t i = 0; i < numel; i++)
-    v[i] = 0.05f * (float) sin ((double) (i + 7 * t->names->len));
+    v[i] = t->scale * (float) sin ((double) (i + 7 * t->names->len));
   g_ptr_array_add (t->names, g_strdup (name));
   g_ptr_array_add (t->data, v);
   g_ptr_array_add (t->shapes, shape);
@@ -113,7 +114,15 @@ tiny_unet_weights (void)
 Tensors *
 tiny_unet_weights_ch (int ch)
 {
+  return tiny_unet_weights_scaled (ch, 0.05f);
+}
+
+Tensors *
+tiny_unet_weights_scaled (int ch, float scale)
+{
   Tensors *t = tensors_new ();
+
+  t->scale = scale;
 
   add_linear (t, "time_embedding.linear_1", 4, 16);
   add_linear (t, "time_embedding.linear_2", 16, 16);

@@ -8,6 +8,7 @@ typedef struct
 {
   GPtrArray *names, *data, *shapes;
   GArray    *ndims;
+  float      scale;   /* amplitude of the values tensors_add writes (default 0.05) */
 } Tensors;
 
 Tensors *tensors_new (void);
@@ -25,6 +26,9 @@ void     add_resnet (Tensors *t, const char *prefix, int64_t in, int64_t out, in
  * config is tiny_unet_config with one printf %s for extra keys. */
 Tensors *tiny_unet_weights (void);
 Tensors *tiny_unet_weights_ch (int channels);   /* CHANNELS in and out */
+/* The same with weights of amplitude SCALE (0.05 elsewhere): a model whose
+ * output depends strongly on its input and on the zero padding. */
+Tensors *tiny_unet_weights_scaled (int channels, float scale);
 extern const char *tiny_unet_config;
 
 /* An AutoencoderTiny: 3 → 4 latent channels, downscale 2; tiny_vae_config. */

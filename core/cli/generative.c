@@ -1,11 +1,13 @@
 /* generative — the command-line front end over the core.
  *
+ *   generative generate|denoise|inpaint|vary|vae|interpolate [OPTIONS] [IN…] -o OUT
  *   generative forward --model DIR --input IN.safetensors [--timestep T]
  *                      [--part encode|decode] [--threads N] [--dump-blocks]
  *                      -o OUT.safetensors
  *
  * Exit status 0 on success; otherwise 1 with a one-line reason on stderr.
  */
+#include "gen-cli-jobs.h"
 #include "gen-cpu.h"
 #include "gen-error.h"
 #include "gen-model.h"
@@ -314,8 +316,10 @@ usage (FILE *f)
   fprintf (f,
            "Usage: generative COMMAND [OPTIONS]\n"
            "\n"
-           "Commands:\n"
-           "  forward    run one raw forward pass of a UNet or VAE (for checking)\n"
+           "Commands:\n");
+  gen_cli_jobs_usage (f);
+  fprintf (f,
+           "  forward     runs one raw forward pass of a UNet or VAE (for checking)\n"
            "\n"
            "generative COMMAND --help shows the options of a command.\n");
 }
@@ -341,6 +345,8 @@ main (int argc, char **argv)
     }
   if (strcmp (argv[1], "forward") == 0)
     ok = run_forward (argc - 1, argv + 1, &error);
+  else if (gen_cli_is_job (argv[1]))
+    ok = gen_cli_job (argv[1], argc - 1, argv + 1, &error);
   else
     {
       fprintf (stderr, "generative: unknown command '%s' (try generative --help)\n", argv[1]);

@@ -1,0 +1,15 @@
+/* gen-cli-jobs.h — the CLI's job subcommands (generate, denoise, inpaint,
+ * vary, vae, interpolate). */
+#pragma once
+
+#include <glib.h>
+#include <stdio.h>
+
+G_BEGIN_DECLS
+
+gboolean gen_cli_is_job (const char *name);
+/* Runs subcommand NAME with ARGV (argv[0] is the subcommand). */
+gboolean gen_cli_job (const char *name, int argc, char **argv, GError **error);
+void     gen_cli_jobs_usage (FILE *f);
+
+G_END_DECLS

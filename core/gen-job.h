@@ -1,0 +1,118 @@
+/* gen-job.h — what users run: generate, denoise, inpaint, vary, VAE round
+ * trip and interpolate, on images of any size, with progress and cancel.
+ *
+ * Front ends (the CLI, the GIMP plug-in) hand the jobs interleaved float
+ * pixels in 0..1 — gray, gray+alpha, RGB or RGBA — and get the same layout
+ * back.  Alpha is carried through unchanged; gray images run through the
+ * model as RGB and come back as the mean of its channels.  Nothing is
+ * written to an output until the job has succeeded.
+ */
+#pragma once
+
+#include "gen-model.h"
+#include "gen-random.h"
+#include "gen-sched.h"
+
+G_BEGIN_DECLS
+
+typedef struct
+{
+  float *data;          /* [height][width][channels], 0..1 */
+  int    width, height;
+  int    channels;      /* 1 gray, 2 gray+alpha, 3 RGB, 4 RGBA */
+} GenPixels;
+
+/* ---- the model chain ----------------------------------------------------------
+ * A UNet (pixel space, or latent space when a VAE is given), its scheduler
+ * config, and optionally a VAE.  The VAE alone serves the vae job and latent
+ * interpolation. */
+typedef struct _GenPipeline GenPipeline;
+
+/* MODEL_DIR: a UNet2DModel folder (scheduler_config.json beside
+ * config.json, or DDPM defaults), a VAE folder, or a diffusers pipeline
+ * folder with unet/, scheduler/ and vae/ subfolders.  VAE_DIR (may be NULL)
+ * adds or replaces the VAE.  A UNet whose channels do not match the VAE's
+ * latent channels is an error naming both. */
+GenPipeline *gen_pipeline_load (const char *model_dir, const char *vae_dir, GError **error);
+void         gen_pipeline_free (GenPipeline *p);
+GenModel    *gen_pipeline_unet (GenPipeline *p);   /* NULL if none */
+GenModel    *gen_pipeline_vae (GenPipeline *p);    /* NULL if none */
+const GenSchedConfig *gen_pipeline_sched (GenPipeline *p);
+/* The model's natural image size (UNet sample_size × VAE factor), or 0. */
+int          gen_pipeline_native_size (GenPipeline *p);
+/* Sizes must be multiples of this to generate (UNet downscale × VAE factor). */
+int          gen_pipeline_size_multiple (GenPipeline *p);
+
+/* ---- options shared by every job ---------------------------------------------- */
+
+/* Called after each model evaluation: STEP of TOTAL done, ELAPSED seconds. */
+typedef void (*GenProgressFunc) (int step, int total, double elapsed, gpointer user_data);
+
+typedef struct
+{
+  GenSamplerKind   sampler;     /* default GEN_SAMPLER_DDIM */
+  GenSigmaSchedule sigmas;      /* default GEN_SIGMAS_DEFAULT */
+  int              steps;       /* default 30 */
+  double           eta;         /* DDIM eta, default 0 */
+  guint64          seed;
+  int              tile;        /* tile edge in pixels; 0 = default (512) */
+  int              tile_overlap;/* pixels; 0 = default (tile / 4) */
+  GenProgressFunc  progress;
+  gpointer         progress_data;
+  const gint      *cancel;      /* read between evaluations and tiles; nonzero = stop */
+} GenJobOptions;
+
+void gen_job_options_init (GenJobOptions *opts);
+
+/* ---- the jobs ------------------------------------------------------------------
+ * Each returns FALSE with an error (GEN_ERROR_CANCELLED when cancelled) and
+ * leaves its outputs untouched on failure. */
+
+/* COUNT new images of WIDTH×HEIGHT (0 = the model's size), seeds SEED,
+ * SEED+1, …; OUT[i] must be allocated by the caller as RGB (3 channels). */
+gboolean gen_job_generate (GenPipeline *p, const GenJobOptions *opts, int width, int height,
+                           int count, GenPixels *out, GError **error);
+
+typedef enum
+{
+  GEN_DENOISE_FAST,     /* one x0 prediction: the MMSE estimate, best PSNR */
+  GEN_DENOISE_SAMPLE    /* opts->steps reverse steps from the matching noise level: sharper */
+} GenDenoiseMode;
+
+/* Estimates the noise σ (0..255 scale) of IN: robust median of the finest
+ * diagonal wavelet coefficients (Donoho & Johnstone 1994). */
+double gen_estimate_noise (const GenPixels *in);
+
+/* Denoises IN into OUT (same shape).  SIGMA on the 0..255 scale, or < 0 for
+ * the estimate (written to *SIGMA_USED).  STRENGTH 0..1 blends the result
+ * with the input; MASK [height][width] 0..1 (NULL = everywhere) blends it
+ * proportionally, so feathered selections fade out. */
+gboolean gen_job_denoise (GenPipeline *p, const GenJobOptions *opts, const GenPixels *in,
+                          const float *mask, GenDenoiseMode mode, double sigma, double strength,
+                          GenPixels *out, double *sigma_used, GError **error);
+
+/* Fills where MASK > 0 (soft), consistent with the surroundings; pixels with
+ * MASK == 0 come back bit-exact.  Pixel models: RePaint resampling (Lugmayr
+ * et al. 2022) with JUMP_LENGTH and RESAMPLE count; with a VAE, masked
+ * latent blending.  Works on the mask's bounding box plus context. */
+gboolean gen_job_inpaint (GenPipeline *p, const GenJobOptions *opts, const GenPixels *in,
+                          const float *mask, int jump_length, int resample, GenPixels *out,
+                          GError **error);
+
+/* img2img / SDEdit (Meng et al. 2022): noise IN to STRENGTH (0..1), then
+ * denoise from there. */
+gboolean gen_job_vary (GenPipeline *p, const GenJobOptions *opts, const GenPixels *in,
+                       double strength, GenPixels *out, GError **error);
+
+/* Encode → decode through the VAE; SAMPLE draws the latent from the
+ * posterior with opts->seed instead of taking its mean. */
+gboolean gen_job_vae (GenPipeline *p, const GenJobOptions *opts, const GenPixels *in,
+                      gboolean sample, GenPixels *out, GError **error);
+
+/* N_FRAMES images between A and B (same size): spherical interpolation of
+ * their VAE latents, or of their DDIM-inverted noise for pixel models.
+ * OUT[i] has A's shape. */
+gboolean gen_job_interpolate (GenPipeline *p, const GenJobOptions *opts, const GenPixels *a,
+                              const GenPixels *b, int n_frames, GenPixels *out, GError **error);
+
+G_END_DECLS

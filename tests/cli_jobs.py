@@ -1,0 +1,143 @@
+#!/usr/bin/python3
+"""The CLI's jobs end to end on a small random UNet: each job writes an image of
+the right size and kind, and every bad input is one line on stderr, exit 1,
+and no output file.
+
+    /usr/bin/python3 tests/cli_jobs.py --cli build/core/generative
+"""
+import argparse
+import os
+import subprocess
+import sys
+import tempfile
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+try:
+    import numpy as np
+    import torch  # noqa: F401  (the reference models need it)
+    from PIL import Image
+except ImportError as e:  # pragma: no cover
+    print(f"skipped: needs python3-torch, numpy and PIL ({e})")
+    sys.exit(1 if os.environ.get("GENERATIVE_REQUIRE_REFERENCE") == "1" else 77)
+sys.path.insert(0, os.path.join(HERE, "reference"))
+import models  # noqa: E402
+
+UNET = {"_class_name": "UNet2DModel", "sample_size": 16, "block_out_channels": [8, 16],
+        "layers_per_block": 1, "norm_num_groups": 4, "add_attention": False,
+        "down_block_types": ["DownBlock2D", "DownBlock2D"],
+        "up_block_types": ["UpBlock2D", "UpBlock2D"]}
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--cli", required=True)
+    cli = os.path.abspath(ap.parse_args().cli)
+    passed = failed = 0
+
+    def check(name, ok, detail):
+        nonlocal passed, failed
+        print(f"{'ok  ' if ok else 'FAIL'} {name}: {detail}")
+        passed += ok
+        failed += not ok
+
+    with tempfile.TemporaryDirectory() as tmp:
+        unet = os.path.join(tmp, "unet")
+        models.build(UNET, seed=1).save_pretrained(unet)
+        rng = np.random.RandomState(0)
+        Image.fromarray((rng.rand(30, 41, 3) * 255).astype(np.uint8)).save(os.path.join(tmp, "rgb.png"))
+        Image.fromarray((rng.rand(30, 41, 4) * 255).astype(np.uint8), "RGBA").save(os.path.join(tmp, "rgba.png"))
+        Image.fromarray((rng.rand(30, 41) * 65535).astype(np.uint16)).save(os.path.join(tmp, "gray16.png"))
+        m = np.zeros((30, 41), np.uint8)
+        m[10:20, 12:30] = 255
+        Image.fromarray(m).save(os.path.join(tmp, "mask.png"))
+        Image.fromarray(m[:20]).save(os.path.join(tmp, "smallmask.png"))
+        with open(os.path.join(tmp, "broken.png"), "wb") as f:
+            f.write(b"\x89PNG\r\n\x1a\n\x00\x00\x00\x0dIHDR\x00\x00")
+        out = os.path.join(tmp, "out.png")
+
+        def run(args):
+            if os.path.exists(out):
+                os.remove(out)
+            return subprocess.run([cli] + args, capture_output=True, text=True, cwd=tmp)
+
+        m_ = ["--model", unet, "--steps", "3", "--seed", "1", "-q"]
+        good = [
+            ("generate", ["generate"] + m_ + ["--width", "24", "--height", "16", "-o", out], (16, 24), "RGB"),
+            ("denoise rgba", ["denoise"] + m_ + ["rgba.png", "-o", out], (30, 41), "RGBA"),
+            ("denoise gray16 sample", ["denoise"] + m_ + ["--sigma", "10", "--mode", "sample", "gray16.png", "-o", out], (30, 41), "I"),
+            ("inpaint", ["inpaint"] + m_ + ["--mask", "mask.png", "--jump", "1", "--resample", "1", "rgb.png", "-o", out], (30, 41), "RGB"),
+            ("vary", ["vary"] + m_ + ["--strength", "0.5", "rgb.png", "-o", out], (30, 41), "RGB"),
+        ]
+        for name, args, shape, mode in good:
+            r = run(args)
+            ok = r.returncode == 0 and os.path.exists(out)
+            detail = r.stderr.strip().replace("\n", " | ")
+            if ok:
+                img = Image.open(out)
+                ok = img.size == (shape[1], shape[0]) and img.mode == mode
+                detail = f"{img.size} {img.mode}; {detail}"
+            check(name, ok, detail)
+        # inpaint keeps every pixel outside the mask
+        run(["inpaint"] + m_ + ["--mask", "mask.png", "--jump", "1", "--resample", "1", "rgb.png", "-o", out])
+        a = np.asarray(Image.open(os.path.join(tmp, "rgb.png"))).astype(int)
+        b = np.asarray(Image.open(out)).astype(int)
+        check("inpaint outside the mask", np.array_equal(a[m == 0], b[m == 0]) and not np.array_equal(a[m > 0], b[m > 0]),
+              f"max diff outside {np.abs(a - b)[m == 0].max()}, inside {np.abs(a - b)[m > 0].max()}")
+
+        bad = [
+            ("missing input", ["denoise"] + m_ + ["nothere.png", "-o", out], "nothere.png"),
+            ("corrupt input", ["vary"] + m_ + ["--strength", "0.3", "broken.png", "-o", out], "broken.png"),
+            ("mask of another size", ["inpaint"] + m_ + ["--mask", "smallmask.png", "rgb.png", "-o", out], "41×20"),
+            ("empty mask", ["inpaint"] + m_ + ["--mask", "rgb.png", "rgb.png", "-o", out], None),
+            ("steps 0", ["vary"] + ["--model", unet, "--steps", "0", "--strength", "0.5", "rgb.png", "-o", out], "--steps"),
+            ("steps 1000000", ["generate", "--model", unet, "--steps", "1000000", "--width", "16", "--height", "16", "-o", out], "steps"),
+            ("strength 1.5", ["vary"] + m_ + ["--strength", "1.5", "rgb.png", "-o", out], "--strength"),
+            ("unknown scheduler", ["generate"] + m_ + ["--scheduler", "lms", "-o", out], "lms"),
+            ("sigmas with ddim", ["generate"] + m_ + ["--sigmas", "karras", "-o", out], "karras"),
+            ("size not a multiple", ["generate"] + m_ + ["--width", "23", "--height", "16", "-o", out], "multiple"),
+            ("too large an image", ["generate"] + m_ + ["--width", "60000", "--height", "60000", "-o", out], "60000"),
+            ("bad seed", ["generate"] + ["--model", unet, "--seed", "-4", "-o", out], "--seed"),
+            ("unknown format", ["vary"] + m_ + ["--strength", "0.3", "rgb.png", "-o", os.path.join(tmp, "o.bmp")], "o.bmp"),
+            ("vae without a VAE", ["vae", "--model", unet, "rgb.png", "-o", out], "VAE"),
+        ]
+        for name, args, needle in bad:
+            r = run(args)
+            msg = r.stderr.strip()
+            ok = (r.returncode == 1 and len(msg.splitlines()) == 1 and not os.path.exists(out)
+                  and (needle is None or needle in msg))
+            if name == "empty mask":
+                # rgb.png as a mask is not empty: check the real empty one
+                Image.fromarray(np.zeros((30, 41), np.uint8)).save(os.path.join(tmp, "empty.png"))
+                r = run(["inpaint"] + m_ + ["--mask", "empty.png", "rgb.png", "-o", out])
+                msg = r.stderr.strip()
+                ok = r.returncode == 1 and "empty" in msg and not os.path.exists(out)
+            check(name, ok, f"exit {r.returncode}: {msg[:150]}")
+        # Out of memory: 8000×8000 (the image fits, the job's buffers do not) under a 1.5 GB address-space limit must be a
+        # clean error.  AddressSanitizer reserves terabytes of address space, so
+        # this case cannot run in an ASan build.
+        with open(cli, "rb") as f:
+            asan = b"AddressSanitizer" in f.read()
+        if not asan:
+            import resource
+
+            def limit():
+                resource.setrlimit(resource.RLIMIT_AS, (1536 << 20, 1536 << 20))
+            if os.path.exists(out):
+                os.remove(out)
+            r = subprocess.run([cli, "generate"] + m_ + ["--width", "8000", "--height", "8000", "-o", out],
+                               capture_output=True, text=True, cwd=tmp, preexec_fn=limit)
+            msg = r.stderr.strip()
+            check("out of memory", r.returncode == 1 and "memory" in msg and len(msg.splitlines()) == 1
+                  and not os.path.exists(out), f"exit {r.returncode}: {msg[:150]}")
+        # 16-bit in, 16-bit out
+        arr = np.asarray(Image.open(os.path.join(tmp, "gray16.png")))
+        run(["denoise"] + m_ + ["--sigma", "10", "gray16.png", "-o", out])
+        res = np.asarray(Image.open(out))
+        check("16-bit stays 16-bit", res.dtype != np.uint8 and res.max() > 255 and res.shape == arr.shape,
+              f"dtype {res.dtype}, max {res.max()}")
+    print(f"{passed} passed, {failed} failed")
+    sys.exit(0 if failed == 0 else 1)
+
+
+if __name__ == "__main__":
+    main()
