@@ -1,0 +1,150 @@
+/* gen-plugin-pixels.c — GIMP pixels to and from GenPixels through GEGL. */
+#include <string.h>
+
+#include "gen-error.h"
+#include "gen-plugin-pixels.h"
+
+static const char *const formats[] = { "Y' float", "Y'A float", "R'G'B' float", "R'G'B'A float" };
+
+const Babl *
+gen_plugin_pixels_format (int channels, GeglBuffer *buffer)
+{
+  const Babl *space = NULL;
+
+  g_return_val_if_fail (channels >= 1 && channels <= 4, NULL);
+  if (buffer)
+    space = babl_format_get_space (gegl_buffer_get_format (buffer));
+  return babl_format_with_space (formats[channels - 1], space);
+}
+
+gboolean
+gen_plugin_pixels_alloc (GenPixels *px, int width, int height, int channels, GError **error)
+{
+  gsize n, bytes;
+
+  memset (px, 0, sizeof *px);
+  if (width <= 0 || height <= 0 || channels < 1 || channels > 4
+      || !g_size_checked_mul (&n, (gsize) width, (gsize) height)
+      || !g_size_checked_mul (&n, n, (gsize) channels)
+      || !g_size_checked_mul (&bytes, n, sizeof (float)))
+    {
+      g_set_error (error, GEN_ERROR, GEN_ERROR_INVALID,
+                   "cannot hold an image of %d×%d×%d", width, height, channels);
+      return FALSE;
+    }
+  px->data = g_try_malloc0 (bytes);
+  if (!px->data)
+    {
+      g_set_error (error, GEN_ERROR, GEN_ERROR_NO_MEMORY,
+                   "out of memory for an image of %d×%d", width, height);
+      return FALSE;
+    }
+  px->width = width;
+  px->height = height;
+  px->channels = channels;
+  return TRUE;
+}
+
+void
+gen_plugin_pixels_clear (GenPixels *px)
+{
+  g_free (px->data);
+  memset (px, 0, sizeof *px);
+}
+
+gboolean
+gen_plugin_pixels_read (GeglBuffer *buffer, const GeglRectangle *rect, int channels,
+                        GenPixels *px, GError **error)
+{
+  if (!gen_plugin_pixels_alloc (px, rect->width, rect->height, channels, error))
+    return FALSE;
+  gegl_buffer_get (buffer, rect, 1.0, gen_plugin_pixels_format (channels, buffer), px->data,
+                   GEGL_AUTO_ROWSTRIDE, GEGL_ABYSS_NONE);
+  return TRUE;
+}
+
+void
+gen_plugin_pixels_write (GeglBuffer *buffer, const GeglRectangle *rect, const GenPixels *px)
+{
+  GeglRectangle r = { rect->x, rect->y, px->width, px->height };
+
+  gegl_buffer_set (buffer, &r, 0, gen_plugin_pixels_format (px->channels, buffer), px->data,
+                   GEGL_AUTO_ROWSTRIDE);
+}
+
+float *
+gen_plugin_mask_read (GeglBuffer *selection, const GeglRectangle *rect, int offset_x,
+                      int offset_y, GError **error)
+{
+  GeglRectangle r = { rect->x + offset_x, rect->y + offset_y, rect->width, rect->height };
+  gsize n, bytes;
+  float *mask;
+
+  if (!g_size_checked_mul (&n, (gsize) rect->width, (gsize) rect->height)
+      || !g_size_checked_mul (&bytes, n, sizeof (float))
+      || !(mask = g_try_malloc0 (bytes)))
+    {
+      g_set_error (error, GEN_ERROR, GEN_ERROR_NO_MEMORY,
+                   "out of memory for a %d×%d selection", rect->width, rect->height);
+      return NULL;
+    }
+  /* Outside the image the selection is empty: GEGL_ABYSS_NONE reads zeros. */
+  gegl_buffer_get (selection, &r, 1.0, babl_format ("Y float"), mask, GEGL_AUTO_ROWSTRIDE,
+                   GEGL_ABYSS_NONE);
+  return mask;
+}
+
+gboolean
+gen_plugin_mask_any (const float *mask, gsize n)
+{
+  for (gsize i = 0; i < n; i++)
+    if (mask[i] > 0.0f)
+      return TRUE;
+  return FALSE;
+}
+
+gboolean
+gen_plugin_pixels_convert (const GenPixels *in, int channels, GenPixels *out, GError **error)
+{
+  int ic = in->channels, icol = (ic == 2 || ic == 4) ? ic - 1 : ic;
+  int ocol = (channels == 2 || channels == 4) ? channels - 1 : channels;
+  gsize n = (gsize) in->width * (gsize) in->height;
+
+  if (!gen_plugin_pixels_alloc (out, in->width, in->height, channels, error))
+    return FALSE;
+  for (gsize i = 0; i < n; i++)
+    {
+      const float *s = in->data + i * ic;
+      float *d = out->data + i * channels;
+
+      if (ocol == icol)
+        memcpy (d, s, icol * sizeof (float));
+      else if (ocol == 1)
+        d[0] = (s[0] + s[1] + s[2]) / 3.0f;
+      else
+        d[0] = d[1] = d[2] = s[0];
+      if (ocol != channels)
+        d[ocol] = icol != ic ? s[icol] : 1.0f;
+    }
+  return TRUE;
+}
+
+void
+gen_plugin_pixels_blend (GenPixels *out, const GenPixels *orig, const float *mask)
+{
+  int c = out->channels, col = (c == 2 || c == 4) ? c - 1 : c;
+  gsize n = (gsize) out->width * (gsize) out->height;
+
+  g_return_if_fail (orig->channels == c && orig->width == out->width
+                    && orig->height == out->height);
+  for (gsize i = 0; i < n; i++)
+    {
+      float *d = out->data + i * c;
+      const float *s = orig->data + i * c;
+
+      for (int k = 0; k < col; k++)
+        d[k] = s[k] + mask[i] * (d[k] - s[k]);
+      if (col != c)
+        d[col] = s[col];
+    }
+}

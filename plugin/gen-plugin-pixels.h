@@ -1,0 +1,52 @@
+/* gen-plugin-pixels.h — GIMP pixels to and from the core's GenPixels.
+ *
+ * Shared by both GIMP front ends: it sees only GEGL buffers, babl formats
+ * and plain C, so GIMP 3 (objects) and GIMP 2.10 (IDs) both hand it the
+ * GeglBuffer of a drawable and of the selection. */
+#pragma once
+
+#include <gegl.h>
+
+#include "gen-job.h"
+
+G_BEGIN_DECLS
+
+/* The non-linear float babl format of CHANNELS (1 Y', 2 Y'A, 3 R'G'B',
+ * 4 R'G'B'A) in the colour space of BUFFER (NULL: sRGB). */
+const Babl *gen_plugin_pixels_format (int channels, GeglBuffer *buffer);
+
+/* Allocates PX as WIDTH×HEIGHT×CHANNELS zeros; sizes are overflow-checked.
+ * Free with gen_plugin_pixels_clear. */
+gboolean gen_plugin_pixels_alloc (GenPixels *px, int width, int height, int channels,
+                                  GError **error);
+void     gen_plugin_pixels_clear (GenPixels *px);
+
+/* Reads RECT of BUFFER (buffer coordinates) as CHANNELS-channel float into
+ * a new PX. */
+gboolean gen_plugin_pixels_read (GeglBuffer *buffer, const GeglRectangle *rect, int channels,
+                                 GenPixels *px, GError **error);
+
+/* Writes PX to BUFFER at RECT's origin, PX's size. */
+void     gen_plugin_pixels_write (GeglBuffer *buffer, const GeglRectangle *rect,
+                                  const GenPixels *px);
+
+/* Reads the selection mask SELECTION (image coordinates) under RECT of a
+ * drawable whose origin is at OFFSET_X, OFFSET_Y in the image: returns
+ * float [rect->height][rect->width] in 0..1, owned by the caller (g_free). */
+float   *gen_plugin_mask_read (GeglBuffer *selection, const GeglRectangle *rect,
+                               int offset_x, int offset_y, GError **error);
+
+/* TRUE when any of MASK's N values is above zero. */
+gboolean gen_plugin_mask_any (const float *mask, gsize n);
+
+/* Copies IN into a new OUT with CHANNELS channels: gray from RGB is the mean
+ * of the channels (as the core does), RGB from gray repeats it, a missing
+ * alpha is 1, a dropped alpha is dropped. */
+gboolean gen_plugin_pixels_convert (const GenPixels *in, int channels, GenPixels *out,
+                                    GError **error);
+
+/* OUT = ORIG + MASK × (OUT − ORIG) on every colour channel (alpha stays
+ * ORIG's); same shapes.  For jobs that take no mask of their own. */
+void     gen_plugin_pixels_blend (GenPixels *out, const GenPixels *orig, const float *mask);
+
+G_END_DECLS

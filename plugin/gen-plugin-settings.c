@@ -1,0 +1,123 @@
+/* gen-plugin-settings.c — shared by the GIMP front ends. */
+#include "gen-error.h"
+#include "gen-plugin-settings.h"
+
+static const char *const job_names[GEN_PLUGIN_N_JOBS] = {
+  "generate", "denoise", "inpaint", "vary", "vae-reconstruct", "interpolate"
+};
+
+static const char *const job_titles[GEN_PLUGIN_N_JOBS] = {
+  "Generated", "Denoised", "Inpainted", "Variation", "VAE", "Interpolated"
+};
+
+void
+gen_plugin_settings_init (GenPluginSettings *s, GenPluginJob job)
+{
+  *s = (GenPluginSettings) { 0 };
+  s->job = job;
+  gen_job_options_init (&s->opts);
+  s->strength = job == GEN_PLUGIN_VARY ? 0.5 : 1.0;
+  s->noise_level = -1.0;
+  s->denoise_mode = GEN_DENOISE_FAST;
+  s->jump = 10;
+  s->resample = 10;
+  s->frames = 8;
+  s->new_layer = TRUE;
+}
+
+void
+gen_plugin_settings_clear (GenPluginSettings *s)
+{
+  g_clear_pointer (&s->model, g_free);
+  g_clear_pointer (&s->vae, g_free);
+}
+
+const char *
+gen_plugin_job_name (GenPluginJob job)
+{
+  g_return_val_if_fail (job < GEN_PLUGIN_N_JOBS, "");
+  return job_names[job];
+}
+
+char *
+gen_plugin_model_dir (const GenPluginSettings *s, const char *default_dir, GError **error)
+{
+  if (s->model && s->model[0])
+    return g_strdup (s->model);
+  if (!g_file_test (default_dir, G_FILE_TEST_IS_DIR))
+    {
+      g_set_error (error, GEN_ERROR, GEN_ERROR_IO,
+                   "no model folder given and the default model is not installed at %s",
+                   default_dir);
+      return NULL;
+    }
+  return g_strdup (default_dir);
+}
+
+GenPipeline *
+gen_plugin_load (const GenPluginSettings *s, const char *default_dir, GError **error)
+{
+  char *dir = gen_plugin_model_dir (s, default_dir, error);
+  GenPipeline *p;
+
+  if (!dir)
+    return NULL;
+  p = gen_pipeline_load (dir, s->vae && s->vae[0] ? s->vae : NULL, error);
+  g_free (dir);
+  return p;
+}
+
+char *
+gen_plugin_settings_layer_name (const GenPluginSettings *s, int frame)
+{
+  GString *name = g_string_new (job_titles[s->job]);
+
+  if (frame >= 0)
+    g_string_append_printf (name, " frame %d", frame + 1);
+  g_string_append_printf (name, " (seed %" G_GUINT64_FORMAT, s->opts.seed);
+  switch (s->job)
+    {
+    case GEN_PLUGIN_VAE:
+      break;
+    case GEN_PLUGIN_DENOISE:
+      if (s->denoise_mode == GEN_DENOISE_FAST)
+        {
+          g_string_append (name, ", one step");
+          break;
+        }
+      G_GNUC_FALLTHROUGH;
+    default:
+      g_string_append_printf (name, ", %s %d steps", gen_sampler_kind_name (s->opts.sampler),
+                              s->opts.steps);
+    }
+  if (s->job == GEN_PLUGIN_VARY || (s->job == GEN_PLUGIN_DENOISE && s->strength < 1.0))
+    g_string_append_printf (name, ", strength %.2f", s->strength);
+  g_string_append_c (name, ')');
+  return g_string_free (name, FALSE);
+}
+
+char *
+gen_plugin_settings_serialize (const GenPluginSettings *s, double sigma_used)
+{
+  GString *t = g_string_new (NULL);
+  char num[G_ASCII_DTOSTR_BUF_SIZE];
+
+  g_string_append_printf (t, "job=%s\nmodel=%s\nvae=%s\n", job_names[s->job],
+                          s->model ? s->model : "", s->vae ? s->vae : "");
+  g_string_append_printf (t, "sampler=%s\nsigmas=%s\nsteps=%d\nseed=%" G_GUINT64_FORMAT "\n",
+                          gen_sampler_kind_name (s->opts.sampler),
+                          gen_sigma_schedule_name (s->opts.sigmas), s->opts.steps, s->opts.seed);
+  g_string_append_printf (t, "eta=%s\n", g_ascii_dtostr (num, sizeof num, s->opts.eta));
+  g_string_append_printf (t, "tile=%d\n", s->opts.tile);
+  g_string_append_printf (t, "strength=%s\n", g_ascii_dtostr (num, sizeof num, s->strength));
+  g_string_append_printf (t, "noise-level=%s\n",
+                          g_ascii_dtostr (num, sizeof num, s->noise_level));
+  if (sigma_used >= 0)
+    g_string_append_printf (t, "noise-level-used=%s\n",
+                            g_ascii_dtostr (num, sizeof num, sigma_used));
+  g_string_append_printf (t, "denoise-mode=%s\n",
+                          s->denoise_mode == GEN_DENOISE_FAST ? "fast" : "sample");
+  g_string_append_printf (t, "width=%d\nheight=%d\njump=%d\nresample=%d\nframes=%d\nsample=%d\n",
+                          s->width, s->height, s->jump, s->resample, s->frames, s->sample);
+  return g_string_free (t, FALSE);
+}

@@ -1,0 +1,65 @@
+/* gen-plugin-settings.h — one run of a Generative procedure, as plain C.
+ *
+ * Both GIMP front ends fill a GenPluginSettings from their arguments
+ * (GimpProcedureConfig in 3.0, GimpParam in 2.10) and share the rest:
+ * finding the model, naming the new layer, the settings parasite. */
+#pragma once
+
+#include "gen-job.h"
+
+G_BEGIN_DECLS
+
+typedef enum
+{
+  GEN_PLUGIN_GENERATE,
+  GEN_PLUGIN_DENOISE,
+  GEN_PLUGIN_INPAINT,
+  GEN_PLUGIN_VARY,
+  GEN_PLUGIN_VAE,
+  GEN_PLUGIN_INTERPOLATE,
+  GEN_PLUGIN_N_JOBS
+} GenPluginJob;
+
+/* The name of the job's parasite, attached to every new layer. */
+#define GEN_PLUGIN_PARASITE "generative-settings"
+
+typedef struct
+{
+  GenPluginJob   job;
+  char          *model;         /* folder; "" or NULL = the installed default */
+  char          *vae;           /* folder or NULL */
+  GenJobOptions  opts;          /* sampler, sigmas, steps, eta, seed, tile */
+  double         strength;      /* denoise, vary: 0..1 */
+  double         noise_level;   /* denoise: σ on 0..255, < 0 = estimate */
+  GenDenoiseMode denoise_mode;
+  int            width, height; /* generate: 0 = the model's size */
+  int            jump, resample;/* inpaint: RePaint */
+  int            frames;        /* interpolate */
+  gboolean       sample;        /* vae: sample the posterior */
+  gboolean       new_layer;     /* FALSE = write into the drawable */
+} GenPluginSettings;
+
+/* Defaults for JOB; free the strings with gen_plugin_settings_clear. */
+void  gen_plugin_settings_init (GenPluginSettings *s, GenPluginJob job);
+void  gen_plugin_settings_clear (GenPluginSettings *s);
+
+/* "generate", "denoise", … as in the procedure names. */
+const char *gen_plugin_job_name (GenPluginJob job);
+
+/* The model folder to load: S->model, or the installed default
+ * (DEFAULT_DIR) when that is empty.  NULL with an error naming the folder
+ * when it does not exist.  Caller frees. */
+char *gen_plugin_model_dir (const GenPluginSettings *s, const char *default_dir, GError **error);
+
+/* Loads the pipeline S names. */
+GenPipeline *gen_plugin_load (const GenPluginSettings *s, const char *default_dir,
+                              GError **error);
+
+/* A short layer name: "Denoise (seed 7, ddim 30 steps)"; FRAME ≥ 0 adds
+ * "frame N".  Caller frees. */
+char *gen_plugin_settings_layer_name (const GenPluginSettings *s, int frame);
+
+/* Every setting as "key=value" lines, for the parasite.  Caller frees. */
+char *gen_plugin_settings_serialize (const GenPluginSettings *s, double sigma_used);
+
+G_END_DECLS

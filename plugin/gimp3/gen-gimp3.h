@@ -1,0 +1,25 @@
+/* gen-gimp3.h — the GIMP 3.0 front end: registration (generative.c),
+ * running a job (gen-gimp3-run.c), the dialog (gen-gimp3-dialog.c). */
+#pragma once
+
+#include <libgimp/gimp.h>
+
+#include "gen-plugin-settings.h"
+
+G_BEGIN_DECLS
+
+#define GEN_GIMP3_BINARY "generative"
+
+/* The run function of every procedure; RUN_DATA is the GenPluginJob. */
+GimpValueArray *gen_gimp3_run (GimpProcedure        *procedure,
+                               GimpRunMode           run_mode,
+                               GimpImage            *image,
+                               GimpDrawable        **drawables,
+                               GimpProcedureConfig  *config,
+                               gpointer              run_data);
+
+/* Shows the procedure's dialog; FALSE when the user cancelled. */
+gboolean gen_gimp3_dialog (GimpProcedure *procedure, GimpProcedureConfig *config,
+                           GenPluginJob job);
+
+G_END_DECLS

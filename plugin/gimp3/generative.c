@@ -1,0 +1,231 @@
+/* generative.c — the GIMP 3.0 plug-in: Filters → Generative.
+ *
+ * Registers one image procedure per core job; each reads its arguments
+ * into a GenPluginSettings and runs gen_gimp3_run. */
+#include <glib/gi18n.h>
+
+#include "gen-gimp3.h"
+
+typedef struct
+{
+  GimpPlugIn parent_instance;
+} Generative;
+
+typedef struct
+{
+  GimpPlugInClass parent_class;
+} GenerativeClass;
+
+#define GENERATIVE_TYPE (generative_get_type ())
+GType generative_get_type (void);
+
+G_DEFINE_TYPE (Generative, generative, GIMP_TYPE_PLUG_IN)
+
+typedef struct
+{
+  const char  *label;
+  const char  *blurb;
+  const char  *help;
+} ProcInfo;
+
+static const ProcInfo procs[GEN_PLUGIN_N_JOBS] = {
+  [GEN_PLUGIN_GENERATE] = { N_("_Generate..."), N_("Generate a new image with a diffusion model"),
+    N_("Samples a new layer from a diffusion model, seeded by 'seed'.") },
+  [GEN_PLUGIN_DENOISE] = { N_("_Denoise..."), N_("Remove noise with a diffusion model"),
+    N_("Estimates (or takes) the noise level and denoises the selection with a diffusion "
+       "model; 'strength' blends the result with the original.") },
+  [GEN_PLUGIN_INPAINT] = { N_("_Inpaint Selection..."), N_("Fill the selection with a diffusion model"),
+    N_("Fills the selected area consistently with its surroundings (RePaint); "
+       "unselected pixels stay exactly as they are.") },
+  [GEN_PLUGIN_VARY] = { N_("_Vary..."), N_("Make a variation of the image (img2img)"),
+    N_("Noises the selection to 'strength' and denoises it again (SDEdit).") },
+  [GEN_PLUGIN_VAE] = { N_("VAE _Round Trip..."), N_("Encode and decode through a VAE"),
+    N_("Encodes the selection with a VAE and decodes it again.") },
+  [GEN_PLUGIN_INTERPOLATE] = { N_("_Interpolate Two Layers..."),
+    N_("Frames between two selected layers"),
+    N_("Interpolates the latents (or inverted noise) of two selected layers of the same "
+       "size into new layers.") },
+};
+
+static GList *
+generative_query_procedures (G_GNUC_UNUSED GimpPlugIn *plug_in)
+{
+  GList *list = NULL;
+
+  for (int j = GEN_PLUGIN_N_JOBS - 1; j >= 0; j--)
+    list = g_list_prepend (list, g_strconcat ("plug-in-generative-",
+                                              gen_plugin_job_name (j), NULL));
+  return list;
+}
+
+static void
+add_common_arguments (GimpProcedure *p, GenPluginJob job)
+{
+  gboolean sampling = job != GEN_PLUGIN_VAE;
+
+  gimp_procedure_add_string_argument (p, "model", _("_Model folder"),
+                                      _("A diffusers model folder; empty for the installed default"),
+                                      "", G_PARAM_READWRITE);
+  gimp_procedure_add_string_argument (p, "vae", _("V_AE folder"),
+                                      _("A VAE folder that adds or replaces the model's; empty for none"),
+                                      "", G_PARAM_READWRITE);
+  if (sampling)
+    {
+      gimp_procedure_add_choice_argument (p, "scheduler", _("Sched_uler"), _("The sampler"),
+                                          gimp_choice_new_with_values (
+                                            "ddim", GEN_SAMPLER_DDIM, _("DDIM"), NULL,
+                                            "ddpm", GEN_SAMPLER_DDPM, _("DDPM"), NULL,
+                                            "euler", GEN_SAMPLER_EULER, _("Euler"), NULL,
+                                            "euler_a", GEN_SAMPLER_EULER_A, _("Euler ancestral"), NULL,
+                                            "heun", GEN_SAMPLER_HEUN, _("Heun"), NULL,
+                                            "dpmpp_2m", GEN_SAMPLER_DPMPP_2M, _("DPM++ 2M"), NULL,
+                                            NULL),
+                                          "ddim", G_PARAM_READWRITE);
+      gimp_procedure_add_choice_argument (p, "sigmas", _("Si_gma schedule"),
+                                          _("Sigma spacing (Euler, Heun, DPM++ only)"),
+                                          gimp_choice_new_with_values (
+                                            "default", GEN_SIGMAS_DEFAULT, _("Default"), NULL,
+                                            "karras", GEN_SIGMAS_KARRAS, _("Karras"), NULL,
+                                            "exponential", GEN_SIGMAS_EXPONENTIAL, _("Exponential"), NULL,
+                                            NULL),
+                                          "default", G_PARAM_READWRITE);
+      gimp_procedure_add_int_argument (p, "steps", _("S_teps"), _("Number of sampling steps"),
+                                       1, 1000, 30, G_PARAM_READWRITE);
+      gimp_procedure_add_double_argument (p, "eta", _("_Eta"), _("DDIM eta (0 = deterministic)"),
+                                          0.0, 1.0, 0.0, G_PARAM_READWRITE);
+    }
+  gimp_procedure_add_int_argument (p, "seed", _("See_d"), _("Random seed"),
+                                   0, G_MAXINT, 0, G_PARAM_READWRITE);
+  gimp_procedure_add_int_argument (p, "tile-size", _("Tile si_ze"),
+                                   _("Tile edge in pixels for large images (0 = default)"),
+                                   0, 8192, 0, G_PARAM_READWRITE);
+  if (job != GEN_PLUGIN_GENERATE && job != GEN_PLUGIN_INTERPOLATE)
+    gimp_procedure_add_boolean_argument (p, "new-layer", _("Ne_w layer"),
+                                         _("Put the result on a new layer (else replace the pixels)"),
+                                         TRUE, G_PARAM_READWRITE);
+}
+
+static GimpProcedure *
+generative_create_procedure (GimpPlugIn *plug_in, const gchar *name)
+{
+  GimpProcedure *p;
+  GenPluginJob job;
+
+  for (job = 0; job < GEN_PLUGIN_N_JOBS; job++)
+    {
+      char *full = g_strconcat ("plug-in-generative-", gen_plugin_job_name (job), NULL);
+      gboolean same = g_str_equal (full, name);
+
+      g_free (full);
+      if (same)
+        break;
+    }
+  if (job == GEN_PLUGIN_N_JOBS)
+    return NULL;
+
+  p = gimp_image_procedure_new (plug_in, name, GIMP_PDB_PROC_TYPE_PLUGIN, gen_gimp3_run,
+                                GINT_TO_POINTER (job), NULL);
+  gimp_procedure_set_image_types (p, "RGB*, GRAY*");
+  switch (job)
+    {
+    case GEN_PLUGIN_GENERATE:
+      gimp_procedure_set_sensitivity_mask (p, GIMP_PROCEDURE_SENSITIVE_DRAWABLE
+                                              | GIMP_PROCEDURE_SENSITIVE_DRAWABLES
+                                              | GIMP_PROCEDURE_SENSITIVE_NO_DRAWABLES);
+      break;
+    case GEN_PLUGIN_INTERPOLATE:
+      gimp_procedure_set_sensitivity_mask (p, GIMP_PROCEDURE_SENSITIVE_DRAWABLES);
+      break;
+    default:
+      gimp_procedure_set_sensitivity_mask (p, GIMP_PROCEDURE_SENSITIVE_DRAWABLE);
+    }
+  gimp_procedure_set_menu_label (p, _(procs[job].label));
+  gimp_procedure_add_menu_path (p, "<Image>/Filters/Generative");
+  gimp_procedure_set_documentation (p, _(procs[job].blurb), _(procs[job].help), name);
+  gimp_procedure_set_attribution (p, "The Generative authors", "The Generative authors", "2025");
+
+  add_common_arguments (p, job);
+  switch (job)
+    {
+    case GEN_PLUGIN_GENERATE:
+      gimp_procedure_add_int_argument (p, "width", _("_Width"), _("Width (0 = the model's size)"),
+                                       0, 16384, 0, G_PARAM_READWRITE);
+      gimp_procedure_add_int_argument (p, "height", _("He_ight"), _("Height (0 = the model's size)"),
+                                       0, 16384, 0, G_PARAM_READWRITE);
+      break;
+    case GEN_PLUGIN_DENOISE:
+      gimp_procedure_add_double_argument (p, "noise-level", _("Noise le_vel"),
+                                          _("Noise sigma on the 0..255 scale (-1 = estimate)"),
+                                          -1.0, 255.0, -1.0, G_PARAM_READWRITE);
+      gimp_procedure_add_double_argument (p, "strength", _("Stre_ngth"),
+                                          _("Blend of the result with the original (1 = all result)"),
+                                          0.0, 1.0, 1.0, G_PARAM_READWRITE);
+      gimp_procedure_add_choice_argument (p, "mode", _("Deno_ise mode"), _("Denoising method"),
+                                          gimp_choice_new_with_values (
+                                            "fast", GEN_DENOISE_FAST, _("One step (best PSNR)"), NULL,
+                                            "sample", GEN_DENOISE_SAMPLE, _("Sample (sharper)"), NULL,
+                                            NULL),
+                                          "fast", G_PARAM_READWRITE);
+      break;
+    case GEN_PLUGIN_INPAINT:
+      gimp_procedure_add_int_argument (p, "jump", _("_Jump length"), _("RePaint jump length"),
+                                       1, 1000, 10, G_PARAM_READWRITE);
+      gimp_procedure_add_int_argument (p, "resample", _("Resam_plings"), _("RePaint resamplings"),
+                                       1, 100, 10, G_PARAM_READWRITE);
+      break;
+    case GEN_PLUGIN_VARY:
+      gimp_procedure_add_double_argument (p, "strength", _("Stre_ngth"),
+                                          _("How much noise to add before denoising (0..1)"),
+                                          0.0, 1.0, 0.5, G_PARAM_READWRITE);
+      break;
+    case GEN_PLUGIN_VAE:
+      gimp_procedure_add_boolean_argument (p, "sample", _("_Posterior sample"),
+                                           _("Draw the latent from the posterior instead of its mean"),
+                                           FALSE, G_PARAM_READWRITE);
+      break;
+    case GEN_PLUGIN_INTERPOLATE:
+      gimp_procedure_add_int_argument (p, "frames", _("_Frames"), _("Number of frames"),
+                                       1, 256, 8, G_PARAM_READWRITE);
+      break;
+    default:
+      break;
+    }
+
+  if (job == GEN_PLUGIN_INTERPOLATE)
+    gimp_procedure_add_core_object_array_return_value (p, "layers", "Layers", "The new layers",
+                                                       GIMP_TYPE_LAYER, G_PARAM_READWRITE);
+  else
+    gimp_procedure_add_layer_return_value (p, "layer", "Layer",
+                                           "The new layer (or the drawable written in place)",
+                                           FALSE, G_PARAM_READWRITE);
+  return p;
+}
+
+/* No catalogs ship yet (po/ is empty): say so instead of letting GIMP look
+ * for <plug-in dir>/locale on every start.  Return TRUE (the default
+ * domain "generative", catalogs in <plug-in dir>/locale) once they do. */
+static gboolean
+generative_set_i18n (G_GNUC_UNUSED GimpPlugIn  *plug_in,
+                     G_GNUC_UNUSED const gchar *procedure_name,
+                     G_GNUC_UNUSED gchar      **gettext_domain,
+                     G_GNUC_UNUSED gchar      **catalog_dir)
+{
+  return FALSE;
+}
+
+static void
+generative_class_init (GenerativeClass *klass)
+{
+  GimpPlugInClass *plug_in_class = GIMP_PLUG_IN_CLASS (klass);
+
+  plug_in_class->query_procedures = generative_query_procedures;
+  plug_in_class->create_procedure = generative_create_procedure;
+  plug_in_class->set_i18n = generative_set_i18n;
+}
+
+static void
+generative_init (G_GNUC_UNUSED Generative *self)
+{
+}
+
+GIMP_MAIN (GENERATIVE_TYPE)

@@ -1,0 +1,203 @@
+; e2e-gimp3.scm — end-to-end checks of the Generative plug-in in GIMP 3.0,
+; calling its procedures as a script does (named arguments).  Loaded by
+; e2e-gimp3.sh, which defines e2e-model, e2e-vae, e2e-bad-model, e2e-input, e2e-out.
+; Every check prints "ok   NAME" or "FAIL NAME: detail"; the last line is
+; "e2e: P passed, F failed".
+
+(define e2e-passed 0)
+(define e2e-failed 0)
+
+(define (check name ok detail)
+  (if ok
+      (begin (set! e2e-passed (+ e2e-passed 1))
+             (display (string-append "ok   " name)) (newline))
+      (begin (set! e2e-failed (+ e2e-failed 1))
+             (display (string-append "FAIL " name ": " detail)) (newline))))
+
+(define (num x) (number->string x))
+
+(define (load-image)
+  (car (gimp-file-load RUN-NONINTERACTIVE e2e-input)))
+
+(define (first-layer img) (vector-ref (car (gimp-image-get-layers img)) 0))
+(define (n-layers img) (vector-length (car (gimp-image-get-layers img))))
+(define (width d) (car (gimp-drawable-get-width d)))
+(define (height d) (car (gimp-drawable-get-height d)))
+
+; (mean count) of the value histogram of D under the current selection
+(define (hist d)
+  (let ((h (gimp-drawable-histogram d HISTOGRAM-VALUE 0.0 1.0)))
+    (list (car h) (list-ref h 4))))
+
+; the layer |A − B|, made visible alone: B in difference mode over A
+(define (difference img a b)
+  (gimp-layer-set-mode b LAYER-MODE-DIFFERENCE)
+  (let ((d (car (gimp-layer-new-from-visible img img "difference"))))
+    (gimp-image-insert-layer img d 0 0)
+    d))
+
+(define (save img name)
+  (let ((copy (car (gimp-image-duplicate img))))
+    (gimp-image-flatten copy)
+    (gimp-file-save RUN-NONINTERACTIVE copy (string-append e2e-out "/" name))
+    (gimp-image-delete copy)))
+
+; ---- the procedures are there
+(for-each
+  (lambda (job)
+    (let ((name (string-append "plug-in-generative-" job)))
+      (check (string-append "registered " name)
+             (= 1 (car (gimp-pdb-procedure-exists name))) "not in the PDB")))
+  '("generate" "denoise" "inpaint" "vary" "vae-reconstruct" "interpolate"))
+
+; ---- denoise, whole layer: a new layer of the layer's size, with the parasite
+(let* ((img (load-image)) (bg (first-layer img))
+       (layer (car (plug-in-generative-denoise #:run-mode RUN-NONINTERACTIVE #:image img
+                     #:drawables (vector bg) #:model e2e-model #:noise-level 25.0
+                     #:seed 7))))
+  (check "denoise adds one layer" (= (n-layers img) 2) (num (n-layers img)))
+  (check "denoise layer size" (and (= (width layer) (width bg)) (= (height layer) (height bg)))
+         (string-append (num (width layer)) "x" (num (height layer))))
+  (check "denoise layer name has the seed"
+         (string? (car (gimp-item-get-name layer)))
+         (car (gimp-item-get-name layer)))
+  (display (string-append "     layer name: " (car (gimp-item-get-name layer)))) (newline)
+  (check "denoise parasite"
+         (not (null? (car (gimp-item-get-parasite-list layer)))) "no parasite")
+  (check "denoise changed pixels"
+         (> (car (hist (difference img bg layer))) 0.0) "difference is zero")
+  (save img "denoise.png"))
+
+; ---- denoise inside a rectangle: the layer covers the selection's bounds
+(let* ((img (load-image)) (bg (first-layer img)))
+  (gimp-image-select-rectangle img CHANNEL-OP-REPLACE 10 8 16 12)
+  (let* ((layer (car (plug-in-generative-denoise #:run-mode RUN-NONINTERACTIVE #:image img
+                       #:drawables (vector bg) #:model e2e-model #:steps 3
+                       #:mode "sample" #:scheduler "euler" #:seed 3)))
+         (off (gimp-drawable-get-offsets layer)))
+    (check "denoise selection size" (and (= (width layer) 16) (= (height layer) 12))
+           (string-append (num (width layer)) "x" (num (height layer))))
+    (check "denoise selection offsets" (and (= (car off) 10) (= (cadr off) 8))
+           (string-append (num (car off)) "," (num (cadr off))))))
+
+; ---- inpaint: changes inside the selection, not one pixel outside
+(let* ((img (load-image)) (bg (first-layer img)))
+  (gimp-image-select-rectangle img CHANNEL-OP-REPLACE 12 10 14 10)
+  (let* ((layer (car (plug-in-generative-inpaint #:run-mode RUN-NONINTERACTIVE #:image img
+                       #:drawables (vector bg) #:model e2e-model #:steps 4 #:jump 2
+                       #:resample 2 #:seed 11)))
+         (diff (begin (save img "inpaint.png") (difference img bg layer)))
+         (inside (hist diff))
+         (outside (begin (gimp-selection-invert img) (hist diff))))
+    (check "inpaint layer size" (and (= (width layer) (width bg)) (= (height layer) (height bg)))
+           (string-append (num (width layer)) "x" (num (height layer))))
+    (check "inpaint changes the selection" (> (car inside) 0.0)
+           (string-append "mean difference inside " (num (car inside))))
+    (check "inpaint keeps the rest" (and (= (car outside) 0.0) (> (cadr outside) 0))
+           (string-append "mean difference outside " (num (car outside))
+                          " over " (num (cadr outside)) " pixels"))))
+
+; ---- inpaint without a selection is our error, and adds nothing
+(let* ((img (load-image)) (bg (first-layer img))
+       (r (catch 'failed
+            (plug-in-generative-inpaint #:run-mode RUN-NONINTERACTIVE #:image img
+              #:drawables (vector bg) #:model e2e-model #:steps 2))))
+  (check "inpaint without selection fails" (eq? r 'failed) "it succeeded")
+  (check "inpaint without selection adds nothing" (= (n-layers img) 1) (num (n-layers img))))
+
+; ---- generate: a layer of the requested size
+(let* ((img (load-image))
+       (layer (car (plug-in-generative-generate #:run-mode RUN-NONINTERACTIVE #:image img
+                     #:model e2e-model #:width 32 #:height 16
+                     #:steps 3 #:scheduler "dpmpp_2m" #:sigmas "karras" #:seed 5))))
+  (check "generate adds one layer" (= (n-layers img) 2) (num (n-layers img)))
+  (check "generate size" (and (= (width layer) 32) (= (height layer) 16))
+         (string-append (num (width layer)) "x" (num (height layer))))
+  (save img "generate.png"))
+
+; ---- vary, in place: no new layer, pixels change
+(let* ((img (load-image)) (bg (first-layer img))
+       (orig (car (gimp-layer-copy bg)))
+       (layer (car (plug-in-generative-vary #:run-mode RUN-NONINTERACTIVE #:image img
+                     #:drawables (vector bg) #:model e2e-model #:steps 3 #:strength 0.4
+                     #:new-layer FALSE))))
+  (check "vary in place adds no layer" (= (n-layers img) 1) (num (n-layers img)))
+  (gimp-image-insert-layer img orig 0 0)
+  (check "vary in place changed pixels" (> (car (hist (difference img bg orig))) 0.0)
+         "difference is zero"))
+
+; ---- VAE round trip in a selection, with the model folder as the VAE
+(let* ((img (load-image)) (bg (first-layer img)))
+  (gimp-image-select-rectangle img CHANNEL-OP-REPLACE 8 8 16 16)
+  (let ((layer (car (plug-in-generative-vae-reconstruct #:run-mode RUN-NONINTERACTIVE
+                      #:image img #:drawables (vector bg) #:model e2e-vae))))
+    (check "vae layer size" (and (= (width layer) 16) (= (height layer) 16))
+           (string-append (num (width layer)) "x" (num (height layer))))
+    (save img "vae.png")))
+
+; ---- interpolate: two selected layers, one new layer per frame
+(let* ((img (load-image)) (bg (first-layer img))
+       (top (car (gimp-layer-copy bg))))
+  (gimp-image-insert-layer img top 0 0)
+  (gimp-drawable-invert top FALSE)
+  (let ((layers (car (plug-in-generative-interpolate #:run-mode RUN-NONINTERACTIVE #:image img
+                       #:drawables (vector bg top) #:model e2e-model #:steps 3 #:frames 3))))
+    (check "interpolate returns the frames" (= (vector-length layers) 3)
+           (num (vector-length layers)))
+    (check "interpolate adds the frames" (= (n-layers img) 5) (num (n-layers img)))
+    (check "interpolate frame size" (= (width (vector-ref layers 0)) (width bg))
+           (num (width (vector-ref layers 0))))
+    (save img "interpolate.png")))
+
+; ---- interpolate with one layer: our error
+(let* ((img (load-image)) (bg (first-layer img))
+       (r (catch 'failed
+            (plug-in-generative-interpolate #:run-mode RUN-NONINTERACTIVE #:image img
+              #:drawables (vector bg) #:model e2e-model))))
+  (check "interpolate with one layer fails" (eq? r 'failed) "it succeeded"))
+
+; ---- grayscale 16-bit with alpha
+(let* ((img (load-image)) (bg (first-layer img)))
+  (gimp-image-convert-grayscale img)
+  (gimp-image-convert-precision img PRECISION-U16-NON-LINEAR)
+  (gimp-layer-add-alpha bg)
+  (let ((layer (car (plug-in-generative-denoise #:run-mode RUN-NONINTERACTIVE #:image img
+                      #:drawables (vector bg) #:model e2e-model))))
+    (check "gray 16-bit denoise" (and (= (width layer) (width bg))
+                                      (= 1 (car (gimp-drawable-is-gray layer))))
+           "wrong size or not gray")
+    (save img "gray16.png")))
+
+; ---- indexed: our message, nothing added
+(let* ((img (load-image)) (bg (first-layer img)))
+  (gimp-image-convert-indexed img CONVERT-DITHER-NONE CONVERT-PALETTE-GENERATE 16 FALSE FALSE "")
+  (let ((r (catch 'failed
+             (plug-in-generative-denoise #:run-mode RUN-NONINTERACTIVE #:image img
+               #:drawables (vector bg) #:model e2e-model))))
+    (check "indexed fails" (eq? r 'failed) "it succeeded")
+    (check "indexed adds nothing" (= (n-layers img) 1) (num (n-layers img)))))
+
+; ---- a folder that is not a model: an error, the image unchanged
+(let* ((img (load-image)) (bg (first-layer img))
+       (dirty (car (gimp-image-is-dirty img)))
+       (before (gimp-drawable-histogram bg HISTOGRAM-VALUE 0.0 1.0))
+       (r (catch 'failed
+            (plug-in-generative-denoise #:run-mode RUN-NONINTERACTIVE #:image img
+              #:drawables (vector bg) #:model e2e-bad-model #:new-layer FALSE))))
+  (check "bad model fails" (eq? r 'failed) "it succeeded")
+  (check "bad model adds nothing" (= (n-layers img) 1) (num (n-layers img)))
+  (check "bad model leaves the pixels" (equal? before (gimp-drawable-histogram bg HISTOGRAM-VALUE 0.0 1.0))
+         "the histogram changed")
+  (check "bad model leaves the dirty state" (= dirty (car (gimp-image-is-dirty img)))
+         (string-append "dirty " (num dirty) " -> " (num (car (gimp-image-is-dirty img))))))
+
+; ---- no model folder and no installed default: an error naming the default's path
+(let* ((img (load-image)) (bg (first-layer img))
+       (r (catch 'failed
+            (plug-in-generative-denoise #:run-mode RUN-NONINTERACTIVE #:image img
+              #:drawables (vector bg) #:model ""))))
+  (check "missing default model fails" (eq? r 'failed) "it succeeded")
+  (check "missing default model adds nothing" (= (n-layers img) 1) (num (n-layers img))))
+
+(display (string-append "e2e: " (num e2e-passed) " passed, " (num e2e-failed) " failed"))
+(newline)

@@ -1,0 +1,61 @@
+#!/bin/sh
+# e2e-gimp3.sh PLUGIN MODELS_DIR [OUT_DIR] — end-to-end test of the GIMP 3.0
+# plug-in in a real gimp-console-3.0 (e.g. inside tests/gimp/trixie-chroot.sh).
+#
+# PLUGIN is the built plug-in (BUILD/plugin/generative), MODELS_DIR holds a
+# small UNet (unet/) and VAE (vae/) made by tests/gimp/make-model.py.  The plug-in is installed into a
+# fresh GIMP3_DIRECTORY; the checks in e2e-gimp3.scm run as a script calling
+# the procedures with named arguments.  Results are saved to OUT_DIR.
+# Exit status 0 only if every check passed.
+set -eu
+
+PLUGIN=$(realpath "${1:?usage: e2e-gimp3.sh PLUGIN MODELS_DIR [OUT_DIR]}")
+MODELS=$(realpath "${2:?usage: e2e-gimp3.sh PLUGIN MODELS_DIR [OUT_DIR]}")
+HERE=$(dirname "$(realpath "$0")")
+TMP=$(mktemp -d)
+trap 'rm -rf "$TMP"' EXIT INT TERM
+OUT=${3:-$TMP/out}
+mkdir -p "$OUT"
+OUT=$(realpath "$OUT")
+
+export GIMP3_DIRECTORY="$TMP/config"
+export HOME="$TMP/home"
+mkdir -p "$GIMP3_DIRECTORY/plug-ins/generative" "$HOME"
+cp "$PLUGIN" "$GIMP3_DIRECTORY/plug-ins/generative/generative"
+
+# A 40×32 test image: smooth gradients plus a checker, as binary PPM.
+awk 'BEGIN { printf "P6\n40 32\n255\n";
+  for (y = 0; y < 32; y++) for (x = 0; x < 40; x++) {
+    c = (int (x / 8) + int (y / 8)) % 2 ? 60 : 0;
+    printf "%c%c%c", 40 + x * 4 + c, 30 + y * 5, 200 - x * 2 - y * 2 + c } }' \
+  > "$TMP/input.ppm"
+
+# Not a model: a folder whose config names a class the core does not run.
+mkdir -p "$TMP/not-a-model"
+echo '{"_class_name": "StableDiffusionPipeline"}' > "$TMP/not-a-model/config.json"
+
+LOG="$TMP/log"
+status=0
+gimp-console-3.0 -i -d -f --batch-interpreter=plug-in-script-fu-eval --quit -b "
+  (define e2e-model \"$MODELS/unet\")
+  (define e2e-vae \"$MODELS/vae\")
+  (define e2e-bad-model \"$TMP/not-a-model\")
+  (define e2e-input \"$TMP/input.ppm\")
+  (define e2e-out \"$OUT\")
+  (load \"$HERE/e2e-gimp3.scm\")" > "$LOG" 2>&1 || status=$?
+cat "$LOG"
+
+fail () { echo "e2e-gimp3: FAIL $*"; exit 1; }
+[ "$status" = 0 ] || fail "gimp-console-3.0 exited $status"
+summary=$(grep '^e2e: ' "$LOG" || true)
+[ -n "$summary" ] || fail "the script did not run to its end"
+echo "$summary" | grep -q ' 0 failed$' || fail "$summary"
+# The error of the bad-model call reached GIMP with the core's message.
+grep -q 'StableDiffusionPipeline' "$LOG" || fail "no error message naming the bad model's class"
+grep -q 'default model is not installed at /.*/generative/generative-unet' "$LOG" \
+  || fail "no message naming the default model's path"
+grep -q 'indexed' "$LOG" || fail "no message about indexed images"
+for f in denoise.png inpaint.png generate.png gray16.png vae.png interpolate.png; do
+  [ -s "$OUT/$f" ] || fail "$f was not saved"
+done
+echo "e2e-gimp3: all passed ($summary)"

@@ -1,0 +1,45 @@
+#!/usr/bin/python3
+"""Writes a small random UNet2DModel folder OUT_DIR/unet (config.json,
+scheduler_config.json, safetensors) and a small AutoencoderKL OUT_DIR/vae,
+for the GIMP end-to-end tests:
+
+    /usr/bin/python3 tests/gimp/make-model.py OUT_DIR
+
+Runs on a machine with torch (the host), not in the GIMP chroot."""
+
+import json
+import os
+import sys
+
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "reference"))
+import models  # noqa: E402
+
+UNET = {
+    "_class_name": "UNet2DModel", "sample_size": 16, "in_channels": 3, "out_channels": 3,
+    "block_out_channels": [16, 32], "layers_per_block": 1, "norm_num_groups": 8,
+    "down_block_types": ["DownBlock2D", "AttnDownBlock2D"],
+    "up_block_types": ["AttnUpBlock2D", "UpBlock2D"], "attention_head_dim": 8,
+}
+VAE = {
+    "_class_name": "AutoencoderKL", "in_channels": 3, "out_channels": 3, "latent_channels": 4,
+    "block_out_channels": [8, 8], "layers_per_block": 1, "norm_num_groups": 4,
+    "down_block_types": ["DownEncoderBlock2D", "DownEncoderBlock2D"],
+    "up_block_types": ["UpDecoderBlock2D", "UpDecoderBlock2D"], "sample_size": 16,
+}
+SCHED = {"_class_name": "DDPMScheduler", "num_train_timesteps": 1000,
+         "beta_schedule": "linear", "prediction_type": "epsilon"}
+
+
+def main():
+    out = sys.argv[1]
+    unet = os.path.join(out, "unet")
+    os.makedirs(unet, exist_ok=True)
+    models.build(UNET, seed=1).save_pretrained(unet)
+    with open(os.path.join(unet, "scheduler_config.json"), "w") as f:
+        json.dump(SCHED, f, indent=2)
+    models.build(VAE, seed=2).save_pretrained(os.path.join(out, "vae"))
+    print(out)
+
+
+if __name__ == "__main__":
+    main()
