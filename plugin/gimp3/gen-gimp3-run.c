@@ -6,6 +6,7 @@
 #include <glib/gi18n.h>
 
 #include "gen-error.h"
+#include "gen-ops.h"
 #include "gen-gimp3.h"
 #include "gen-plugin-pixels.h"
 
@@ -268,6 +269,8 @@ apply (GimpImage *image, GimpDrawable **drawables, int n_drawables, GenPluginSet
         goto done;
 
   s->opts.progress = progress_cb;
+  /* the thread count GIMP's preferences give (Edit > Preferences > System Resources) */
+  gen_set_threads (MAX (1, gimp_get_num_processors ()));
   gimp_progress_init (_(progress_text[s->job]));
   switch (s->job)
     {
