@@ -116,7 +116,7 @@ def main():
         # clean error.  AddressSanitizer reserves terabytes of address space, so
         # this case cannot run in an ASan build.
         with open(cli, "rb") as f:
-            asan = b"AddressSanitizer" in f.read()
+            asan = b"__asan_" in f.read()
         if not asan:
             import resource
 
