@@ -266,6 +266,28 @@ gen_arena_release (GenArena *arena, gsize mark)
   arena->cur = idx;
 }
 
+GenTensor
+gen_arena_keep (GenArena *arena, gsize mark, const GenTensor *t)
+{
+  guint idx = (guint) (mark >> 48);
+  gsize used = mark & (((gsize) 1 << 48) - 1);
+  gsize bytes = (gsize) gen_tensor_numel (t) * sizeof (float);
+  GenArenaBlock *b;
+  GenTensor moved;
+
+  if (!t->data || arena->blocks->len == 0 || arena->failed)
+    return *t;
+  b = &g_array_index (arena->blocks, GenArenaBlock, idx);
+  bytes = (bytes + GEN_ARENA_ALIGN - 1) & ~(gsize) (GEN_ARENA_ALIGN - 1);
+  if (b->size - used < MAX (bytes, (gsize) GEN_ARENA_ALIGN))
+    return *t; /* T would not fit where MARK is: keep everything */
+  gen_arena_release (arena, mark);
+  moved = gen_arena_tensor (arena, t->ne[0], t->ne[1], t->ne[2], t->ne[3]);
+  /* same block, at or below T (or T in a later spare block, still intact) */
+  memmove (moved.data, t->data, (gsize) gen_tensor_numel (t) * sizeof (float));
+  return moved;
+}
+
 gboolean
 gen_arena_check (GenArena *arena, GError **error)
 {

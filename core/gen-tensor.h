@@ -55,6 +55,11 @@ GenTensor gen_arena_tensor (GenArena *arena, int64_t n, int64_t c, int64_t h, in
 
 gsize     gen_arena_mark (GenArena *arena);
 void      gen_arena_release (GenArena *arena, gsize mark);
+/* For chains of layers: releases everything allocated since MARK except T
+ * (contiguous, allocated after MARK), which is moved down to MARK.  Returns
+ * the moved view; if moving is not possible without a new block, T itself
+ * (nothing released). */
+GenTensor gen_arena_keep (GenArena *arena, gsize mark, const GenTensor *t);
 /* Releases everything; folds overflow blocks into one.  FALSE (error set)
  * if the arena failed during the pass or cannot be folded. */
 gboolean  gen_arena_reset (GenArena *arena, GError **error);

@@ -221,21 +221,26 @@ out:
   return ok;
 }
 
-/* Runs one level (resnets, then the sampler) on H; returns the new H. */
+/* Runs one level (resnets, then the sampler) on H; returns the new H.
+ * Each output replaces its input in the arena (gen_arena_keep). */
 static GenTensor
 level_forward (const GenVaeLevel *l, GenTensor h, bool down, GenArena *arena)
 {
   int64_t n = h.ne[0];
+  gsize mark = gen_arena_mark (arena);
 
   for (int j = 0; j < l->n_layers; j++)
     {
       GenTensor y = gen_arena_tensor (arena, n, l->out_ch, h.ne[2], h.ne[3]);
       gen_resnet_forward (&l->resnets[j], &h, NULL, &y, arena);
-      h = y;
+      h = gen_arena_keep (arena, mark, &y);
     }
   if (l->has_sampler)
-    h = down ? gen_downsample_forward (&l->sampler, &h, arena)
-             : gen_upsample_forward (&l->sampler, &h, arena);
+    {
+      GenTensor y = down ? gen_downsample_forward (&l->sampler, &h, arena)
+                         : gen_upsample_forward (&l->sampler, &h, arena);
+      h = gen_arena_keep (arena, mark, &y);
+    }
   return h;
 }
 
@@ -247,6 +252,7 @@ gen_vae_kl_encode (GenModel *m, const GenTensor *x, GenTensor *mean, GenTensor *
 {
   GenVaeKL *v = m->vae_kl;
   int64_t n = x->ne[0];
+  gsize mark = gen_arena_mark (arena);
   GenTensor h = gen_arena_tensor (arena, n, v->enc.conv_in.weight.ne[0], x->ne[2], x->ne[3]);
   GenTensor moments, y;
 
@@ -254,7 +260,8 @@ gen_vae_kl_encode (GenModel *m, const GenTensor *x, GenTensor *mean, GenTensor *
   gen_tap (tap, tap_data, &h, "encoder.conv_in");
   for (int i = 0; i < v->n_levels; i++)
     {
-      h = level_forward (&v->enc.levels[i], h, true, arena);
+      GenTensor o = level_forward (&v->enc.levels[i], h, true, arena);
+      h = gen_arena_keep (arena, mark, &o);
       gen_tap (tap, tap_data, &h, "encoder.down_blocks.%d", i);
     }
   y = gen_arena_tensor (arena, n, h.ne[1], h.ne[2], h.ne[3]);
@@ -295,22 +302,25 @@ gen_vae_kl_decode (GenModel *m, const GenTensor *z, GenTensor *out, GenArena *ar
   GenVaeKL *v = m->vae_kl;
   int64_t n = z->ne[0];
   GenTensor zz = *z, h, y;
+  gsize mark;
 
   if (v->has_post_quant_conv)
     {
       zz = gen_arena_tensor (arena, n, v->latent_ch, z->ne[2], z->ne[3]);
       gen_conv2d (&v->post_quant_conv, z, &zz, false, arena);
     }
+  mark = gen_arena_mark (arena);
   h = gen_arena_tensor (arena, n, v->dec.conv_in.weight.ne[0], z->ne[2], z->ne[3]);
   gen_conv2d (&v->dec.conv_in, &zz, &h, false, arena);
   gen_tap (tap, tap_data, &h, "decoder.conv_in");
   y = gen_arena_tensor (arena, n, h.ne[1], h.ne[2], h.ne[3]);
   gen_mid_block_forward (&v->dec.mid, &h, NULL, &y, arena);
-  h = y;
+  h = gen_arena_keep (arena, mark, &y);
   gen_tap (tap, tap_data, &h, "decoder.mid_block");
   for (int i = 0; i < v->n_levels; i++)
     {
-      h = level_forward (&v->dec.levels[i], h, false, arena);
+      GenTensor o = level_forward (&v->dec.levels[i], h, false, arena);
+      h = gen_arena_keep (arena, mark, &o);
       gen_tap (tap, tap_data, &h, "decoder.up_blocks.%d", i);
     }
   gen_group_norm (&v->dec.conv_norm_out, &h, &h, true);

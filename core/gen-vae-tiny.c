@@ -243,6 +243,10 @@ static GenTensor
 seq_forward (const GenVaeTiny *v, const TinySeq *s, GenTensor h, GenTensor *final_out,
              GenArena *arena)
 {
+  /* Each layer's output replaces its input in the arena (gen_arena_keep), so
+   * a chain of N layers holds two activations at a time, not N. */
+  gsize mark = gen_arena_mark (arena);
+
   for (int i = 0; i < s->n; i++)
     {
       const TinyLayer *l = &s->layers[i];
@@ -258,23 +262,23 @@ seq_forward (const GenVaeTiny *v, const TinySeq *s, GenTensor h, GenTensor *fina
                                   gen_conv2d_out_size (h.ne[2], 3, l->conv.stride, 1, 1),
                                   gen_conv2d_out_size (h.ne[3], 3, l->conv.stride, 1, 1));
           gen_conv2d (&l->conv, &h, &y, false, arena);
-          h = y;
           break;
         case TINY_ACT:
           act (v, &h);
-          break;
+          continue;
         case TINY_BLOCK:
           y = gen_arena_tensor (arena, h.ne[0], l->out_ch, h.ne[2], h.ne[3]);
           block_forward (v, l, &h, &y, arena);
-          h = y;
           break;
         case TINY_UPSAMPLE:
           y = gen_arena_tensor (arena, h.ne[0], h.ne[1], h.ne[2] * v->up_factor,
                                 h.ne[3] * v->up_factor);
           gen_upsample_nearest (&h, &y, v->up_factor);
-          h = y;
           break;
+        default:
+          g_assert_not_reached ();
         }
+      h = (final_out && y.data == final_out->data) ? y : gen_arena_keep (arena, mark, &y);
     }
   return h;
 }

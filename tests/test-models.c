@@ -75,6 +75,31 @@ test_arena (void)
 }
 
 static void
+test_arena_keep (void)
+{
+  GenArena *a = gen_arena_new (1 << 20);
+  GenTensor x = gen_arena_tensor (a, 1, 2, 8, 8), y, z, kept;
+  gsize mark = gen_arena_mark (a);
+
+  for (int i = 0; i < 128; i++)
+    x.data[i] = (float) i;
+  y = gen_arena_tensor (a, 1, 4, 16, 16);   /* a dead intermediate */
+  z = gen_arena_tensor (a, 1, 3, 5, 7);     /* the result to keep */
+  for (int i = 0; i < 105; i++)
+    z.data[i] = 1000.0f + (float) i;
+  kept = gen_arena_keep (a, mark, &z);
+  g_assert_true (kept.data == y.data);      /* moved down over the dead one */
+  g_assert_cmpint (kept.ne[1], ==, 3);
+  for (int i = 0; i < 105; i++)
+    g_assert_cmpfloat (kept.data[i], ==, 1000.0f + (float) i);
+  for (int i = 0; i < 128; i++)
+    g_assert_cmpfloat (x.data[i], ==, (float) i); /* below the mark: untouched */
+  /* the next allocation comes right after the kept tensor */
+  g_assert_true (gen_arena_alloc (a, 1) >= kept.data + 105);
+  gen_arena_free (a);
+}
+
+static void
 test_unet_loads_and_runs (void)
 {
   Tensors *t = tiny_unet_weights ();
@@ -277,6 +302,7 @@ main (int argc, char **argv)
   g_test_init (&argc, &argv, NULL);
   gen_set_threads (1);
   g_test_add_func ("/arena/alloc-release-fold", test_arena);
+  g_test_add_func ("/arena/keep", test_arena_keep);
   g_test_add_func ("/model/unet-loads-and-runs", test_unet_loads_and_runs);
   g_test_add_func ("/model/bad/not-a-folder", test_not_a_folder);
   g_test_add_func ("/model/bad/no-config", test_no_config);
