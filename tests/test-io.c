@@ -8,6 +8,7 @@
 #include "gen-config.h"
 #include "gen-error.h"
 #include "gen-safetensors.h"
+#include "test-util.h"
 
 #include <glib/gstdio.h>
 #include <math.h>
@@ -17,51 +18,6 @@
 #endif
 
 /* ---- helpers ------------------------------------------------------------- */
-
-static char *
-tmp_dir_new (void)
-{
-  GError *error = NULL;
-  char *dir = g_dir_make_tmp ("gen-test-io-XXXXXX", &error);
-
-  g_assert_no_error (error);
-  return dir;
-}
-
-static guint
-tmp_dir_count (const char *dir)
-{
-  GDir *d = g_dir_open (dir, 0, NULL);
-  guint n = 0;
-
-  g_assert_nonnull (d);
-  while (g_dir_read_name (d) != NULL)
-    n++;
-  g_dir_close (d);
-  return n;
-}
-
-/* Removes DIR, its files and its subfolders (one level), and frees DIR. */
-static void
-tmp_dir_remove (char *dir)
-{
-  GDir *d = g_dir_open (dir, 0, NULL);
-  const char *name;
-
-  g_assert_nonnull (d);
-  while ((name = g_dir_read_name (d)) != NULL)
-    {
-      char *path = g_build_filename (dir, name, NULL);
-      if (g_file_test (path, G_FILE_TEST_IS_DIR))
-        g_assert_cmpint (g_rmdir (path), ==, 0);
-      else
-        g_assert_cmpint (g_remove (path), ==, 0);
-      g_free (path);
-    }
-  g_dir_close (d);
-  g_assert_cmpint (g_rmdir (dir), ==, 0);
-  g_free (dir);
-}
 
 /* Writes LEN bytes to DIR/NAME; returns the path (g_free). */
 static char *

@@ -63,9 +63,9 @@ fixture_teardown (Fixture *f, gconstpointer data)
   gen_pipeline_free (f->pixel);
   gen_pipeline_free (f->latent);
   gen_pipeline_free (f->vae);
-  remove_dir (f->unet_dir);
-  remove_dir (f->unet4_dir);
-  remove_dir (f->vae_dir);
+  tmp_dir_remove (f->unet_dir);
+  tmp_dir_remove (f->unet4_dir);
+  tmp_dir_remove (f->vae_dir);
 }
 
 /* A test image: smooth colour pattern, optional alpha. */
@@ -290,7 +290,7 @@ test_tiles_seamless (void)
       g_free (tiled.data);
     }
   gen_pipeline_free (p);
-  remove_dir (dir);
+  tmp_dir_remove (dir);
   g_free (cfg);
   tensors_free (t);
 }

@@ -29,7 +29,7 @@ expect_load_error (char *dir, int code, const char *needle1, const char *needle2
   if (needle2)
     g_assert_nonnull (strstr (error->message, needle2));
   g_error_free (error);
-  remove_dir (dir);
+  tmp_dir_remove (dir);
 }
 
 static char *
@@ -144,7 +144,7 @@ test_unet_loads_and_runs (void)
   gen_model_free (m);
   tensors_free (t);
   g_free (cfg);
-  remove_dir (dir);
+  tmp_dir_remove (dir);
 }
 
 static void

@@ -181,10 +181,9 @@ char *
 make_model (const char *config_json, Tensors *t)
 {
   GError *error = NULL;
-  char *dir = g_dir_make_tmp ("gen-test-XXXXXX", &error);
+  char *dir = tmp_dir_new ();
   char *cfg, *st;
 
-  g_assert_no_error (error);
   cfg = g_build_filename (dir, "config.json", NULL);
   g_assert_true (g_file_set_contents (cfg, config_json, -1, &error));
   if (t)
@@ -203,21 +202,49 @@ make_model (const char *config_json, Tensors *t)
   return dir;
 }
 
+char *
+tmp_dir_new (void)
+{
+  GError *error = NULL;
+  char *dir = g_dir_make_tmp ("gen-test-XXXXXX", &error);
+
+  g_assert_no_error (error);
+  return dir;
+}
+
+guint
+tmp_dir_count (const char *dir)
+{
+  GDir *d = g_dir_open (dir, 0, NULL);
+  guint n = 0;
+
+  g_assert_nonnull (d);
+  while (g_dir_read_name (d) != NULL)
+    n++;
+  g_dir_close (d);
+  return n;
+}
+
 void
-remove_dir (char *dir)
+tmp_dir_remove (char *dir)
 {
   GDir *d = g_dir_open (dir, 0, NULL);
   const char *name;
 
-  while (d && (name = g_dir_read_name (d)))
+  g_assert_nonnull (d);
+  while ((name = g_dir_read_name (d)) != NULL)
     {
-      char *p = g_build_filename (dir, name, NULL);
-      g_remove (p);
-      g_free (p);
+      char *path = g_build_filename (dir, name, NULL);
+
+      g_chmod (path, 0755);
+      if (g_file_test (path, G_FILE_TEST_IS_DIR))
+        g_assert_cmpint (g_rmdir (path), ==, 0);
+      else
+        g_assert_cmpint (g_remove (path), ==, 0);
+      g_free (path);
     }
-  if (d)
-    g_dir_close (d);
-  g_rmdir (dir);
+  g_dir_close (d);
+  g_assert_cmpint (g_rmdir (dir), ==, 0);
   g_free (dir);
 }
 

@@ -36,6 +36,12 @@ Tensors *tiny_vae_weights (void);
 extern const char *tiny_vae_config;
 
 /* A temporary folder holding CONFIG_JSON and (if T) the weights; remove
- * with remove_dir, which also frees DIR. */
+ * with tmp_dir_remove. */
 char    *make_model (const char *config_json, Tensors *t);
-void     remove_dir (char *dir);
+
+/* Temporary folders: a new empty one (g_free'd by tmp_dir_remove), the
+ * number of entries in one, and removing one with its files and (empty)
+ * subfolders, which also frees DIR. */
+char    *tmp_dir_new (void);
+guint    tmp_dir_count (const char *dir);
+void     tmp_dir_remove (char *dir);
