@@ -201,16 +201,22 @@ generative_create_procedure (GimpPlugIn *plug_in, const gchar *name)
   return p;
 }
 
-/* No catalogs ship yet (po/ is empty): say so instead of letting GIMP look
- * for <plug-in dir>/locale on every start.  Return TRUE (the default
- * domain "generative", catalogs in <plug-in dir>/locale) once they do. */
+/* The default domain "generative" (the plug-in's folder name), catalogs in
+ * <plug-in dir>/locale where po/ installs them; no localization (and no
+ * warning) when that folder is missing, e.g. a plug-in copied alone. */
 static gboolean
 generative_set_i18n (G_GNUC_UNUSED GimpPlugIn  *plug_in,
                      G_GNUC_UNUSED const gchar *procedure_name,
                      G_GNUC_UNUSED gchar      **gettext_domain,
                      G_GNUC_UNUSED gchar      **catalog_dir)
 {
-  return FALSE;
+  gchar    *dir = g_path_get_dirname (gimp_get_progname ());
+  gchar    *locale = g_build_filename (dir, "locale", NULL);
+  gboolean  found = g_file_test (locale, G_FILE_TEST_IS_DIR);
+
+  g_free (locale);
+  g_free (dir);
+  return found;
 }
 
 static void
