@@ -1,6 +1,7 @@
 /* gen-plugin-settings.c — shared by the GIMP front ends. */
 #include "gen-error.h"
 #include "gen-plugin-settings.h"
+#include "gen-plugin-pixels.h"
 
 static const char *const job_names[GEN_PLUGIN_N_JOBS] = {
   "generate", "denoise", "inpaint", "vary", "vae-reconstruct", "interpolate"
@@ -120,4 +121,52 @@ gen_plugin_settings_serialize (const GenPluginSettings *s, double sigma_used)
   g_string_append_printf (t, "width=%d\nheight=%d\njump=%d\nresample=%d\nframes=%d\nsample=%d\n",
                           s->width, s->height, s->jump, s->resample, s->frames, s->sample);
   return g_string_free (t, FALSE);
+}
+
+gboolean
+gen_plugin_run_job (GenPipeline *p, GenPluginSettings *s, const GenPixels *in, const float *mask,
+                    GenPixels *out, int n_out, gboolean gray_image, double *sigma_used,
+                    GError **error)
+{
+  gboolean ok = FALSE;
+
+  switch (s->job)
+    {
+    case GEN_PLUGIN_GENERATE:
+      ok = gen_job_generate (p, &s->opts, out[0].width, out[0].height, 1, out, error);
+      break;
+    case GEN_PLUGIN_DENOISE:
+      ok = gen_job_denoise (p, &s->opts, &in[0], mask, s->denoise_mode, s->noise_level,
+                            s->strength, &out[0], sigma_used, error);
+      break;
+    case GEN_PLUGIN_INPAINT:
+      ok = gen_job_inpaint (p, &s->opts, &in[0], mask, s->jump, s->resample, &out[0], error);
+      break;
+    case GEN_PLUGIN_VARY:
+      ok = gen_job_vary (p, &s->opts, &in[0], s->strength, &out[0], error);
+      break;
+    case GEN_PLUGIN_VAE:
+      ok = gen_job_vae (p, &s->opts, &in[0], s->sample, &out[0], error);
+      break;
+    case GEN_PLUGIN_INTERPOLATE:
+      ok = gen_job_interpolate (p, &s->opts, &in[0], &in[1], n_out, out, error);
+      break;
+    default:
+      g_assert_not_reached ();
+    }
+  if (!ok)
+    return FALSE;
+  /* Vary and the VAE take no mask: fade their result into the selection here. */
+  if ((s->job == GEN_PLUGIN_VARY || s->job == GEN_PLUGIN_VAE) && mask)
+    gen_plugin_pixels_blend (&out[0], &in[0], mask);
+  if (s->job == GEN_PLUGIN_GENERATE && gray_image)
+    {
+      GenPixels gray;
+
+      if (!gen_plugin_pixels_convert (&out[0], 1, &gray, error))
+        return FALSE;
+      gen_plugin_pixels_clear (&out[0]);
+      out[0] = gray;
+    }
+  return TRUE;
 }

@@ -51,6 +51,15 @@ const char *gen_plugin_job_name (GenPluginJob job);
  * when it does not exist.  Caller frees. */
 char *gen_plugin_model_dir (const GenPluginSettings *s, const char *default_dir, GError **error);
 
+/* Runs S's job on IN (IN[1] too for interpolate) with MASK (may be NULL)
+ * into OUT[0..N_OUT): the core's job, then what GIMP adds — vary and the VAE
+ * fade into a soft selection, and a generated layer of a gray image becomes
+ * gray.  *SIGMA_USED gets denoise's noise level.  OUT is replaced on the
+ * gray conversion (the old buffer cleared). */
+gboolean gen_plugin_run_job (GenPipeline *p, GenPluginSettings *s, const GenPixels *in,
+                             const float *mask, GenPixels *out, int n_out, gboolean gray_image,
+                             double *sigma_used, GError **error);
+
 /* Loads the pipeline S names. */
 GenPipeline *gen_plugin_load (const GenPluginSettings *s, const char *default_dir,
                               GError **error);

@@ -272,48 +272,13 @@ apply (GimpImage *image, GimpDrawable **drawables, int n_drawables, GenPluginSet
   /* the thread count GIMP's preferences give (Edit > Preferences > System Resources) */
   gen_set_threads (MAX (1, gimp_get_num_processors ()));
   gimp_progress_init (_(progress_text[s->job]));
-  switch (s->job)
-    {
-    case GEN_PLUGIN_GENERATE:
-      ok = gen_job_generate (p, &s->opts, out[0].width, out[0].height, 1, out, error);
-      break;
-    case GEN_PLUGIN_DENOISE:
-      ok = gen_job_denoise (p, &s->opts, &src[0].in, src[0].mask, s->denoise_mode,
-                            s->noise_level, s->strength, &out[0], &sigma_used, error);
-      break;
-    case GEN_PLUGIN_INPAINT:
-      ok = gen_job_inpaint (p, &s->opts, &src[0].in, src[0].mask, s->jump, s->resample,
-                            &out[0], error);
-      break;
-    case GEN_PLUGIN_VARY:
-      ok = gen_job_vary (p, &s->opts, &src[0].in, s->strength, &out[0], error);
-      break;
-    case GEN_PLUGIN_VAE:
-      ok = gen_job_vae (p, &s->opts, &src[0].in, s->sample, &out[0], error);
-      break;
-    case GEN_PLUGIN_INTERPOLATE:
-      ok = gen_job_interpolate (p, &s->opts, &src[0].in, &src[1].in, n_out, out, error);
-      break;
-    default:
-      g_assert_not_reached ();
-    }
+  {
+    GenPixels ins[2] = { src[0].in, n_src > 1 ? src[1].in : src[0].in };
+
+    ok = gen_plugin_run_job (p, s, ins, src[0].mask, out, n_out, gimp_image_get_base_type (image) == GIMP_GRAY, &sigma_used, error);
+  }
   if (!ok)
     goto done;
-  /* Vary and the VAE take no mask: fade their result into the selection here. */
-  if ((s->job == GEN_PLUGIN_VARY || s->job == GEN_PLUGIN_VAE) && src[0].mask)
-    gen_plugin_pixels_blend (&out[0], &src[0].in, src[0].mask);
-  if (s->job == GEN_PLUGIN_GENERATE && gimp_image_get_base_type (image) == GIMP_GRAY)
-    {
-      GenPixels gray;
-
-      if (!gen_plugin_pixels_convert (&out[0], 1, &gray, error))
-        {
-          ok = FALSE;
-          goto done;
-        }
-      gen_plugin_pixels_clear (&out[0]);
-      out[0] = gray;
-    }
 
   /* The job succeeded: now, and only now, change the image. */
   gimp_progress_update (1.0);

@@ -1,0 +1,70 @@
+/* gen-gimp2.h — the GIMP 2.10 front end: registration and arguments
+ * (generative.c), the dialog (gen-gimp2-dialog.c), running a job
+ * (gen-gimp2-run.c). */
+#pragma once
+
+#include <libgimp/gimp.h>
+
+#include "gen-plugin-settings.h"
+
+G_BEGIN_DECLS
+
+#define GEN_GIMP2_BINARY "generative"
+#define GEN_GIMP2_PATH_MAX 1024
+
+/* The arguments after run-mode, image, drawable; each procedure takes the
+ * subset gen_gimp2_job_args lists, in this order. */
+typedef enum
+{
+  GEN_GIMP2_ARG_MODEL, GEN_GIMP2_ARG_VAE, GEN_GIMP2_ARG_SCHEDULER, GEN_GIMP2_ARG_SIGMAS,
+  GEN_GIMP2_ARG_STEPS, GEN_GIMP2_ARG_ETA, GEN_GIMP2_ARG_SEED, GEN_GIMP2_ARG_TILE,
+  GEN_GIMP2_ARG_NEW_LAYER, GEN_GIMP2_ARG_WIDTH, GEN_GIMP2_ARG_HEIGHT,
+  GEN_GIMP2_ARG_NOISE_LEVEL, GEN_GIMP2_ARG_STRENGTH, GEN_GIMP2_ARG_MODE, GEN_GIMP2_ARG_JUMP,
+  GEN_GIMP2_ARG_RESAMPLE, GEN_GIMP2_ARG_SAMPLE, GEN_GIMP2_ARG_FRAMES, GEN_GIMP2_N_ARGS
+} GenGimp2ArgId;
+
+/* Every argument's value, flat, so that gimp_get_data/gimp_set_data can
+ * keep the last ones. */
+typedef struct
+{
+  char   model[GEN_GIMP2_PATH_MAX], vae[GEN_GIMP2_PATH_MAX];
+  gint32 scheduler, sigmas, steps, seed, tile, new_layer, width, height, mode, jump,
+         resample, sample, frames;
+  double eta, noise_level, strength;
+} GenGimp2Values;
+
+typedef enum
+{
+  GEN_GIMP2_WIDGET_ENTRY, GEN_GIMP2_WIDGET_SCALE, GEN_GIMP2_WIDGET_COMBO,
+  GEN_GIMP2_WIDGET_TOGGLE
+} GenGimp2Widget;
+
+typedef struct
+{
+  GimpPDBArgType  type;         /* STRING: char[GEN_GIMP2_PATH_MAX]; INT32: gint32; FLOAT: double */
+  const char     *name;
+  const char     *desc;
+  const char     *label;        /* N_() */
+  gsize           offset;       /* of the value in GenGimp2Values */
+  double          min, max;     /* checked on every call: 2.10 checks no ranges */
+  GenGimp2Widget  widget;
+  const char     *choices;      /* COMBO: "|"-separated N_() labels of 0, 1, … */
+} GenGimp2Arg;
+
+extern const GenGimp2Arg gen_gimp2_args[GEN_GIMP2_N_ARGS];
+
+/* The arguments of JOB, in order, into IDS; returns how many. */
+int gen_gimp2_job_args (GenPluginJob job, GenGimp2ArgId ids[GEN_GIMP2_N_ARGS]);
+
+/* Shows the dialog of JOB's procedure PROC_NAME over V; FALSE when the user
+ * cancelled. */
+gboolean gen_gimp2_dialog (const char *proc_name, GenPluginJob job, GenGimp2Values *v);
+
+/* Runs S->job on DRAWABLE_ID of IMAGE_ID (for interpolate: from the layer
+ * below DRAWABLE_ID to DRAWABLE_ID).  On success the image has the new
+ * layers, whose IDs are returned in *LAYERS (*N_LAYERS of them, g_free);
+ * on failure nothing in the image has changed. */
+gboolean gen_gimp2_apply (gint32 image_ID, gint32 drawable_ID, GenPluginSettings *s,
+                          gint32 **layers, int *n_layers, GError **error);
+
+G_END_DECLS

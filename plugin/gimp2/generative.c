@@ -1,0 +1,393 @@
+/* generative.c — the GIMP 2.10 plug-in: Filters → Generative.
+ *
+ * Registers one procedure per core job with positional GimpParamDef
+ * arguments (run-mode, image, drawable first), reads them into a
+ * GenPluginSettings, keeps the last values with gimp_set_data and runs
+ * gen_gimp2_apply.  Errors come back as GIMP_PDB_EXECUTION_ERROR (or
+ * GIMP_PDB_CALLING_ERROR for arguments out of range) with the message as
+ * the second return value, as GIMP 2.10 plug-ins do. */
+#include <string.h>
+
+#include <gegl.h>
+#include <glib/gi18n.h>
+
+#include "gen-error.h"
+#include "gen-gimp2.h"
+
+#define PROC_PREFIX "plug-in-generative-"
+
+typedef struct
+{
+  const char  *label;
+  const char  *blurb;
+  const char  *help;
+} ProcInfo;
+
+static const ProcInfo procs[GEN_PLUGIN_N_JOBS] = {
+  [GEN_PLUGIN_GENERATE] = { N_("_Generate..."), N_("Generate a new image with a diffusion model"),
+    N_("Samples a new layer from a diffusion model, seeded by 'seed'. The drawable is not used.") },
+  [GEN_PLUGIN_DENOISE] = { N_("_Denoise..."), N_("Remove noise with a diffusion model"),
+    N_("Estimates (or takes) the noise level and denoises the selection with a diffusion "
+       "model; 'strength' blends the result with the original.") },
+  [GEN_PLUGIN_INPAINT] = { N_("_Inpaint Selection..."), N_("Fill the selection with a diffusion model"),
+    N_("Fills the selected area consistently with its surroundings (RePaint); "
+       "unselected pixels stay exactly as they are.") },
+  [GEN_PLUGIN_VARY] = { N_("_Vary..."), N_("Make a variation of the image (img2img)"),
+    N_("Noises the selection to 'strength' and denoises it again (SDEdit).") },
+  [GEN_PLUGIN_VAE] = { N_("VAE _Round Trip..."), N_("Encode and decode through a VAE"),
+    N_("Encodes the selection with a VAE and decodes it again.") },
+  [GEN_PLUGIN_INTERPOLATE] = { N_("_Interpolate Two Layers..."),
+    N_("Frames between the active layer and the layer below it"),
+    N_("GIMP 2.10 has no multi-layer selection: interpolates from the layer directly below "
+       "the active layer (same parent) to the active layer, which must have the same size, "
+       "into 'frames' new layers (latents, or inverted noise for pixel models).") },
+};
+
+/* ---- the arguments after run-mode, image, drawable ---------------------------- */
+
+#define V(f) G_STRUCT_OFFSET (GenGimp2Values, f)
+#define ENTRY GEN_GIMP2_WIDGET_ENTRY
+#define SCALE GEN_GIMP2_WIDGET_SCALE
+#define COMBO GEN_GIMP2_WIDGET_COMBO
+#define TOGGLE GEN_GIMP2_WIDGET_TOGGLE
+
+const GenGimp2Arg gen_gimp2_args[GEN_GIMP2_N_ARGS] = {
+  [GEN_GIMP2_ARG_MODEL] = { GIMP_PDB_STRING, "model",
+    "A diffusers model folder; empty for the installed default",
+    N_("_Model folder (empty: default):"), V (model), 0, 0, ENTRY, NULL },
+  [GEN_GIMP2_ARG_VAE] = { GIMP_PDB_STRING, "vae",
+    "A VAE folder that adds or replaces the model's; empty for none",
+    N_("V_AE folder (optional):"), V (vae), 0, 0, ENTRY, NULL },
+  [GEN_GIMP2_ARG_SCHEDULER] = { GIMP_PDB_INT32, "scheduler",
+    "The sampler { DDIM (0), DDPM (1), Euler (2), Euler ancestral (3), Heun (4), DPM++ 2M (5) }",
+    N_("Sched_uler:"), V (scheduler), 0, 5, COMBO,
+    N_("DDIM|DDPM|Euler|Euler ancestral|Heun|DPM++ 2M") },
+  [GEN_GIMP2_ARG_SIGMAS] = { GIMP_PDB_INT32, "sigmas",
+    "Sigma spacing, Euler/Heun/DPM++ only { default (0), Karras (1), exponential (2) }",
+    N_("Si_gma schedule:"), V (sigmas), 0, 2, COMBO, N_("Default|Karras|Exponential") },
+  [GEN_GIMP2_ARG_STEPS] = { GIMP_PDB_INT32, "steps", "Number of sampling steps (1..1000)",
+    N_("S_teps:"), V (steps), 1, 1000, SCALE, NULL },
+  [GEN_GIMP2_ARG_ETA] = { GIMP_PDB_FLOAT, "eta", "DDIM eta (0 = deterministic, 0..1)",
+    N_("_Eta:"), V (eta), 0, 1, SCALE, NULL },
+  [GEN_GIMP2_ARG_SEED] = { GIMP_PDB_INT32, "seed",
+    "Random seed (0..2147483647; -1 = a random one)",
+    N_("See_d (-1: random):"), V (seed), -1, G_MAXINT, SCALE, NULL },
+  [GEN_GIMP2_ARG_TILE] = { GIMP_PDB_INT32, "tile-size",
+    "Tile edge in pixels for large images (0 = default, ..8192)",
+    N_("Tile si_ze (0: default):"), V (tile), 0, 8192, SCALE, NULL },
+  [GEN_GIMP2_ARG_NEW_LAYER] = { GIMP_PDB_INT32, "new-layer",
+    "Put the result on a new layer (TRUE) or replace the pixels (FALSE)",
+    N_("Ne_w layer"), V (new_layer), 0, 1, TOGGLE, NULL },
+  [GEN_GIMP2_ARG_WIDTH] = { GIMP_PDB_INT32, "width", "Width (0 = the model's size, ..16384)",
+    N_("_Width (0: model's):"), V (width), 0, 16384, SCALE, NULL },
+  [GEN_GIMP2_ARG_HEIGHT] = { GIMP_PDB_INT32, "height", "Height (0 = the model's size, ..16384)",
+    N_("He_ight (0: model's):"), V (height), 0, 16384, SCALE, NULL },
+  [GEN_GIMP2_ARG_NOISE_LEVEL] = { GIMP_PDB_FLOAT, "noise-level",
+    "Noise sigma on the 0..255 scale (-1 = estimate)",
+    N_("Noise le_vel (-1: estimate):"), V (noise_level), -1, 255, SCALE, NULL },
+  [GEN_GIMP2_ARG_STRENGTH] = { GIMP_PDB_FLOAT, "strength",
+    "Denoise: blend with the original (1 = all result); vary: noise added (0..1)",
+    N_("Stre_ngth:"), V (strength), 0, 1, SCALE, NULL },
+  [GEN_GIMP2_ARG_MODE] = { GIMP_PDB_INT32, "mode",
+    "Denoise mode { one step, best PSNR (0), sample, sharper (1) }",
+    N_("Deno_ise mode:"), V (mode), 0, 1, COMBO,
+    N_("One step (best PSNR)|Sample (sharper)") },
+  [GEN_GIMP2_ARG_JUMP] = { GIMP_PDB_INT32, "jump", "RePaint jump length (1..1000)",
+    N_("_Jump length:"), V (jump), 1, 1000, SCALE, NULL },
+  [GEN_GIMP2_ARG_RESAMPLE] = { GIMP_PDB_INT32, "resample", "RePaint resamplings (1..100)",
+    N_("Resam_plings:"), V (resample), 1, 100, SCALE, NULL },
+  [GEN_GIMP2_ARG_SAMPLE] = { GIMP_PDB_INT32, "sample",
+    "Draw the latent from the posterior instead of its mean (TRUE, FALSE)",
+    N_("_Posterior sample"), V (sample), 0, 1, TOGGLE, NULL },
+  [GEN_GIMP2_ARG_FRAMES] = { GIMP_PDB_INT32, "frames", "Number of frames (1..256)",
+    N_("_Frames:"), V (frames), 1, 256, SCALE, NULL },
+};
+
+#undef V
+#undef ENTRY
+#undef SCALE
+#undef COMBO
+#undef TOGGLE
+
+/* The INT32 scheduler number of the PDB → the core's sampler. */
+static const GenSamplerKind samplers[] = {
+  GEN_SAMPLER_DDIM, GEN_SAMPLER_DDPM, GEN_SAMPLER_EULER, GEN_SAMPLER_EULER_A,
+  GEN_SAMPLER_HEUN, GEN_SAMPLER_DPMPP_2M
+};
+
+int
+gen_gimp2_job_args (GenPluginJob job, GenGimp2ArgId ids[GEN_GIMP2_N_ARGS])
+{
+  int n = 0;
+
+  ids[n++] = GEN_GIMP2_ARG_MODEL;
+  ids[n++] = GEN_GIMP2_ARG_VAE;
+  if (job != GEN_PLUGIN_VAE)
+    {
+      ids[n++] = GEN_GIMP2_ARG_SCHEDULER;
+      ids[n++] = GEN_GIMP2_ARG_SIGMAS;
+      ids[n++] = GEN_GIMP2_ARG_STEPS;
+      ids[n++] = GEN_GIMP2_ARG_ETA;
+    }
+  ids[n++] = GEN_GIMP2_ARG_SEED;
+  ids[n++] = GEN_GIMP2_ARG_TILE;
+  if (job != GEN_PLUGIN_GENERATE && job != GEN_PLUGIN_INTERPOLATE)
+    ids[n++] = GEN_GIMP2_ARG_NEW_LAYER;
+  switch (job)
+    {
+    case GEN_PLUGIN_GENERATE:
+      ids[n++] = GEN_GIMP2_ARG_WIDTH;
+      ids[n++] = GEN_GIMP2_ARG_HEIGHT;
+      break;
+    case GEN_PLUGIN_DENOISE:
+      ids[n++] = GEN_GIMP2_ARG_NOISE_LEVEL;
+      ids[n++] = GEN_GIMP2_ARG_STRENGTH;
+      ids[n++] = GEN_GIMP2_ARG_MODE;
+      break;
+    case GEN_PLUGIN_INPAINT:
+      ids[n++] = GEN_GIMP2_ARG_JUMP;
+      ids[n++] = GEN_GIMP2_ARG_RESAMPLE;
+      break;
+    case GEN_PLUGIN_VARY:
+      ids[n++] = GEN_GIMP2_ARG_STRENGTH;
+      break;
+    case GEN_PLUGIN_VAE:
+      ids[n++] = GEN_GIMP2_ARG_SAMPLE;
+      break;
+    case GEN_PLUGIN_INTERPOLATE:
+      ids[n++] = GEN_GIMP2_ARG_FRAMES;
+      break;
+    default:
+      break;
+    }
+  return n;
+}
+
+static void
+last_values_init (GenGimp2Values *v, GenPluginJob job)
+{
+  GenPluginSettings s;
+
+  gen_plugin_settings_init (&s, job);
+  *v = (GenGimp2Values) {
+    .scheduler = 0, .sigmas = s.opts.sigmas, .steps = s.opts.steps, .eta = s.opts.eta,
+    .seed = 0, .tile = s.opts.tile, .new_layer = s.new_layer, .width = s.width,
+    .height = s.height, .noise_level = s.noise_level, .strength = s.strength,
+    .mode = s.denoise_mode, .jump = s.jump, .resample = s.resample, .sample = s.sample,
+    .frames = s.frames,
+  };
+  gen_plugin_settings_clear (&s);
+}
+
+/* Reads argument ID of PARAM into V; FALSE when out of range or of the
+ * wrong type (2.10 checks no ranges). */
+static gboolean
+read_arg (GenGimp2ArgId id, const GimpParam *param, GenGimp2Values *v)
+{
+  const GenGimp2Arg *def = &gen_gimp2_args[id];
+  gpointer field = G_STRUCT_MEMBER_P (v, def->offset);
+  double x;
+
+  if (param->type != def->type)
+    return FALSE;
+  if (def->type == GIMP_PDB_STRING)
+    {
+      g_strlcpy (field, param->data.d_string ? param->data.d_string : "",
+                 GEN_GIMP2_PATH_MAX);
+      return TRUE;
+    }
+  x = def->type == GIMP_PDB_FLOAT ? param->data.d_float : param->data.d_int32;
+  if (!(x >= def->min && x <= def->max))
+    return FALSE;
+  if (def->type == GIMP_PDB_FLOAT)
+    *(double *) field = x;
+  else
+    *(gint32 *) field = (gint32) x;
+  return TRUE;
+}
+
+static void
+settings_from_values (const GenGimp2Values *v, GenPluginJob job, GenPluginSettings *s)
+{
+  gen_plugin_settings_init (s, job);
+  s->model = g_strdup (v->model);
+  s->vae = g_strdup (v->vae);
+  s->opts.sampler = samplers[CLAMP (v->scheduler, 0, (int) G_N_ELEMENTS (samplers) - 1)];
+  s->opts.sigmas = v->sigmas;
+  s->opts.steps = v->steps;
+  s->opts.eta = v->eta;
+  s->opts.seed = v->seed >= 0 ? (guint64) v->seed : (guint64) g_random_int_range (0, G_MAXINT);
+  s->opts.tile = v->tile;
+  if (job != GEN_PLUGIN_GENERATE && job != GEN_PLUGIN_INTERPOLATE)
+    s->new_layer = v->new_layer;
+  s->width = v->width;
+  s->height = v->height;
+  s->noise_level = v->noise_level;
+  s->strength = v->strength;
+  s->denoise_mode = v->mode ? GEN_DENOISE_SAMPLE : GEN_DENOISE_FAST;
+  s->jump = v->jump;
+  s->resample = v->resample;
+  s->sample = v->sample;
+  s->frames = v->frames;
+}
+
+/* ---- query and run ------------------------------------------------------------ */
+
+static void
+query (void)
+{
+  static const GimpParamDef ret_layer[] = {
+    { GIMP_PDB_LAYER, "layer", "The new layer (or the drawable written in place)" },
+  };
+  /* The message of an error goes where "layer" is: the INT32 count must
+   * not be there, or GIMP 2.10 reads the string as the array's length. */
+  static const GimpParamDef ret_layers[] = {
+    { GIMP_PDB_LAYER, "layer", "The first new layer" },
+    { GIMP_PDB_INT32, "num-layers", "The number of new layers" },
+    { GIMP_PDB_INT32ARRAY, "layers", "The new layers' IDs" },
+  };
+  /* No catalogs ship yet; once they do they go where GIMP's own do. */
+  gimp_plugin_domain_register (GETTEXT_PACKAGE, gimp_locale_directory ());
+
+  for (GenPluginJob job = 0; job < GEN_PLUGIN_N_JOBS; job++)
+    {
+      GenGimp2ArgId ids[GEN_GIMP2_N_ARGS];
+      int n = gen_gimp2_job_args (job, ids);
+      GimpParamDef params[3 + GEN_GIMP2_N_ARGS] = {
+        { GIMP_PDB_INT32, "run-mode", "The run mode { RUN-INTERACTIVE (0), RUN-NONINTERACTIVE (1), RUN-WITH-LAST-VALS (2) }" },
+        { GIMP_PDB_IMAGE, "image", "Input image" },
+        { GIMP_PDB_DRAWABLE, "drawable", job == GEN_PLUGIN_INTERPOLATE
+          ? "The end layer (the start is the layer below it)" : "Input drawable" },
+      };
+      char *name = g_strconcat (PROC_PREFIX, gen_plugin_job_name (job), NULL);
+
+      for (int i = 0; i < n; i++)
+        params[3 + i] = (GimpParamDef) { gen_gimp2_args[ids[i]].type, (gchar *) gen_gimp2_args[ids[i]].name,
+                                         (gchar *) gen_gimp2_args[ids[i]].desc };
+      gimp_install_procedure (name, procs[job].blurb, procs[job].help,
+                              "The Generative authors", "The Generative authors", "2025",
+                              procs[job].label, "RGB*, GRAY*", GIMP_PLUGIN, 3 + n,
+                              job == GEN_PLUGIN_INTERPOLATE ? 3 : 1, params,
+                              job == GEN_PLUGIN_INTERPOLATE ? ret_layers : ret_layer);
+      gimp_plugin_menu_register (name, "<Image>/Filters/Generative");
+      g_free (name);
+    }
+}
+
+static GenPluginJob
+job_from_name (const char *name)
+{
+  GenPluginJob job;
+
+  if (!g_str_has_prefix (name, PROC_PREFIX))
+    return GEN_PLUGIN_N_JOBS;
+  for (job = 0; job < GEN_PLUGIN_N_JOBS; job++)
+    if (g_str_equal (name + strlen (PROC_PREFIX), gen_plugin_job_name (job)))
+      break;
+  return job;
+}
+
+static void
+run (const gchar *name, gint nparams, const GimpParam *param, gint *nreturn_vals,
+     GimpParam **return_vals)
+{
+  static GimpParam values[4];
+  static char *message;
+  static gint32 *layers;
+  GimpPDBStatusType status = GIMP_PDB_SUCCESS;
+  GenPluginJob job = job_from_name (name);
+  GimpRunMode run_mode = nparams > 0 ? param[0].data.d_int32 : GIMP_RUN_NONINTERACTIVE;
+  GenPluginSettings s;
+  GenGimp2Values v;
+  GError *error = NULL;
+  GenGimp2ArgId ids[GEN_GIMP2_N_ARGS];
+  int n = 0, n_layers = 0;
+
+  g_clear_pointer (&message, g_free);
+  g_clear_pointer (&layers, g_free);
+  *nreturn_vals = 1;
+  *return_vals = values;
+  values[0].type = GIMP_PDB_STATUS;
+
+  if (job == GEN_PLUGIN_N_JOBS)
+    {
+      values[0].data.d_status = GIMP_PDB_CALLING_ERROR;
+      return;
+    }
+  n = gen_gimp2_job_args (job, ids);
+  last_values_init (&v, job);
+  gimp_get_data (name, &v);
+  if (nparams < 3)
+    {
+      status = GIMP_PDB_CALLING_ERROR;
+      message = g_strdup_printf (_("%s takes %d arguments, got %d"), name, 3 + n, nparams);
+    }
+  else if (run_mode == GIMP_RUN_NONINTERACTIVE)
+    {
+      if (nparams != 3 + n)
+        {
+          status = GIMP_PDB_CALLING_ERROR;
+          message = g_strdup_printf (_("%s takes %d arguments, got %d"), name, 3 + n, nparams);
+        }
+      for (int i = 0; i < n && status == GIMP_PDB_SUCCESS; i++)
+        if (!read_arg (ids[i], &param[3 + i], &v))
+          {
+            status = GIMP_PDB_CALLING_ERROR;
+            message = g_strdup_printf (_("Argument '%s' is out of range or of the wrong type"),
+                                       gen_gimp2_args[ids[i]].name);
+          }
+    }
+  else if (run_mode == GIMP_RUN_INTERACTIVE && !gen_gimp2_dialog (name, job, &v))
+    status = GIMP_PDB_CANCEL;
+
+  if (status == GIMP_PDB_SUCCESS)
+    {
+      gegl_init (NULL, NULL);
+      settings_from_values (&v, job, &s);
+      if (gen_gimp2_apply (param[1].data.d_image, param[2].data.d_drawable, &s, &layers,
+                           &n_layers, &error))
+        {
+          if (run_mode != GIMP_RUN_NONINTERACTIVE)
+            gimp_set_data (name, &v, sizeof v);
+        }
+      else
+        {
+          status = g_error_matches (error, GEN_ERROR, GEN_ERROR_CANCELLED)
+                   ? GIMP_PDB_CANCEL : GIMP_PDB_EXECUTION_ERROR;
+          message = g_strdup (error->message);
+          g_clear_error (&error);
+        }
+      gen_plugin_settings_clear (&s);
+    }
+
+  values[0].data.d_status = status;
+  if (status != GIMP_PDB_SUCCESS)
+    {
+      if (message)
+        {
+          *nreturn_vals = 2;
+          values[1].type = GIMP_PDB_STRING;
+          values[1].data.d_string = message;
+        }
+    }
+  else if (job == GEN_PLUGIN_INTERPOLATE)
+    {
+      *nreturn_vals = 4;
+      values[1].type = GIMP_PDB_LAYER;
+      values[1].data.d_layer = layers[0];
+      values[2].type = GIMP_PDB_INT32;
+      values[2].data.d_int32 = n_layers;
+      values[3].type = GIMP_PDB_INT32ARRAY;
+      values[3].data.d_int32array = layers;
+    }
+  else
+    {
+      *nreturn_vals = 2;
+      values[1].type = GIMP_PDB_LAYER;
+      values[1].data.d_layer = n_layers ? layers[0] : -1;
+    }
+}
+
+const GimpPlugInInfo PLUG_IN_INFO = { NULL, NULL, query, run };
+
+MAIN ()

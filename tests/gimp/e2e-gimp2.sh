@@ -1,0 +1,74 @@
+#!/bin/sh
+# e2e-gimp2.sh PLUGIN MODELS_DIR [OUT_DIR] — end-to-end test of the GIMP 2.10
+# plug-in in a real gimp-console-2.10 (Debian bookworm: apt-get install gimp).
+#
+# PLUGIN is the built plug-in (BUILD/plugin/gimp2/generative), MODELS_DIR holds
+# a small UNet (unet/) and VAE (vae/) made by tests/gimp/make-model.py.  The
+# plug-in is installed into a fresh GIMP2_DIRECTORY; the checks in
+# e2e-gimp2.scm run as a Script-Fu script calling the procedures with
+# positional arguments.  Results are saved to OUT_DIR.
+# Exit status 0 only if every check passed.
+set -eu
+
+PLUGIN=$(realpath "${1:?usage: e2e-gimp2.sh PLUGIN MODELS_DIR [OUT_DIR]}")
+MODELS=$(realpath "${2:?usage: e2e-gimp2.sh PLUGIN MODELS_DIR [OUT_DIR]}")
+HERE=$(dirname "$(realpath "$0")")
+TMP=$(mktemp -d)
+trap 'rm -rf "$TMP"' EXIT INT TERM
+OUT=${3:-$TMP/out}
+mkdir -p "$OUT"
+OUT=$(realpath "$OUT")
+rm -f "$OUT/results.txt"
+
+export GIMP2_DIRECTORY="$TMP/config"
+export HOME="$TMP/home"
+export LANG=C.UTF-8 LC_ALL=C.UTF-8
+mkdir -p "$GIMP2_DIRECTORY/plug-ins/generative" "$HOME"
+# the data folders GIMP writes to on exit (else it complains in the log)
+for d in brushes dynamics fonts gradients mypaint-brushes palettes patterns tool-presets; do
+  mkdir -p "$GIMP2_DIRECTORY/$d"
+done
+cp "$PLUGIN" "$GIMP2_DIRECTORY/plug-ins/generative/generative"
+
+# A 40×32 test image: smooth gradients plus a checker, as binary PPM.
+awk 'BEGIN { printf "P6\n40 32\n255\n";
+  for (y = 0; y < 32; y++) for (x = 0; x < 40; x++) {
+    c = (int (x / 8) + int (y / 8)) % 2 ? 60 : 0;
+    printf "%c%c%c", 40 + x * 4 + c, 30 + y * 5, 200 - x * 2 - y * 2 + c } }' \
+  > "$TMP/input.ppm"
+
+# Not a model: a folder whose config names a class the core does not run.
+mkdir -p "$TMP/not-a-model"
+echo '{"_class_name": "StableDiffusionPipeline"}' > "$TMP/not-a-model/config.json"
+
+LOG="$TMP/log"
+status=0
+gimp-console-2.10 -i -b "
+  (begin
+    (define e2e-model \"$MODELS/unet\")
+    (define e2e-vae \"$MODELS/vae\")
+    (define e2e-bad-model \"$TMP/not-a-model\")
+    (define e2e-input \"$TMP/input.ppm\")
+    (define e2e-out \"$OUT\")
+    (load \"$HERE/e2e-gimp2.scm\"))" -b '(gimp-quit 0)' > "$LOG" 2>&1 || status=$?
+cat "$LOG"
+[ -f "$OUT/results.txt" ] && cat "$OUT/results.txt"
+
+fail () { echo "e2e-gimp2: FAIL $*"; exit 1; }
+[ "$status" = 0 ] || fail "gimp-console-2.10 exited $status"
+grep -q 'batch command experienced an execution error' "$LOG" && fail "the script raised an error"
+[ -f "$OUT/results.txt" ] || fail "the script wrote no results"
+summary=$(grep '^e2e: ' "$OUT/results.txt" || true)
+[ -n "$summary" ] || fail "the script did not run to its end"
+echo "$summary" | grep -q ' 0 failed$' || fail "$summary"
+# The errors reached the script with the core's and the plug-in's messages.
+grep -q 'error: .*StableDiffusionPipeline' "$OUT/results.txt" \
+  || fail "no error message naming the bad model's class"
+grep -q 'error: .*default model is not installed at /.*/generative/generative-unet' "$OUT/results.txt" \
+  || fail "no message naming the default model's path"
+grep -q 'error: .*indexed' "$OUT/results.txt" || fail "no message about indexed images"
+grep -q 'error: .*no layer below' "$OUT/results.txt" || fail "no message about the layer below"
+for f in denoise.png inpaint.png generate.png gray16.png vae.png interpolate.png; do
+  [ -s "$OUT/$f" ] || fail "$f was not saved"
+done
+echo "e2e-gimp2: all passed ($summary)"
