@@ -1,0 +1,375 @@
+#!/usr/bin/python3
+"""Trains the default pixel-space diffusion UNet on synthetic dead-leaves images.
+
+  nice -n 19 /usr/bin/python3 weights/train.py --run weights/runs/NAME --steps 200000
+  nice -n 19 /usr/bin/python3 weights/train.py --run weights/runs/NAME --steps 400000 --resume
+  /usr/bin/python3 weights/train.py --run ... --device cuda --workers 12 --set batch=64
+
+The recipe (model, schedule, data, optimiser) is the RECIPE dict below; a run
+folder keeps it as recipe.json, and --resume reads it back from there (the
+command line then only changes run-time things: --steps, --device, --workers,
+--threads, checkpoint and log intervals).  --set key=JSON overrides a recipe
+entry when a run starts (dotted keys reach into the nested dicts:
+--set unet.block_out_channels=[8,16]).
+
+Every batch is a pure function of (seed, step): images, flips, timesteps and
+noise, so a resumed run sees exactly the batches it would have seen.
+
+Loss: mean squared error on v (prediction_type v_prediction), which is the x0
+error weighted by 1 + SNR (Salimans & Ho 2022): at photographic noise levels v
+is close to the noise, the residual parameterisation of DnCNN-style denoisers,
+and at high noise close to x0, which generation needs.
+
+Timesteps: with probability p_photo the noise level sigma (0..255 scale) is
+log-uniform on photo_sigma and mapped to its fractional timestep; otherwise the
+timestep is uniform on [0, T-1].  With the defaults (0.5, [2, 100]) about 43 %
+of the samples fall in the photographic range sigma = 5..75 (t = 7.7..167.2 of
+1000 with the linear betas: 16 % of a uniform draw), and every timestep keeps
+at least half the density of a uniform draw.
+"""
+
+import argparse
+import copy
+import glob
+import json
+import math
+import os
+import sys
+import time
+
+import numpy as np
+import torch
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+sys.path.insert(0, HERE)
+import dead_leaves  # noqa: E402
+import diffusion  # noqa: E402
+
+RECIPE = {
+    "seed": 0,
+    "crop": 64,
+    "batch": 16,
+    "unet": {"block_out_channels": [32, 64, 128, 128], "layers_per_block": 1, "norm_num_groups": 8},
+    "scheduler": diffusion.SCHEDULER_CONFIG,
+    "dead_leaves": dead_leaves.DEFAULTS,
+    "p_photo": 0.5,
+    "photo_sigma": [2.0, 100.0],
+    "hflip": True,
+    "lr": 3e-4,
+    "warmup": 200,
+    "lr_schedule": "constant",      # or "cosine" (to min_lr_frac * lr at decay_steps)
+    "decay_steps": 0,
+    "min_lr_frac": 0.1,
+    "adam_betas": [0.9, 0.999],
+    "weight_decay": 0.01,
+    "grad_clip": 1.0,
+    "ema_decay": 0.999,
+    "val_images": 16,
+}
+
+
+def set_key(recipe, dotted, value):
+    keys = dotted.split(".")
+    d = recipe
+    for k in keys[:-1]:
+        if k not in d or not isinstance(d[k], dict):
+            raise KeyError("no recipe entry %r" % dotted)
+        d = d[k]
+    if keys[-1] not in d:
+        raise KeyError("no recipe entry %r" % dotted)
+    d[keys[-1]] = value
+
+
+def model_config(recipe):
+    u = recipe["unet"]
+    return diffusion.unet_config(u["block_out_channels"], u["layers_per_block"],
+                                 u["norm_num_groups"], recipe["crop"])
+
+
+# ---------------------------------------------------------------- data
+
+class Batches:
+    """The batch of step k: (x0 [B,3,S,S] in [-1,1], t [B] float, eps [B,3,S,S])."""
+
+    def __init__(self, recipe):
+        self.r = recipe
+        self.gen = dead_leaves.DeadLeaves(recipe["crop"], recipe["dead_leaves"])
+        self.sched = diffusion.VPSchedule(recipe["scheduler"])
+
+    def timesteps(self, rng, n):
+        r, sc = self.r, self.sched
+        t = rng.uniform(0, sc.T - 1, n)
+        photo = rng.random(n) < r["p_photo"]
+        lo, hi = r["photo_sigma"]
+        s255 = np.exp(rng.uniform(math.log(lo), math.log(hi), n))
+        t_photo = np.clip(sc.t_of_sigma(2.0 * s255 / 255.0), 0, sc.T - 1)
+        return np.where(photo, t_photo, t)
+
+    def __call__(self, step):
+        r = self.r
+        seed = (r["seed"], int(step))
+        x0 = self.gen.batch(r["batch"], seed) * 2 - 1
+        rng = np.random.default_rng(seed + (1,))
+        if r["hflip"]:
+            flip = torch.from_numpy(rng.random(r["batch"]) < 0.5)
+            x0 = torch.where(flip[:, None, None, None], x0.flip(-1), x0)
+        t = self.timesteps(rng, r["batch"])
+        g = torch.Generator().manual_seed(int(rng.integers(2 ** 62)))
+        eps = torch.randn(x0.shape, generator=g)
+        return x0, torch.from_numpy(t).float(), eps
+
+
+_WORKER_BATCHES = None
+
+
+def _worker_init(recipe):
+    global _WORKER_BATCHES
+    torch.set_num_threads(1)
+    _WORKER_BATCHES = Batches(recipe)
+
+
+def _worker_batch(step):
+    return _WORKER_BATCHES(step)
+
+
+def batch_stream(recipe, start, stop, workers):
+    """An iterator over batches start..stop-1 in order; WORKERS > 0 draws them
+    in processes, forked here (call this before any CUDA work)."""
+    if workers <= 0:
+        b = Batches(recipe)
+        return (b(k) for k in range(start, stop))
+    import multiprocessing as mp
+    pool = mp.get_context("fork").Pool(workers, _worker_init, (recipe,))
+    return pool.imap(_worker_batch, range(start, stop), chunksize=1)
+
+
+def validation_set(recipe, sigma255=25.0):
+    """A fixed synthetic validation batch (not the McMaster images): clean in
+    [0,255], noisy by the README protocol (round, clip to 8 bit)."""
+    gen = dead_leaves.DeadLeaves(recipe["crop"], recipe["dead_leaves"])
+    clean = (gen.batch(recipe["val_images"], (recipe["seed"], 10 ** 9)) * 255).round()
+    g = torch.Generator().manual_seed(recipe["seed"] + 12345)
+    noisy = (clean + sigma255 * torch.randn(clean.shape, generator=g)).round().clamp(0, 255)
+    return clean, noisy
+
+
+@torch.no_grad()
+def denoise_fast(model, sched, noisy255, sigma255):
+    """One x0 prediction at the timestep of SIGMA255: noisy [N,3,H,W] in 0..255
+    (H, W multiples of 2^(levels-1)) -> x0 estimate in 0..255 (unrounded)."""
+    s = 2.0 * sigma255 / 255.0
+    ab = 1.0 / (1.0 + s * s)
+    t = float(sched.t_of_sigma(s))
+    dev = next(model.parameters()).device
+    y = (noisy255.to(dev) / 127.5 - 1.0)
+    x_t = math.sqrt(ab) * y
+    out = model(x_t, torch.full((y.shape[0],), t))
+    x0 = diffusion.x0_from_output(out, x_t, torch.tensor(ab, device=dev), sched.prediction_type)
+    return ((x0.clamp(-1, 1) + 1) * 127.5).cpu()
+
+
+def psnr(a, b):
+    mse = ((a - b) ** 2).mean().item()
+    return 10 * math.log10(255.0 ** 2 / max(mse, 1e-12))
+
+
+# ---------------------------------------------------------------- checkpoints
+
+def checkpoints(run):
+    return sorted(glob.glob(os.path.join(run, "ckpt-*.pt")))
+
+
+def save_checkpoint(run, step, model, ema, opt, keep):
+    path = os.path.join(run, "ckpt-%07d.pt" % step)
+    tmp = path + ".tmp"
+    torch.save({"step": step, "model": model.state_dict(), "ema": ema.state_dict(),
+                "opt": opt.state_dict(), "config": model.config_json()}, tmp)
+    os.replace(tmp, path)
+    # keep the last KEEP checkpoints and every 10000th
+    for old in checkpoints(run)[:-keep]:
+        s = int(os.path.basename(old)[5:12])
+        if s % 10000 != 0:
+            os.remove(old)
+    return path
+
+
+def lr_at(recipe, step):
+    base = recipe["lr"]
+    if step < recipe["warmup"]:
+        return base * (step + 1) / recipe["warmup"]
+    if recipe["lr_schedule"] == "cosine" and recipe["decay_steps"] > 0:
+        p = min(1.0, (step - recipe["warmup"]) / max(1, recipe["decay_steps"] - recipe["warmup"]))
+        lo = recipe["min_lr_frac"]
+        return base * (lo + (1 - lo) * 0.5 * (1 + math.cos(math.pi * p)))
+    return base
+
+
+def sample_losses(model, sched, x0, t, eps):
+    """Per-sample MSE [B] between the model output and its target (v, eps or
+    x0) on x_t = sqrt(ab) x0 + sqrt(1 - ab) eps, and the noise levels sigma [B]
+    (CPU, [-1, 1] units) of the fractional timesteps T (CPU)."""
+    dev = next(model.parameters()).device
+    s = torch.from_numpy(sched.sigma(t.double().numpy())).float()
+    ab = (1.0 / (1.0 + s * s)).view(-1, 1, 1, 1).to(dev)
+    x0, eps = x0.to(dev), eps.to(dev)
+    x_t = ab.sqrt() * x0 + (1 - ab).sqrt() * eps
+    target = diffusion.target_for(x0, eps, ab, sched.prediction_type)
+    out = model(x_t, t)
+    return ((out - target) ** 2).mean(dim=(1, 2, 3)), s
+
+
+@torch.no_grad()
+def ema_update(ema, model, decay, step):
+    d = min(decay, (1 + step) / (10 + step))
+    for pe, pm in zip(ema.parameters(), model.parameters()):
+        pe.mul_(d).add_(pm.detach(), alpha=1 - d)
+    for be, bm in zip(ema.buffers(), model.buffers()):
+        be.copy_(bm)
+
+
+# ---------------------------------------------------------------- training
+
+def train(args):
+    torch.set_num_threads(args.threads)
+    os.makedirs(args.run, exist_ok=True)
+    recipe_path = os.path.join(args.run, "recipe.json")
+    ck = checkpoints(args.run)
+    if args.resume:
+        if not os.path.exists(recipe_path):
+            sys.exit("--resume: no recipe.json in %s" % args.run)
+        with open(recipe_path) as f:
+            recipe = json.load(f)
+        if args.set:
+            print("note: --set is ignored on --resume; the run's recipe.json wins", flush=True)
+    else:
+        if ck:
+            sys.exit("%s already has checkpoints: pass --resume or use a new --run" % args.run)
+        recipe = copy.deepcopy(RECIPE)
+        for item in args.set or []:
+            k, _, v = item.partition("=")
+            set_key(recipe, k, json.loads(v))
+        with open(recipe_path, "w") as f:
+            json.dump(recipe, f, indent=2)
+            f.write("\n")
+
+    dev = torch.device(args.device)
+    cfg = model_config(recipe)
+    model = diffusion.build_unet(cfg, recipe["seed"])
+    ema = diffusion.build_unet(cfg, recipe["seed"])
+    ema.load_state_dict(model.state_dict())
+    ema.requires_grad_(False)
+    state = None
+    start = 0
+    if args.resume and ck:
+        state = torch.load(ck[-1], map_location="cpu")
+        model.load_state_dict(state["model"])
+        ema.load_state_dict(state["ema"])
+        start = state["step"]
+        print("resumed from %s (step %d)" % (ck[-1], start), flush=True)
+
+    # the data processes are forked before anything touches the device
+    stream = batch_stream(recipe, start, args.steps, args.workers)
+    if dev.type == "cuda":
+        torch.backends.cuda.matmul.allow_tf32 = True
+        torch.backends.cudnn.allow_tf32 = True
+        torch.backends.cudnn.benchmark = True
+    model.to(dev).train()
+    ema.to(dev).eval()
+    opt = torch.optim.AdamW(model.parameters(), lr=recipe["lr"], betas=tuple(recipe["adam_betas"]),
+                            weight_decay=recipe["weight_decay"])
+    if state is not None:
+        opt.load_state_dict(state["opt"])     # moves the moments to the parameters' device
+        state = None
+
+    sched = diffusion.VPSchedule(recipe["scheduler"])
+    val_clean, val_noisy = validation_set(recipe)
+    n_par = sum(p.numel() for p in model.parameters())
+    print("UNet %s, %.3f M parameters, batch %d x %dx%d, device %s, %d thread(s), %d worker(s)"
+          % (recipe["unet"], n_par / 1e6, recipe["batch"], recipe["crop"], recipe["crop"], dev,
+             args.threads, args.workers), flush=True)
+    print("validation (synthetic, sigma 25): noisy %.2f dB" % psnr(val_noisy, val_clean), flush=True)
+
+    metrics = open(os.path.join(args.run, "metrics.jsonl"), "a")
+    t_data = t_step = 0.0
+    acc, acc_photo, n_acc, n_photo = 0.0, 0.0, 0, 0
+    t_last = time.time()
+    t0 = time.time()
+    step = start
+    t_mark = time.time()
+    for step in range(start, args.steps):
+        x0, t, eps = next(stream)
+        t_got = time.time()
+        t_data += t_got - t_mark
+        lr = lr_at(recipe, step)
+        for gr in opt.param_groups:
+            gr["lr"] = lr
+        per, s = sample_losses(model, sched, x0, t, eps)
+        loss = per.mean()
+        opt.zero_grad(set_to_none=True)
+        loss.backward()
+        if recipe["grad_clip"] > 0:
+            torch.nn.utils.clip_grad_norm_(model.parameters(), recipe["grad_clip"])
+        opt.step()
+        ema_update(ema, model, recipe["ema_decay"], step)
+        if not math.isfinite(loss.item()):
+            sys.exit("loss is %r at step %d" % (loss.item(), step))
+        t_mark = time.time()
+        t_step += t_mark - t_got
+
+        s255 = s * 127.5
+        photo = (s255 >= 5) & (s255 <= 75)
+        acc += loss.item()
+        n_acc += 1
+        if photo.any():
+            acc_photo += per.detach().cpu()[photo].mean().item()
+            n_photo += 1
+        done = step + 1
+        if done % args.log_every == 0 or done == args.steps:
+            now = time.time()
+            rate = n_acc * recipe["batch"] / max(now - t_last, 1e-9)
+            rec = {"step": done, "loss": acc / n_acc,
+                   "loss_photo": acc_photo / n_photo if n_photo else None, "lr": lr,
+                   "samples_per_s": rate, "data_frac": t_data / max(t_data + t_step, 1e-9),
+                   "elapsed_s": now - t0}
+            if done % args.val_every == 0 or done == args.steps:
+                den = denoise_fast(ema, sched, val_noisy, 25.0).round().clamp(0, 255)
+                rec["val_psnr25_synthetic"] = psnr(den, val_clean)
+            photo_txt = "%.5f" % rec["loss_photo"] if n_photo else "-"
+            print("step %d loss %.5f (sigma 5..75: %s) lr %.2e %.1f samples/s (data %.0f%%)%s"
+                  " elapsed %.0f s" % (done, rec["loss"], photo_txt, lr, rate,
+                                       100 * rec["data_frac"],
+                                       " val25 %.2f dB" % rec["val_psnr25_synthetic"]
+                                       if "val_psnr25_synthetic" in rec else "",
+                                       rec["elapsed_s"]), flush=True)
+            metrics.write(json.dumps(rec) + "\n")
+            metrics.flush()
+            acc, acc_photo, n_acc, n_photo = 0.0, 0.0, 0, 0
+            t_data = t_step = 0.0
+            t_last = time.time()
+        if done % args.ckpt_every == 0 or done == args.steps:
+            path = save_checkpoint(args.run, done, model, ema, opt, args.keep)
+            print("saved %s" % path, flush=True)
+    metrics.close()
+    return model, ema
+
+
+def parse_args(argv=None):
+    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0],
+                                 formatter_class=argparse.RawDescriptionHelpFormatter,
+                                 epilog=__doc__.split("\n", 2)[2])
+    ap.add_argument("--run", required=True, help="run folder: recipe.json, checkpoints, metrics")
+    ap.add_argument("--steps", type=int, required=True, help="total optimiser steps to reach")
+    ap.add_argument("--resume", action="store_true", help="continue from the latest checkpoint")
+    ap.add_argument("--set", action="append", metavar="KEY=JSON", help="override a recipe entry")
+    ap.add_argument("--device", default="cpu")
+    ap.add_argument("--threads", type=int, default=1, help="torch intra-op threads")
+    ap.add_argument("--workers", type=int, default=0, help="data processes (0: in the loop)")
+    ap.add_argument("--ckpt-every", type=int, default=250)
+    ap.add_argument("--log-every", type=int, default=50)
+    ap.add_argument("--val-every", type=int, default=250)
+    ap.add_argument("--keep", type=int, default=3, help="checkpoints kept (plus every 10000th)")
+    return ap.parse_args(argv)
+
+
+if __name__ == "__main__":
+    train(parse_args())
