@@ -563,22 +563,31 @@ from_model_space (Run *r, Space *s, const float *x0, const GenPixels *alpha_src,
 
 /* ---- schedule arithmetic for the jobs that leave the sampler's grid ------------ */
 
-/* ᾱ at a fractional timestep (linear between the trained ones). */
+/* Fractional timesteps: log σ is linear between the trained timesteps
+ * (σ = sqrt((1 − ᾱ)/ᾱ); k-diffusion's convention, which the embedded
+ * model is trained with). */
+static double
+log_sigma (double abar)
+{
+  return 0.5 * log ((1.0 - abar) / abar);
+}
+
+/* ᾱ at a fractional timestep. */
 static double
 abar_at (const GenSchedConfig *cfg, double t)
 {
   const double *ac = gen_sched_config_alphas_cumprod (cfg);
   int n = gen_sched_config_num_train_timesteps (cfg);
+  double ls;
   int i;
-  double f;
 
   if (t <= 0)
     return ac[0];
   if (t >= n - 1)
     return ac[n - 1];
   i = (int) floor (t);
-  f = t - i;
-  return ac[i] * (1 - f) + ac[i + 1] * f;
+  ls = log_sigma (ac[i]) * (1.0 - (t - i)) + log_sigma (ac[i + 1]) * (t - i);
+  return 1.0 / (1.0 + exp (2.0 * ls));
 }
 
 /* The fractional timestep whose ᾱ is ABAR (ᾱ decreases with t). */
@@ -587,12 +596,16 @@ timestep_for_abar (const GenSchedConfig *cfg, double abar)
 {
   const double *ac = gen_sched_config_alphas_cumprod (cfg);
   int n = gen_sched_config_num_train_timesteps (cfg);
+  double ls = log_sigma (abar);
 
   if (abar >= ac[0])
     return 0.0;
   for (int i = 0; i + 1 < n; i++)
     if (ac[i + 1] <= abar)
-      return i + (ac[i] - abar) / (ac[i] - ac[i + 1]);
+      {
+        double l0 = log_sigma (ac[i]), l1 = log_sigma (ac[i + 1]);
+        return i + (ls - l0) / (l1 - l0);
+      }
   return n - 1;
 }
 
