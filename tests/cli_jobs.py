@@ -157,6 +157,41 @@ def main():
             r = run(["generate", "--model", embedded, "--steps", "10", "--seed", "4", "-q", "-o", out])
             check("embedded model generates", r.returncode == 0 and Image.open(out).size == (64, 64),
                   r.stderr.strip())
+            # every other job on the embedded model (no --model: the default)
+            src = np.asarray(Image.open(os.path.join(tmp, "rgb.png"))).astype(int)
+            for name, args in (
+                    ("inpaint", ["inpaint", "--model", embedded, "--steps", "8", "--jump", "2",
+                                 "--resample", "2", "--seed", "1", "--mask", "mask.png", "rgb.png"]),
+                    ("vary", ["vary", "--model", embedded, "--steps", "8", "--strength", "0.4",
+                              "--seed", "1", "rgb.png"]),
+                    ("denoise sample mode", ["denoise", "--model", embedded, "--mode", "sample",
+                                             "--steps", "4", "rgb.png"])):
+                r = run(args + ["-q", "-o", out])
+                ok = r.returncode == 0 and os.path.exists(out)
+                if ok:
+                    res = np.asarray(Image.open(out)).astype(int)
+                    ok = res.shape == src.shape and not np.array_equal(res, src)
+                    if name == "inpaint":
+                        ok = ok and np.array_equal(res[m == 0], src[m == 0])
+                check(f"embedded model: {name}", ok, r.stderr.strip()[:120])
+            fr = os.path.join(tmp, "frame.png")
+            r = run(["interpolate", "--model", embedded, "--steps", "4", "--frames", "2", "-q",
+                     "rgb.png", "rgb.png", "-o", fr])
+            check("embedded model: interpolate (DDIM inversion)", r.returncode == 0
+                  and all(os.path.exists(os.path.join(tmp, f"frame-{k}.png")) for k in range(2)),
+                  r.stderr.strip()[:120])
+
+        # A latent UNet with a VAE whose latents have other channels: one clear error.
+        unet4 = os.path.join(tmp, "unet4")
+        models.build(dict(UNET, in_channels=4, out_channels=4), seed=2).save_pretrained(unet4)
+        vae3 = os.path.join(tmp, "vae3")
+        models.build({"_class_name": "AutoencoderKL", "block_out_channels": [8, 8],
+                      "down_block_types": ["DownEncoderBlock2D"] * 2,
+                      "up_block_types": ["UpDecoderBlock2D"] * 2, "latent_channels": 3,
+                      "norm_num_groups": 4, "layers_per_block": 1}, seed=3).save_pretrained(vae3)
+        r = run(["vary", "--model", unet4, "--vae", vae3, "--strength", "0.5", "rgb.png", "-o", out])
+        check("model/VAE latent mismatch", r.returncode == 1 and "4 channels" in r.stderr
+              and "3" in r.stderr and not os.path.exists(out), r.stderr.strip()[:150])
     print(f"{passed} passed, {failed} failed")
     sys.exit(0 if failed == 0 else 1)
 
