@@ -191,6 +191,7 @@ def main():
                       "norm_num_groups": 4, "layers_per_block": 1}, seed=3).save_pretrained(vae3)
         r = run(["vary", "--model", unet4, "--vae", vae3, "--strength", "0.5", "rgb.png", "-o", out])
         check("model/VAE latent mismatch", r.returncode == 1 and "4 channels" in r.stderr
+              and len(r.stderr.strip().splitlines()) == 1
               and "3" in r.stderr and not os.path.exists(out), r.stderr.strip()[:150])
     print(f"{passed} passed, {failed} failed")
     sys.exit(0 if failed == 0 else 1)

@@ -169,11 +169,7 @@ common_setup (Common *c, GenJobOptions *opts, Bar *bar, gboolean need_seed, GErr
       opts->seed = v;
     }
   else
-    {
-      opts->seed = gen_rng_random_seed ();
-      if (need_seed)
-        fprintf (stderr, "seed: %" G_GUINT64_FORMAT "\n", opts->seed);
-    }
+    opts->seed = gen_rng_random_seed ();
   if (!c->output)
     {
       g_set_error (error, GEN_ERROR, GEN_ERROR_INVALID, "no output file: give -o OUT");
@@ -191,6 +187,9 @@ common_setup (Common *c, GenJobOptions *opts, Bar *bar, gboolean need_seed, GErr
   opts->progress_data = bar;
   p = gen_pipeline_load (model, c->vae, error);
   g_free (model);
+  /* a seed the user did not give is printed so the result can be redone */
+  if (p && need_seed && !c->seed)
+    fprintf (stderr, "seed: %" G_GUINT64_FORMAT "\n", opts->seed);
   return p;
 
 fail:
