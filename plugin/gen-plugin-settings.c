@@ -1,4 +1,6 @@
 /* gen-plugin-settings.c — shared by the GIMP front ends. */
+#include <glib/gi18n.h>
+
 #include "gen-error.h"
 #include "gen-plugin-settings.h"
 #include "gen-plugin-pixels.h"
@@ -168,5 +170,31 @@ gen_plugin_run_job (GenPipeline *p, GenPluginSettings *s, const GenPixels *in, c
       gen_plugin_pixels_clear (&out[0]);
       out[0] = gray;
     }
+  return TRUE;
+}
+
+gboolean
+gen_plugin_prepare_outputs (GenPipeline *p, const GenPluginSettings *s, const GenPixels *in0,
+                            const float *mask0, GenPixels **out, int *n_out, GError **error)
+{
+  if (s->job == GEN_PLUGIN_INPAINT
+      && (!mask0 || !gen_plugin_mask_any (mask0, (gsize) in0->width * in0->height)))
+    {
+      g_set_error (error, GEN_ERROR, GEN_ERROR_INVALID,
+                   _("Inpaint fills the selection: select the area to fill first."));
+      return FALSE;
+    }
+  *n_out = s->job == GEN_PLUGIN_INTERPOLATE ? s->frames : 1;
+  *out = g_new0 (GenPixels, *n_out);
+  if (s->job == GEN_PLUGIN_GENERATE)
+    {
+      int w = s->width ? s->width : gen_pipeline_native_size (p);
+      int h = s->height ? s->height : gen_pipeline_native_size (p);
+
+      return gen_plugin_pixels_alloc (&(*out)[0], w, h, 3, error);
+    }
+  for (int i = 0; i < *n_out; i++)
+    if (!gen_plugin_pixels_alloc (&(*out)[i], in0->width, in0->height, in0->channels, error))
+      return FALSE;
   return TRUE;
 }

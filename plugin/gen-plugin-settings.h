@@ -51,6 +51,15 @@ const char *gen_plugin_job_name (GenPluginJob job);
  * when it does not exist.  Caller frees. */
 char *gen_plugin_model_dir (const GenPluginSettings *s, const char *default_dir, GError **error);
 
+/* Checks what S's job needs of its first input IN0 (inpaint: a non-empty
+ * selection MASK0, aligned with IN0) and allocates its outputs: *N_OUT
+ * buffers in *OUT (generate: the requested or the model's size, RGB;
+ * otherwise IN0's shape).  Free each with gen_plugin_pixels_clear, then
+ * *OUT with g_free (also on failure). */
+gboolean gen_plugin_prepare_outputs (GenPipeline *p, const GenPluginSettings *s,
+                                     const GenPixels *in0, const float *mask0, GenPixels **out,
+                                     int *n_out, GError **error);
+
 /* Runs S's job on IN (IN[1] too for interpolate) with MASK (may be NULL)
  * into OUT[0..N_OUT): the core's job, then what GIMP adds — vary and the VAE
  * fade into a soft selection, and a generated layer of a gray image becomes

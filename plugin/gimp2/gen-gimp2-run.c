@@ -217,31 +217,9 @@ gen_gimp2_apply (gint32 image, gint32 drawable, GenPluginSettings *s, gint32 **l
     if (!source_read (&src[i], image, s->job == GEN_PLUGIN_INPAINT
                       || s->job == GEN_PLUGIN_INTERPOLATE, error))
       goto done;
-  if (s->job == GEN_PLUGIN_INPAINT
-      && (!src[0].mask || !gen_plugin_mask_any (src[0].mask,
-                                                (gsize) src[0].rect.width * src[0].rect.height)))
-    {
-      g_set_error (error, GEN_ERROR, GEN_ERROR_INVALID,
-                   _("Inpaint fills the selection: select the area to fill first."));
-      goto done;
-    }
 
-  if (s->job == GEN_PLUGIN_INTERPOLATE)
-    n_out = s->frames;
-  out = g_new0 (GenPixels, n_out);
-  if (s->job == GEN_PLUGIN_GENERATE)
-    {
-      int w = s->width ? s->width : gen_pipeline_native_size (p);
-      int h = s->height ? s->height : gen_pipeline_native_size (p);
-
-      if (!gen_plugin_pixels_alloc (&out[0], w, h, 3, error))
-        goto done;
-    }
-  else
-    for (int i = 0; i < n_out; i++)
-      if (!gen_plugin_pixels_alloc (&out[i], src[0].in.width, src[0].in.height,
-                                    src[0].in.channels, error))
-        goto done;
+  if (!gen_plugin_prepare_outputs (p, s, &src[0].in, src[0].mask, &out, &n_out, error))
+    goto done;
 
   s->opts.progress = progress_cb;
   /* libgimp 2.10 has no gimp_get_num_processors: use the machine's count */
