@@ -198,3 +198,22 @@ gen_plugin_prepare_outputs (GenPipeline *p, const GenPluginSettings *s, const Ge
       return FALSE;
   return TRUE;
 }
+
+const GenPluginProcText gen_plugin_proc_text[GEN_PLUGIN_N_JOBS] = {
+  [GEN_PLUGIN_GENERATE] = { N_("_Generate..."), N_("Generate a new image with a diffusion model"),
+    N_("Samples a new layer from a diffusion model, seeded by 'seed'.") },
+  [GEN_PLUGIN_DENOISE] = { N_("_Denoise..."), N_("Remove noise with a diffusion model"),
+    N_("Estimates (or takes) the noise level and denoises the selection with a diffusion "
+       "model; 'strength' blends the result with the original.") },
+  [GEN_PLUGIN_INPAINT] = { N_("_Inpaint Selection..."), N_("Fill the selection with a diffusion model"),
+    N_("Fills the selected area consistently with its surroundings (RePaint); "
+       "unselected pixels stay exactly as they are.") },
+  [GEN_PLUGIN_VARY] = { N_("_Vary..."), N_("Make a variation of the image (img2img)"),
+    N_("Noises the selection to 'strength' and denoises it again (SDEdit).") },
+  [GEN_PLUGIN_VAE] = { N_("VAE _Round Trip..."), N_("Encode and decode through a VAE"),
+    N_("Encodes the selection with a VAE and decodes it again.") },
+  [GEN_PLUGIN_INTERPOLATE] = { N_("_Interpolate Two Layers..."),
+    N_("Frames between two selected layers"),
+    N_("Interpolates the latents (or inverted noise) of two selected layers of the same "
+       "size into new layers.") },
+};

@@ -43,6 +43,17 @@ typedef struct
 void  gen_plugin_settings_init (GenPluginSettings *s, GenPluginJob job);
 void  gen_plugin_settings_clear (GenPluginSettings *s);
 
+/* Menu label, blurb and help of each procedure (N_() strings: translate
+ * with _() where shown). */
+typedef struct
+{
+  const char *label;
+  const char *blurb;
+  const char *help;
+} GenPluginProcText;
+
+extern const GenPluginProcText gen_plugin_proc_text[GEN_PLUGIN_N_JOBS];
+
 /* "generate", "denoise", … as in the procedure names. */
 const char *gen_plugin_job_name (GenPluginJob job);
 

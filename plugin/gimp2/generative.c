@@ -16,31 +16,13 @@
 
 #define PROC_PREFIX "plug-in-generative-"
 
-typedef struct
-{
-  const char  *label;
-  const char  *blurb;
-  const char  *help;
-} ProcInfo;
-
-static const ProcInfo procs[GEN_PLUGIN_N_JOBS] = {
-  [GEN_PLUGIN_GENERATE] = { N_("_Generate..."), N_("Generate a new image with a diffusion model"),
-    N_("Samples a new layer from a diffusion model, seeded by 'seed'. The drawable is not used.") },
-  [GEN_PLUGIN_DENOISE] = { N_("_Denoise..."), N_("Remove noise with a diffusion model"),
-    N_("Estimates (or takes) the noise level and denoises the selection with a diffusion "
-       "model; 'strength' blends the result with the original.") },
-  [GEN_PLUGIN_INPAINT] = { N_("_Inpaint Selection..."), N_("Fill the selection with a diffusion model"),
-    N_("Fills the selected area consistently with its surroundings (RePaint); "
-       "unselected pixels stay exactly as they are.") },
-  [GEN_PLUGIN_VARY] = { N_("_Vary..."), N_("Make a variation of the image (img2img)"),
-    N_("Noises the selection to 'strength' and denoises it again (SDEdit).") },
-  [GEN_PLUGIN_VAE] = { N_("VAE _Round Trip..."), N_("Encode and decode through a VAE"),
-    N_("Encodes the selection with a VAE and decodes it again.") },
-  [GEN_PLUGIN_INTERPOLATE] = { N_("_Interpolate Two Layers..."),
-    N_("Frames between the active layer and the layer below it"),
-    N_("GIMP 2.10 has no multi-layer selection: interpolates from the layer directly below "
-       "the active layer (same parent) to the active layer, which must have the same size, "
-       "into 'frames' new layers (latents, or inverted noise for pixel models).") },
+/* GIMP 2.10 selects one layer: interpolate runs from the layer below it. */
+static const GenPluginProcText interpolate_2_10 = {
+  N_("_Interpolate Two Layers..."),
+  N_("Frames between the active layer and the layer below it"),
+  N_("GIMP 2.10 has no multi-layer selection: interpolates from the layer directly below "
+     "the active layer (same parent) to the active layer, which must have the same size, "
+     "into 'frames' new layers (latents, or inverted noise for pixel models).")
 };
 
 /* ---- the arguments after run-mode, image, drawable ---------------------------- */
@@ -260,13 +242,16 @@ query (void)
           ? "The end layer (the start is the layer below it)" : "Input drawable" },
       };
       char *name = g_strconcat (PROC_PREFIX, gen_plugin_job_name (job), NULL);
+      const GenPluginProcText *text = job == GEN_PLUGIN_INTERPOLATE ? &interpolate_2_10
+                                                                    : &gen_plugin_proc_text[job];
 
       for (int i = 0; i < n; i++)
         params[3 + i] = (GimpParamDef) { gen_gimp2_args[ids[i]].type, (gchar *) gen_gimp2_args[ids[i]].name,
                                          (gchar *) gen_gimp2_args[ids[i]].desc };
-      gimp_install_procedure (name, procs[job].blurb, procs[job].help,
+
+      gimp_install_procedure (name, text->blurb, text->help,
                               "The Generative authors", "The Generative authors", "2025",
-                              procs[job].label, "RGB*, GRAY*", GIMP_PLUGIN, 3 + n,
+                              text->label, "RGB*, GRAY*", GIMP_PLUGIN, 3 + n,
                               job == GEN_PLUGIN_INTERPOLATE ? 3 : 1, params,
                               job == GEN_PLUGIN_INTERPOLATE ? ret_layers : ret_layer);
       gimp_plugin_menu_register (name, "<Image>/Filters/Generative");

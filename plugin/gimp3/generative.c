@@ -21,32 +21,6 @@ GType generative_get_type (void);
 
 G_DEFINE_TYPE (Generative, generative, GIMP_TYPE_PLUG_IN)
 
-typedef struct
-{
-  const char  *label;
-  const char  *blurb;
-  const char  *help;
-} ProcInfo;
-
-static const ProcInfo procs[GEN_PLUGIN_N_JOBS] = {
-  [GEN_PLUGIN_GENERATE] = { N_("_Generate..."), N_("Generate a new image with a diffusion model"),
-    N_("Samples a new layer from a diffusion model, seeded by 'seed'.") },
-  [GEN_PLUGIN_DENOISE] = { N_("_Denoise..."), N_("Remove noise with a diffusion model"),
-    N_("Estimates (or takes) the noise level and denoises the selection with a diffusion "
-       "model; 'strength' blends the result with the original.") },
-  [GEN_PLUGIN_INPAINT] = { N_("_Inpaint Selection..."), N_("Fill the selection with a diffusion model"),
-    N_("Fills the selected area consistently with its surroundings (RePaint); "
-       "unselected pixels stay exactly as they are.") },
-  [GEN_PLUGIN_VARY] = { N_("_Vary..."), N_("Make a variation of the image (img2img)"),
-    N_("Noises the selection to 'strength' and denoises it again (SDEdit).") },
-  [GEN_PLUGIN_VAE] = { N_("VAE _Round Trip..."), N_("Encode and decode through a VAE"),
-    N_("Encodes the selection with a VAE and decodes it again.") },
-  [GEN_PLUGIN_INTERPOLATE] = { N_("_Interpolate Two Layers..."),
-    N_("Frames between two selected layers"),
-    N_("Interpolates the latents (or inverted noise) of two selected layers of the same "
-       "size into new layers.") },
-};
-
 static GList *
 generative_query_procedures (G_GNUC_UNUSED GimpPlugIn *plug_in)
 {
@@ -139,9 +113,9 @@ generative_create_procedure (GimpPlugIn *plug_in, const gchar *name)
     default:
       gimp_procedure_set_sensitivity_mask (p, GIMP_PROCEDURE_SENSITIVE_DRAWABLE);
     }
-  gimp_procedure_set_menu_label (p, _(procs[job].label));
+  gimp_procedure_set_menu_label (p, _(gen_plugin_proc_text[job].label));
   gimp_procedure_add_menu_path (p, "<Image>/Filters/Generative");
-  gimp_procedure_set_documentation (p, _(procs[job].blurb), _(procs[job].help), name);
+  gimp_procedure_set_documentation (p, _(gen_plugin_proc_text[job].blurb), _(gen_plugin_proc_text[job].help), name);
   gimp_procedure_set_attribution (p, "The Generative authors", "The Generative authors", "2025");
 
   add_common_arguments (p, job);
