@@ -27,6 +27,12 @@ gen_get_threads (void)
 }
 
 void
+gen_set_blas_threads (int n)
+{
+  openblas_set_num_threads (MAX (1, n));
+}
+
+void
 gen_gemm (bool trans_a, bool trans_b, int m, int n, int k,
           float alpha, const float *a, int lda,
           const float *b, int ldb,

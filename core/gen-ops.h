@@ -29,6 +29,9 @@ void gen_gemm (bool trans_a, bool trans_b, int m, int n, int k,
 /* Threads used by the BLAS and by the core's own loops (>= 1). */
 void gen_set_threads (int n);
 int  gen_get_threads (void);
+/* BLAS threads only (gen_get_threads () unchanged): the tiler runs one per
+ * worker while tiles run in parallel, then restores gen_get_threads (). */
+void gen_set_blas_threads (int n);
 
 /* ---- layers -------------------------------------------------------------- */
 

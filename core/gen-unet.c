@@ -33,7 +33,6 @@ struct _GenUNet
   int64_t       c0, temb_ch, t_in_dim;
   bool          center_input_sample;
   int           n_skips;
-  GenTensor    *skips;     /* [n_skips] scratch views, filled per forward */
 };
 
 static void
@@ -57,7 +56,6 @@ gen_unet_free (GenUNet *u)
     }
   g_free (u->down);
   g_free (u->up);
-  g_free (u->skips);
   g_free (u);
 }
 
@@ -324,7 +322,6 @@ gen_unet_build (GenModel *m, GenConfig *cfg, GError **error)
         || !gen_weights_conv (w, &u->conv_out, u->c0, out_ch, 3, 1, 1, true, error, "conv_out"))
       goto out;
   }
-  u->skips = g_new0 (GenTensor, u->n_skips);
   ok = TRUE;
 
 out:
@@ -343,6 +340,7 @@ gen_unet_forward (GenModel *model, const GenTensor *x, const float *timesteps,
   int64_t n = x->ne[0], hh = x->ne[2], ww = x->ne[3];
   int64_t f = model->info.downscale;
   GenTensor h, temb, temb_silu, t_in, hid;
+  GenTensor *skips = g_newa (GenTensor, MAX (1, u ? u->n_skips : 1));  /* per call: forwards may run concurrently */
   int n_skip = 0;
 
   if (!u)
@@ -423,7 +421,7 @@ gen_unet_forward (GenModel *model, const GenTensor *x, const float *timesteps,
   else
     gen_conv2d (&u->conv_in, x, &h, false, arena);
   gen_tap (tap, tap_data, &h, "conv_in");
-  u->skips[n_skip++] = h;
+  skips[n_skip++] = h;
 
   for (int i = 0; i < u->n_levels; i++)
     {
@@ -437,12 +435,12 @@ gen_unet_forward (GenModel *model, const GenTensor *x, const float *timesteps,
           if (b->attn)
             gen_attn_forward (&b->attns[j], &y, &y, arena);
           h = y;
-          u->skips[n_skip++] = h;
+          skips[n_skip++] = h;
         }
       if (b->has_sampler)
         {
           h = gen_downsample_forward (&b->sampler, &h, arena);
-          u->skips[n_skip++] = h;
+          skips[n_skip++] = h;
         }
       gen_tap (tap, tap_data, &h, "down_blocks.%d", i);
     }
@@ -460,7 +458,7 @@ gen_unet_forward (GenModel *model, const GenTensor *x, const float *timesteps,
 
       for (int j = 0; j < b->n_layers; j++)
         {
-          GenTensor skip = u->skips[--n_skip];
+          GenTensor skip = skips[--n_skip];
           GenTensor y = gen_arena_tensor (arena, n, b->out_ch, h.ne[2], h.ne[3]);
           gsize mark = gen_arena_mark (arena);
           GenTensor cat = gen_arena_tensor (arena, n, h.ne[1] + skip.ne[1], h.ne[2], h.ne[3]);

@@ -295,6 +295,56 @@ test_tiles_seamless (void)
   tensors_free (t);
 }
 
+/* Tiles run in parallel on the workers; the result must not depend on how
+ * many (tiles commit in order, each worker has its own arena).  A shared
+ * scratch buffer or a race shows up here as differing bits. */
+static void
+test_tiles_threads (Fixture *f, gconstpointer data)
+{
+  GError *error = NULL;
+
+  (void) data;
+  for (int channels = 1; channels <= 4; channels++)
+    for (int job = 0; job < 4; job++)
+      {
+        GenPixels in = image_new (150, 130, channels);
+        GenPixels out[2];
+        GenJobOptions o = options (2, 7);
+
+        o.tile = 48;
+        o.tile_overlap = 16;
+        for (int k = 0; k < 2; k++)
+          {
+            gboolean ok;
+
+            out[k] = image_like (&in, -1.0f);
+            gen_set_threads (k == 0 ? 1 : 3);
+            if (job == 0)
+              ok = gen_job_denoise (f->pixel, &o, &in, NULL, GEN_DENOISE_FAST, 30.0, 1.0, &out[k],
+                                    NULL, &error);
+            else if (job == 1)
+              ok = gen_job_denoise (f->pixel, &o, &in, NULL, GEN_DENOISE_SAMPLE, 30.0, 1.0,
+                                    &out[k], NULL, &error);
+            else if (job == 2)
+              ok = gen_job_vary (f->latent, &o, &in, 0.6, &out[k], &error);
+            else
+              ok = gen_job_vae (f->vae, &o, &in, FALSE, &out[k], &error);
+            g_assert_no_error (error);
+            g_assert_true (ok);
+          }
+        gen_set_threads (1);
+        if (g_test_verbose ())
+          g_printerr ("channels %d job %d: %s\n", channels, job,
+                      same_bits (&out[0], &out[1]) ? "same bits" : "DIFFERENT");
+        g_assert_true (same_bits (&out[0], &out[1]));
+        /* and the job did something */
+        g_assert_false (same_bits (&in, &out[0]));
+        g_free (in.data);
+        g_free (out[0].data);
+        g_free (out[1].data);
+      }
+}
+
 /* ---- inpaint -------------------------------------------------------------------- */
 
 static void
@@ -527,6 +577,7 @@ main (int argc, char **argv)
   ADD ("/jobs/denoise/mask", test_denoise_mask);
   g_test_add_func ("/jobs/denoise/noise-estimate", test_noise_estimate);
   g_test_add_func ("/jobs/tiles/seamless", test_tiles_seamless);
+  ADD ("/jobs/tiles/threads", test_tiles_threads);
   ADD ("/jobs/inpaint", test_inpaint);
   ADD ("/jobs/vary", test_vary);
   ADD ("/jobs/vae", test_vae);
