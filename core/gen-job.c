@@ -21,7 +21,7 @@ struct _GenPipeline
   GenModel       *vae;
   GenSchedConfig *sched;
   gboolean        latent;   /* the UNet works on the VAE's latents */
-  GenArena       *arena;    /* activations of every forward pass */
+  GenArena       *arenas[64];  /* activations of the forward passes, one per tile worker */
 };
 
 /* ---- loading -------------------------------------------------------------- */
@@ -125,7 +125,7 @@ gen_pipeline_load (const char *model_dir, const char *vae_dir, GError **error)
       if (!p->sched)
         goto fail;
     }
-  p->arena = gen_arena_new (0);
+  p->arenas[0] = gen_arena_new (0);
   g_free (unet_sub);
   g_free (sched_path);
   return p;
@@ -146,7 +146,8 @@ gen_pipeline_free (GenPipeline *p)
   gen_model_free (p->vae);
   if (p->sched)
     gen_sched_config_free (p->sched);
-  gen_arena_free (p->arena);
+  for (int i = 0; i < (int) G_N_ELEMENTS (p->arenas); i++)
+    gen_arena_free (p->arenas[i]);
   g_free (p);
 }
 
@@ -381,25 +382,38 @@ typedef struct
   float        timestep;
 } UNetCall;
 
+/* An arena for each of the tiler's workers (made before the workers start;
+ * each grows to one tile's activations). */
+static void
+ensure_arenas (GenPipeline *p, const GenTiler *t)
+{
+  int n = MIN (gen_tiler_workers (t), (int) G_N_ELEMENTS (p->arenas));
+
+  for (int i = 0; i < n; i++)
+    if (!p->arenas[i])
+      p->arenas[i] = gen_arena_new (0);
+}
+
 static gboolean
-unet_tile (gpointer data, const GenTensor *in, GenTensor *out, GError **error)
+unet_tile (gpointer data, int worker, const GenTensor *in, GenTensor *out, GError **error)
 {
   UNetCall *c = data;
-  return gen_unet_forward (c->p->unet, in, &c->timestep, out, c->p->arena, NULL, NULL, error);
+  return gen_unet_forward (c->p->unet, in, &c->timestep, out, c->p->arenas[worker], NULL, NULL,
+                           error);
 }
 
 static gboolean
-encode_tile (gpointer data, const GenTensor *in, GenTensor *out, GError **error)
+encode_tile (gpointer data, int worker, const GenTensor *in, GenTensor *out, GError **error)
 {
   GenPipeline *p = data;
-  return gen_vae_encode (p->vae, in, out, NULL, p->arena, NULL, NULL, error);
+  return gen_vae_encode (p->vae, in, out, NULL, p->arenas[worker], NULL, NULL, error);
 }
 
 static gboolean
-decode_tile (gpointer data, const GenTensor *in, GenTensor *out, GError **error)
+decode_tile (gpointer data, int worker, const GenTensor *in, GenTensor *out, GError **error)
 {
   GenPipeline *p = data;
-  return gen_vae_decode (p->vae, in, out, p->arena, NULL, NULL, error);
+  return gen_vae_decode (p->vae, in, out, p->arenas[worker], NULL, NULL, error);
 }
 
 /* Model space: a canvas of the UNet's (or VAE's) space. */
@@ -447,6 +461,7 @@ unet_eval (Run *r, Space *s, const float *x, float in_scale, double t, float *ou
   GenTensor xt = gen_tensor_view ((float *) x, 1, s->mc, s->mh, s->mw);
   GenTensor ot = gen_tensor_view (out, 1, s->mc, s->mh, s->mw);
 
+  ensure_arenas (r->p, s->unet_tiler);
   return gen_tiler_run (s->unet_tiler, &xt, in_scale, &ot, unet_tile, &call, r->o->cancel, error);
 }
 
@@ -479,6 +494,7 @@ vae_encode (Run *r, const float *img, int64_t h, int64_t w, float *z, GError **e
   gen_model_get_info (r->p->vae, &vi);
   it = gen_tensor_view ((float *) img, 1, vi.in_channels, h, w);
   zt = gen_tensor_view (z, 1, vi.latent_channels, h / vi.downscale, w / vi.downscale);
+  ensure_arenas (r->p, t);
   ok = gen_tiler_run (t, &it, 1.0f, &zt, encode_tile, r->p, r->o->cancel, error);
   gen_tiler_free (t);
   return ok;
@@ -497,6 +513,7 @@ vae_decode (Run *r, const float *z, int64_t lh, int64_t lw, float *img, GError *
   gen_model_get_info (r->p->vae, &vi);
   zt = gen_tensor_view ((float *) z, 1, vi.latent_channels, lh, lw);
   it = gen_tensor_view (img, 1, vi.out_channels, lh * vi.downscale, lw * vi.downscale);
+  ensure_arenas (r->p, t);
   ok = gen_tiler_run (t, &zt, 1.0f, &it, decode_tile, r->p, r->o->cancel, error);
   gen_tiler_free (t);
   return ok;
@@ -853,6 +870,113 @@ gen_estimate_noise (const GenPixels *in)
   return sum / colour;
 }
 
+/* ---- fast denoise, streamed tile by tile ------------------------------------------ */
+
+/* One x0 prediction per tile, read straight from the pixels and blended
+ * straight into the result: the job's memory is the result image and the
+ * tiles', nothing else of the image's size. */
+typedef struct
+{
+  GenPipeline     *p;
+  const GenPixels *in;
+  int              mc;          /* model channels (1 or 3) */
+  float            scale;       /* sqrt (ᾱ) */
+  double           abar, t;
+  float           *res;         /* [h][w][in->channels] accumulator */
+} FastDenoise;
+
+static void
+fast_fill (gpointer data, int64_t y0, int64_t x0, GenTensor *tile)
+{
+  FastDenoise *f = data;
+  const GenPixels *in = f->in;
+  int64_t th = tile->ne[2], tw = tile->ne[3];
+  int colour = in->channels >= 3 ? 3 : 1;
+
+  for (int64_t y = 0; y < th; y++)
+    {
+      const float *row = in->data + reflect (y0 + y, in->height) * in->width * in->channels;
+
+      for (int64_t x = 0; x < tw; x++)
+        {
+          const float *s = row + reflect (x0 + x, in->width) * in->channels;
+
+          for (int c = 0; c < f->mc; c++)
+            {
+              float v = f->mc == 1 ? (colour == 3 ? (s[0] + s[1] + s[2]) / 3.0f : s[0])
+                                   : s[colour == 3 ? c : 0];
+              tile->data[(c * th + y) * tw + x] = (2.0f * v - 1.0f) * f->scale;
+            }
+        }
+    }
+}
+
+static gboolean
+fast_tile (gpointer data, int worker, const GenTensor *in, GenTensor *out, GError **error)
+{
+  FastDenoise *f = data;
+  float ts = (float) f->t;
+
+  if (!gen_unet_forward (f->p->unet, in, &ts, out, f->p->arenas[worker], NULL, NULL, error))
+    return FALSE;
+  split_output (f->p->sched, f->abar, in->data, out->data, out->data, NULL,
+                gen_tensor_numel (out));
+  return TRUE;
+}
+
+static void
+fast_accum (gpointer data, int64_t oy0, int64_t ox0, const GenTensor *tile, const float *wy,
+            const float *wx)
+{
+  FastDenoise *f = data;
+  const GenPixels *in = f->in;
+  int64_t th = tile->ne[2], tw = tile->ne[3];
+  int colour = in->channels >= 3 ? 3 : 1;
+
+  for (int64_t y = 0; y < th && oy0 + y < in->height; y++)
+    for (int64_t x = 0; x < tw && ox0 + x < in->width; x++)
+      {
+        float *d = f->res + ((oy0 + y) * in->width + ox0 + x) * in->channels;
+        float w = wy[y] * wx[x], v[3];
+
+        for (int c = 0; c < 3; c++)
+          v[c] = tile->data[((f->mc == 1 ? 0 : c) * th + y) * tw + x] * 0.5f + 0.5f;
+        if (colour == 1)
+          d[0] += w * ((v[0] + v[1] + v[2]) / 3.0f);
+        else
+          for (int c = 0; c < 3; c++)
+            d[c] += w * v[c];
+      }
+}
+
+/* RES = the x0 prediction of IN at ᾱ (clamped 0..1, alpha from IN). */
+static gboolean
+denoise_fast (Run *r, Space *s, const GenPixels *in, double abar, double t, float *res,
+              GError **error)
+{
+  FastDenoise f = { r->p, in, (int) s->mc, (float) sqrt (abar), abar, t, res };
+  const float *sy = gen_tiler_wsum_y (s->unet_tiler), *sx = gen_tiler_wsum_x (s->unet_tiler);
+  int colour = in->channels >= 3 ? 3 : 1;
+  gsize n = (gsize) in->width * in->height * in->channels;
+
+  memset (res, 0, sizeof (float) * n);
+  ensure_arenas (r->p, s->unet_tiler);
+  if (!gen_tiler_run_with (s->unet_tiler, fast_fill, &f, fast_tile, &f, fast_accum, &f,
+                           r->o->cancel, error))
+    return FALSE;
+  for (int64_t y = 0; y < in->height; y++)
+    for (int64_t x = 0; x < in->width; x++)
+      {
+        gsize k = ((gsize) y * in->width + x) * in->channels;
+
+        for (int c = 0; c < colour; c++)
+          res[k + c] = CLAMP (res[k + c] / (sy[y] * sx[x]), 0.0f, 1.0f);
+        if (in->channels == 2 || in->channels == 4)
+          res[k + colour] = in->data[k + colour];
+      }
+  return TRUE;
+}
+
 gboolean
 gen_job_denoise (GenPipeline *p, const GenJobOptions *o, const GenPixels *in, const float *mask,
                  GenDenoiseMode mode, double sigma, double strength, GenPixels *out,
@@ -898,48 +1022,61 @@ gen_job_denoise (GenPipeline *p, const GenJobOptions *o, const GenPixels *in, co
     return FALSE;
   n = s.mc * s.mh * s.mw;
   run_init (&r, p, o, mode == GEN_DENOISE_FAST ? 1 : MAX (1, o->steps));
-  if (!(y = pixels_to_tensor (in, (int) s.mc, s.ph, s.pw, error)) || !(x = alloc_floats (n, error))
-      || !(mo = alloc_floats (n, error)) || !(x0 = alloc_floats (n, error)))
-    goto out;
-
-  if (sigma > 0.0)
-    {
-      int steps = mode == GEN_DENOISE_FAST ? 1 : MAX (1, o->steps);
-      double tc = t, ac = abar;
-      float a = (float) sqrt (abar);
-
-      for (gint64 i = 0; i < n; i++)
-        x[i] = y[i] * a;
-      /* Deterministic DDIM (Song et al. 2021 eq. 12, η = 0) from t down to 0
-       * in STEPS equal steps; one step is the x0 prediction itself. */
-      for (int k = 0; k < steps; k++)
-        {
-          double tn = t * (steps - 1 - k) / steps, an = k + 1 < steps ? abar_at (p->sched, tn) : 1.0;
-
-          if (run_cancelled (&r, error) || !unet_eval (&r, &s, x, 1.0f, tc, mo, error))
-            goto out;
-          split_output (p->sched, ac, x, mo, x0, mo, n);
-          if (k + 1 < steps)
-            {
-              float sa = (float) sqrt (an), sb = (float) sqrt (1.0 - an);
-              for (gint64 i = 0; i < n; i++)
-                x[i] = sa * CLAMP (x0[i], -1.0f, 1.0f) + sb * mo[i];
-            }
-          tc = tn, ac = an;
-          run_tick (&r);
-        }
-    }
-  else
-    memcpy (x0, y, sizeof (float) * n);
-
-  /* blend: strength, then the (feathered) mask, on the image's pixels */
   if (!(res = alloc_floats ((gsize) in->width * in->height * in->channels, error)))
     goto out;
-  {
-    GenPixels den = *out;
 
-    den.data = res;
-    tensor_to_pixels (x0, (int) s.mc, s.ph, s.pw, in, &den);
+  if (sigma > 0.0 && mode == GEN_DENOISE_FAST)
+    {
+      if (run_cancelled (&r, error) || !denoise_fast (&r, &s, in, abar, t, res, error))
+        goto out;
+      run_tick (&r);
+    }
+  else
+    {
+      if (!(y = pixels_to_tensor (in, (int) s.mc, s.ph, s.pw, error))
+          || !(x = alloc_floats (n, error)) || !(mo = alloc_floats (n, error))
+          || !(x0 = alloc_floats (n, error)))
+        goto out;
+      if (sigma > 0.0)
+        {
+          int steps = MAX (1, o->steps);
+          double tc = t, ac = abar;
+          float a = (float) sqrt (abar);
+
+          for (gint64 i = 0; i < n; i++)
+            x[i] = y[i] * a;
+          /* Deterministic DDIM (Song et al. 2021 eq. 12, η = 0) from t down to 0
+           * in STEPS equal steps. */
+          for (int k = 0; k < steps; k++)
+            {
+              double tn = t * (steps - 1 - k) / steps,
+                     an = k + 1 < steps ? abar_at (p->sched, tn) : 1.0;
+
+              if (run_cancelled (&r, error) || !unet_eval (&r, &s, x, 1.0f, tc, mo, error))
+                goto out;
+              split_output (p->sched, ac, x, mo, x0, mo, n);
+              if (k + 1 < steps)
+                {
+                  float sa = (float) sqrt (an), sb = (float) sqrt (1.0 - an);
+                  for (gint64 i = 0; i < n; i++)
+                    x[i] = sa * CLAMP (x0[i], -1.0f, 1.0f) + sb * mo[i];
+                }
+              tc = tn, ac = an;
+              run_tick (&r);
+            }
+        }
+      else
+        memcpy (x0, y, sizeof (float) * n);
+      {
+        GenPixels den = *out;
+
+        den.data = res;
+        tensor_to_pixels (x0, (int) s.mc, s.ph, s.pw, in, &den);
+      }
+    }
+
+  /* blend: strength, then the (feathered) mask, on the image's pixels */
+  {
     for (gint64 i = 0; i < (gint64) in->width * in->height; i++)
       {
         float m = (float) strength * (mask ? CLAMP (mask[i], 0.0f, 1.0f) : 1.0f);
@@ -1037,26 +1174,17 @@ out:
 
 /* ---- VAE round trip ---------------------------------------------------------------- */
 
-typedef struct
-{
-  GenPipeline *p;
-  float       *mean, *logvar;   /* one tile's latent each */
-} EncodeMoments;
-
 /* Tile function writing [mean, logvar] as 2·L channels. */
 static gboolean
-encode_moments_tile (gpointer data, const GenTensor *in, GenTensor *out, GError **error)
+encode_moments_tile (gpointer data, int worker, const GenTensor *in, GenTensor *out,
+                     GError **error)
 {
-  EncodeMoments *e = data;
+  GenPipeline *p = data;
   int64_t l = out->ne[1] / 2, hw = out->ne[2] * out->ne[3];
-  GenTensor mt = gen_tensor_view (e->mean, 1, l, out->ne[2], out->ne[3]);
-  GenTensor lt = gen_tensor_view (e->logvar, 1, l, out->ne[2], out->ne[3]);
+  GenTensor mt = gen_tensor_view (out->data, 1, l, out->ne[2], out->ne[3]);
+  GenTensor lt = gen_tensor_view (out->data + l * hw, 1, l, out->ne[2], out->ne[3]);
 
-  if (!gen_vae_encode (e->p->vae, in, &mt, &lt, e->p->arena, NULL, NULL, error))
-    return FALSE;
-  memcpy (out->data, e->mean, sizeof (float) * l * hw);
-  memcpy (out->data + l * hw, e->logvar, sizeof (float) * l * hw);
-  return TRUE;
+  return gen_vae_encode (p->vae, in, &mt, &lt, p->arenas[worker], NULL, NULL, error);
 }
 
 gboolean
@@ -1069,7 +1197,6 @@ gen_job_vae (GenPipeline *p, const GenJobOptions *o, const GenPixels *in, gboole
   int64_t ph, pw, lh, lw, l;
   float *img = NULL, *mom = NULL, *dec = NULL, *res = NULL;
   GenTiler *t = NULL;
-  EncodeMoments em = { p, NULL, NULL };
   gboolean ok = FALSE;
 
   if (!p->vae)
@@ -1099,28 +1226,26 @@ gen_job_vae (GenPipeline *p, const GenJobOptions *o, const GenPixels *in, gboole
 
   /* encode: mean (and log-variance) through the tiler */
   {
-    int64_t tl = MIN ((int64_t) tile, MAX (ph, pw)) / f + 1;
-
-    em.mean = alloc_floats ((gsize) l * tl * tl, error);
-    em.logvar = alloc_floats ((gsize) l * tl * tl, error);
-    if (!em.mean || !em.logvar
-        || !(t = gen_tiler_new (ph, pw, vi.in_channels, 2 * l, 1, f, f, tile, tile / 4, error)))
+    if (!(t = gen_tiler_new (ph, pw, vi.in_channels, 2 * l, 1, f, f, tile, tile / 4, error)))
       goto out;
+    ensure_arenas (p, t);
     {
       GenTensor it = gen_tensor_view (img, 1, vi.in_channels, ph, pw);
       GenTensor mt = gen_tensor_view (mom, 1, 2 * l, lh, lw);
 
       if (vi.kind == GEN_MODEL_VAE_KL)
         {
-          if (!gen_tiler_run (t, &it, 1.0f, &mt, encode_moments_tile, &em, o->cancel, error))
+          if (!gen_tiler_run (t, &it, 1.0f, &mt, encode_moments_tile, p, o->cancel, error))
             goto out;
         }
       else
         {
           GenTensor m1 = gen_tensor_view (mom, 1, l, lh, lw);
           gen_tiler_free (t);
-          if (!(t = gen_tiler_new (ph, pw, vi.in_channels, l, 1, f, f, tile, tile / 4, error))
-              || !gen_tiler_run (t, &it, 1.0f, &m1, encode_tile, p, o->cancel, error))
+          if (!(t = gen_tiler_new (ph, pw, vi.in_channels, l, 1, f, f, tile, tile / 4, error)))
+            goto out;
+          ensure_arenas (p, t);
+          if (!gen_tiler_run (t, &it, 1.0f, &m1, encode_tile, p, o->cancel, error))
             goto out;
         }
     }
@@ -1160,8 +1285,6 @@ gen_job_vae (GenPipeline *p, const GenJobOptions *o, const GenPixels *in, gboole
 
 out:
   gen_tiler_free (t);
-  g_free (em.mean);
-  g_free (em.logvar);
   g_free (img);
   g_free (mom);
   g_free (dec);
