@@ -246,14 +246,13 @@ affine (const float *x, float *y, int64_t n, float a, float b)
     y[i] = x[i] * a + b;
 }
 
-/* Σ x and Σ (x − m)² in double, from float partial sums over blocks of 512
- * (16 lanes each, so the loops vectorise and the error stays that of 32
- * terms per lane). */
+/* Σ (x − m) and Σ (x − m)² in double, from float partial sums over blocks
+ * of 512 (16 lanes each, so the loop vectorises and each lane's error is
+ * that of 32 terms). */
 GEN_CLONES static void
-sum_sq (const float *x, int64_t n, double m, double *sum, double *sq)
+sum_sq (const float *x, int64_t n, float m, double *sum, double *sq)
 {
   double s = 0.0, q = 0.0;
-  float mf = (float) m;
 
   for (int64_t i0 = 0; i0 < n; i0 += 512)
     {
@@ -264,14 +263,14 @@ sum_sq (const float *x, int64_t n, double m, double *sum, double *sq)
       for (; i + 16 <= len; i += 16)
         for (int k = 0; k < 16; k++)
           {
-            float v = x[i0 + i + k], d = v - mf;
-            ls[k] += v;
+            float d = x[i0 + i + k] - m;
+            ls[k] += d;
             lq[k] += d * d;
           }
       for (; i < len; i++)
         {
-          float v = x[i0 + i], d = v - mf;
-          ls[0] += v;
+          float d = x[i0 + i] - m;
+          ls[0] += d;
           lq[0] += d * d;
         }
       for (int k = 0; k < 16; k++)
@@ -300,14 +299,15 @@ gen_group_norm (const GenGroupNorm *gn, const GenTensor *x, GenTensor *y, bool s
         const float *xs = x->data + b * x->nb[0] + g * cpg * hw;
         float *ys = y->data + b * y->nb[0] + g * cpg * hw;
         int64_t cnt = cpg * hw;
-        double sum, sq, mean, var, unused;
-        float rstd;
+        double sum, sq, mean, var, d;
+        float rstd, shift = cnt > 0 ? xs[0] : 0.0f;
 
-        /* two passes (mean, then squares about it): no cancellation */
-        sum_sq (xs, cnt, 0.0, &sum, &unused);
-        mean = sum / (double) cnt;
-        sum_sq (xs, cnt, mean, &unused, &sq);
-        var = sq / (double) cnt;
+        /* one pass about a shift (the first value), so the variance does
+         * not cancel when the mean is large against the spread */
+        sum_sq (xs, cnt, shift, &sum, &sq);
+        d = sum / (double) cnt;
+        mean = shift + d;
+        var = MAX (0.0, sq / (double) cnt - d * d);
         rstd = (float) (1.0 / sqrt (var + gn->eps));
 
         for (int64_t cc = 0; cc < cpg; cc++)
