@@ -89,7 +89,7 @@ default_model_dir (void)
 
 typedef struct
 {
-  gboolean tty;
+  gboolean tty, quiet;
   gint64   last;
 } Bar;
 
@@ -101,7 +101,14 @@ progress_bar (int step, int total, double elapsed, gpointer data)
   int width = 30, fill = total > 0 ? step * width / total : width;
   char cells[64];
 
-  if (!bar->tty || (step < total && now - bar->last < 100000))
+  if (!bar->tty)
+    {
+      /* logs and batch runs: one line at the end, with the model time */
+      if (!bar->quiet && step >= total)
+        fprintf (stderr, "%d/%d model evaluations in %.2f s\n", step, total, elapsed);
+      return;
+    }
+  if (step < total && now - bar->last < 100000)
     return;
   bar->last = now;
   memset (cells, '#', fill);
@@ -183,6 +190,7 @@ common_setup (Common *c, GenJobOptions *opts, Bar *bar, gboolean need_seed, GErr
     }
   gen_set_threads (c->threads > 0 ? c->threads : (int) g_get_num_processors ());
   bar->tty = !c->quiet && isatty (STDERR_FILENO);
+  bar->quiet = c->quiet;
   opts->progress = progress_bar;
   opts->progress_data = bar;
   p = gen_pipeline_load (model, c->vae, error);
@@ -343,7 +351,7 @@ run_job (JobKind kind, int argc, char **argv, GError **error)
   GenImage *in[2] = { NULL, NULL }, **outs = NULL;
   float *mask = NULL;
   int n_in = kind == JOB_GENERATE ? 0 : kind == JOB_INTERPOLATE ? 2 : 1, n_out = 1, bits;
-  Bar bar = { FALSE, 0 };
+  Bar bar = { FALSE, FALSE, 0 };
   gboolean ok = FALSE;
 
   g_option_context_add_main_entries (ctx, common, NULL);

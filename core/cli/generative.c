@@ -286,9 +286,10 @@ run_forward (int argc, char **argv, GError **error)
 
       getrusage (RUSAGE_SELF, &ru);
       fprintf (stderr, "load %.1f ms; forward best %.2f ms, mean %.2f ms over %d runs "
-               "(%d threads, BLAS %s); peak RSS %.1f MB\n", (t_loaded - t_start) / 1e3, best_ms,
-               sum_ms / repeat, repeat, gen_get_threads (), gen_cpu_blas_kernels (),
-               ru.ru_maxrss / 1024.0);
+               "(%d threads, BLAS %s); peak RSS %.1f MB; activations %.1f MB\n",
+               (t_loaded - t_start) / 1e3, best_ms, sum_ms / repeat, repeat, gen_get_threads (),
+               gen_cpu_blas_kernels (), ru.ru_maxrss / 1024.0,
+               gen_arena_peak_bytes (arena) / 1048576.0);
     }
   ok = tensor_list_write (&outs, output, error);
 
