@@ -307,11 +307,9 @@ gen_resnet_forward (const GenResnet *r, const GenTensor *x, const float *temb_si
 {
   int64_t n = x->ne[0], hh = x->ne[2], ww = x->ne[3];
   gsize mark = gen_arena_mark (arena);
-  GenTensor h0 = gen_arena_tensor (arena, n, r->in_ch, hh, ww);
   GenTensor h1 = gen_arena_tensor (arena, n, r->out_ch, hh, ww);
 
-  gen_group_norm (&r->norm1, x, &h0, true);
-  gen_conv2d (&r->conv1, &h0, &h1, false, arena);
+  gen_conv2d_norm_silu (&r->conv1, &r->norm1, x, &h1, false, arena);
 
   if (r->has_temb && temb_silu)
     {

@@ -52,141 +52,7 @@ gen_gemm (bool trans_a, bool trans_b, int m, int n, int k,
                m, n, k, alpha, a, lda, b, ldb, beta, c, ldc);
 }
 
-/* ---- convolution ------------------------------------------------------- */
-
-int64_t
-gen_conv2d_out_size (int64_t in, int k, int stride, int pad_before, int pad_after)
-{
-  int64_t span = in + pad_before + pad_after - k;
-  return span < 0 ? 0 : span / stride + 1;
-}
-
-/* Fills COL [Ci*kh*kw, rows*Wo] for output rows [oy0, oy0 + rows). */
-static void
-im2col_band (const float *x /* [Ci, H, W] */, int64_t ci, int64_t h, int64_t w,
-             int kh, int kw, int stride, int pt, int pl,
-             int64_t oy0, int64_t rows, int64_t wo, float *col)
-{
-  int64_t ncol = rows * wo;
-
-  for (int64_t c = 0; c < ci; c++)
-    for (int ky = 0; ky < kh; ky++)
-      for (int kx = 0; kx < kw; kx++)
-        {
-          float *dst = col + ((c * kh + ky) * kw + kx) * ncol;
-          const float *src = x + c * h * w;
-
-          for (int64_t r = 0; r < rows; r++)
-            {
-              int64_t iy = (oy0 + r) * stride - pt + ky;
-              float *d = dst + r * wo;
-
-              if (iy < 0 || iy >= h)
-                {
-                  memset (d, 0, sizeof (float) * wo);
-                  continue;
-                }
-              const float *s = src + iy * w;
-              if (stride == 1)
-                {
-                  /* ix = ox - pl + kx: valid for ox in [lo, hi) */
-                  int64_t lo = MAX (0, (int64_t) pl - kx);
-                  int64_t hi = MIN (wo, w + pl - kx);
-
-                  if (hi < lo)
-                    hi = lo;
-                  if (lo > 0)
-                    memset (d, 0, sizeof (float) * lo);
-                  if (hi > lo)
-                    memcpy (d + lo, s + lo - pl + kx, sizeof (float) * (hi - lo));
-                  if (hi < wo)
-                    memset (d + hi, 0, sizeof (float) * (wo - hi));
-                }
-              else
-                {
-                  for (int64_t ox = 0; ox < wo; ox++)
-                    {
-                      int64_t ix = ox * stride - pl + kx;
-                      d[ox] = (ix >= 0 && ix < w) ? s[ix] : 0.0f;
-                    }
-                }
-            }
-        }
-}
-
-void
-gen_conv2d (const GenConv2d *conv, const GenTensor *x, GenTensor *y,
-            bool accumulate, GenArena *scratch)
-{
-  const GenTensor *wt = &conv->weight;
-  int64_t co = wt->ne[0], ci = wt->ne[1];
-  int kh = (int) wt->ne[2], kw = (int) wt->ne[3];
-  int64_t n = x->ne[0], h = x->ne[2], w = x->ne[3];
-  int64_t ho = gen_conv2d_out_size (h, kh, conv->stride, conv->pad[0], conv->pad[2]);
-  int64_t wo = gen_conv2d_out_size (w, kw, conv->stride, conv->pad[1], conv->pad[3]);
-  int64_t K = ci * kh * kw;
-  bool direct;
-
-  g_return_if_fail (x->ne[1] == ci && y->ne[0] == n && y->ne[1] == co
-                    && y->ne[2] == ho && y->ne[3] == wo);
-  g_return_if_fail (gen_tensor_is_contiguous (x) && gen_tensor_is_contiguous (y));
-  if (!x->data || !y->data || !wt->data)
-    return;
-
-  /* Start from the bias (or zero), then accumulate the products. */
-  if (!accumulate)
-    {
-      for (int64_t b = 0; b < n; b++)
-        for (int64_t c = 0; c < co; c++)
-          {
-            float *dst = y->data + b * y->nb[0] + c * y->nb[1];
-            float v = conv->bias.data ? conv->bias.data[c] : 0.0f;
-            for (int64_t i = 0; i < ho * wo; i++)
-              dst[i] = v;
-          }
-    }
-  else if (conv->bias.data)
-    {
-      gen_add_channel_bias (y, conv->bias.data, 0);
-    }
-
-  direct = kh == 1 && kw == 1 && conv->stride == 1
-           && conv->pad[0] == 0 && conv->pad[1] == 0 && conv->pad[2] == 0 && conv->pad[3] == 0;
-
-  if (direct)
-    {
-      for (int64_t b = 0; b < n; b++)
-        gen_gemm (false, false, (int) co, (int) (ho * wo), (int) ci, 1.0f,
-                  wt->data, (int) ci, x->data + b * x->nb[0], (int) (h * w),
-                  1.0f, y->data + b * y->nb[0], (int) (ho * wo));
-      return;
-    }
-
-  {
-    int64_t rows_per_band = MAX (1, IM2COL_MAX_FLOATS / MAX (1, K * wo));
-    gsize mark = gen_arena_mark (scratch);
-    float *col;
-
-    rows_per_band = MIN (rows_per_band, ho);
-    col = gen_arena_alloc (scratch, (gsize) (K * rows_per_band * wo));
-    if (!col)
-      return;
-    for (int64_t b = 0; b < n; b++)
-      for (int64_t oy0 = 0; oy0 < ho; oy0 += rows_per_band)
-        {
-          int64_t rows = MIN (rows_per_band, ho - oy0);
-
-          im2col_band (x->data + b * x->nb[0], ci, h, w, kh, kw, conv->stride,
-                       conv->pad[0], conv->pad[1], oy0, rows, wo, col);
-          gen_gemm (false, false, (int) co, (int) (rows * wo), (int) K, 1.0f,
-                    wt->data, (int) K, col, (int) (rows * wo),
-                    1.0f, y->data + b * y->nb[0] + oy0 * wo, (int) (ho * wo));
-        }
-    gen_arena_release (scratch, mark);
-  }
-}
-
-/* ---- normalisation ---------------------------------------------------- */
+/* ---- vectorised elementwise kernels ------------------------------------ */
 
 /* The hot elementwise loops are compiled for AVX-512, AVX2 and the
  * baseline, picked at load by the CPU (GCC function multiversioning); the
@@ -280,24 +146,200 @@ sum_sq (const float *x, int64_t n, float m, double *sum, double *sq)
   *sq = q;
 }
 
-void
-gen_group_norm (const GenGroupNorm *gn, const GenTensor *x, GenTensor *y, bool silu)
+/* ---- convolution ------------------------------------------------------- */
+
+int64_t
+gen_conv2d_out_size (int64_t in, int k, int stride, int pad_before, int pad_after)
 {
-  int64_t n = x->ne[0], c = x->ne[1], hw = x->ne[2] * x->ne[3];
-  int64_t cpg;
+  int64_t span = in + pad_before + pad_after - k;
+  return span < 0 ? 0 : span / stride + 1;
+}
 
-  g_return_if_fail (gn->groups > 0 && c % gn->groups == 0);
-  g_return_if_fail (gen_tensor_same_shape (x, y));
+/* Fills COL [Ci*kh*kw, rows*Wo] for output rows [oy0, oy0 + rows).  Input
+ * row IY of channel C is at X + C·PLANE + (IY − ROW0)·W: the whole image
+ * (PLANE = H·W, ROW0 = 0) or a band of rows the caller prepared. */
+static void
+im2col_band (const float *x, int64_t plane, int64_t row0, int64_t ci, int64_t h, int64_t w,
+             int kh, int kw, int stride, int pt, int pl,
+             int64_t oy0, int64_t rows, int64_t wo, float *col)
+{
+  int64_t ncol = rows * wo;
+
+  for (int64_t c = 0; c < ci; c++)
+    for (int ky = 0; ky < kh; ky++)
+      for (int kx = 0; kx < kw; kx++)
+        {
+          float *dst = col + ((c * kh + ky) * kw + kx) * ncol;
+          const float *src = x + c * plane;
+
+          for (int64_t r = 0; r < rows; r++)
+            {
+              int64_t iy = (oy0 + r) * stride - pt + ky;
+              float *d = dst + r * wo;
+
+              if (iy < 0 || iy >= h)
+                {
+                  memset (d, 0, sizeof (float) * wo);
+                  continue;
+                }
+              const float *s = src + (iy - row0) * w;
+              if (stride == 1)
+                {
+                  /* ix = ox - pl + kx: valid for ox in [lo, hi) */
+                  int64_t lo = MAX (0, (int64_t) pl - kx);
+                  int64_t hi = MIN (wo, w + pl - kx);
+
+                  if (hi < lo)
+                    hi = lo;
+                  if (lo > 0)
+                    memset (d, 0, sizeof (float) * lo);
+                  if (hi > lo)
+                    memcpy (d + lo, s + lo - pl + kx, sizeof (float) * (hi - lo));
+                  if (hi < wo)
+                    memset (d + hi, 0, sizeof (float) * (wo - hi));
+                }
+              else
+                {
+                  for (int64_t ox = 0; ox < wo; ox++)
+                    {
+                      int64_t ix = ox * stride - pl + kx;
+                      d[ox] = (ix >= 0 && ix < w) ? s[ix] : 0.0f;
+                    }
+                }
+            }
+        }
+}
+
+/* The convolution of X, or of silu (X · PRE_A + PRE_B) per (batch, channel)
+ * when PRE_A is given: that input is made a band of rows at a time, never
+ * whole (a group norm + SiLU fused into the conv that follows it). */
+static void
+conv2d_impl (const GenConv2d *conv, const GenTensor *x, const float *pre_a, const float *pre_b,
+             GenTensor *y, bool accumulate, GenArena *scratch)
+{
+  const GenTensor *wt = &conv->weight;
+  int64_t co = wt->ne[0], ci = wt->ne[1];
+  int kh = (int) wt->ne[2], kw = (int) wt->ne[3];
+  int64_t n = x->ne[0], h = x->ne[2], w = x->ne[3];
+  int64_t ho = gen_conv2d_out_size (h, kh, conv->stride, conv->pad[0], conv->pad[2]);
+  int64_t wo = gen_conv2d_out_size (w, kw, conv->stride, conv->pad[1], conv->pad[3]);
+  int64_t K = ci * kh * kw;
+  bool direct;
+
+  g_return_if_fail (x->ne[1] == ci && y->ne[0] == n && y->ne[1] == co
+                    && y->ne[2] == ho && y->ne[3] == wo);
   g_return_if_fail (gen_tensor_is_contiguous (x) && gen_tensor_is_contiguous (y));
-  if (!x->data || !y->data)
+  if (!x->data || !y->data || !wt->data)
     return;
-  cpg = c / gn->groups;
 
-  for (int64_t b = 0; b < n; b++)
+  /* Start from the bias (or zero), then accumulate the products. */
+  if (!accumulate)
+    {
+      for (int64_t b = 0; b < n; b++)
+        for (int64_t c = 0; c < co; c++)
+          {
+            float *dst = y->data + b * y->nb[0] + c * y->nb[1];
+            float v = conv->bias.data ? conv->bias.data[c] : 0.0f;
+            for (int64_t i = 0; i < ho * wo; i++)
+              dst[i] = v;
+          }
+    }
+  else if (conv->bias.data)
+    {
+      gen_add_channel_bias (y, conv->bias.data, 0);
+    }
+
+  direct = kh == 1 && kw == 1 && conv->stride == 1
+           && conv->pad[0] == 0 && conv->pad[1] == 0 && conv->pad[2] == 0 && conv->pad[3] == 0;
+
+  if (direct)
+    {
+      gsize mark = gen_arena_mark (scratch);
+      float *tx = pre_a ? gen_arena_alloc (scratch, (gsize) (ci * h * w)) : NULL;
+
+      if (pre_a && !tx)
+        return;
+      for (int64_t b = 0; b < n; b++)
+        {
+          const float *src = x->data + b * x->nb[0];
+
+          if (pre_a)
+            {
+              for (int64_t c = 0; c < ci; c++)
+                affine_silu (src + c * h * w, tx + c * h * w, h * w, pre_a[b * ci + c],
+                             pre_b[b * ci + c]);
+              src = tx;
+            }
+          gen_gemm (false, false, (int) co, (int) (ho * wo), (int) ci, 1.0f,
+                    wt->data, (int) ci, src, (int) (h * w),
+                    1.0f, y->data + b * y->nb[0], (int) (ho * wo));
+        }
+      gen_arena_release (scratch, mark);
+      return;
+    }
+
+  {
+    int64_t rows_per_band = MAX (1, IM2COL_MAX_FLOATS / MAX (1, K * wo));
+    int64_t in_rows = 0;
+    gsize mark = gen_arena_mark (scratch);
+    float *col, *band = NULL;
+
+    rows_per_band = MIN (rows_per_band, ho);
+    col = gen_arena_alloc (scratch, (gsize) (K * rows_per_band * wo));
+    if (pre_a)
+      {
+        in_rows = MIN (h, (rows_per_band - 1) * conv->stride + kh);
+        band = gen_arena_alloc (scratch, (gsize) (ci * in_rows * w));
+      }
+    if (!col || (pre_a && !band))
+      return;
+    for (int64_t b = 0; b < n; b++)
+      for (int64_t oy0 = 0; oy0 < ho; oy0 += rows_per_band)
+        {
+          int64_t rows = MIN (rows_per_band, ho - oy0);
+
+          if (pre_a)
+            {
+              /* the input rows this band reads, transformed */
+              int64_t r0 = MAX (0, oy0 * conv->stride - conv->pad[0]);
+              int64_t r1 = MIN (h, (oy0 + rows - 1) * conv->stride - conv->pad[0] + kh);
+
+              for (int64_t c = 0; c < ci && r1 > r0; c++)
+                affine_silu (x->data + b * x->nb[0] + c * h * w + r0 * w, band + c * in_rows * w,
+                             (r1 - r0) * w, pre_a[b * ci + c], pre_b[b * ci + c]);
+              im2col_band (band, in_rows * w, r0, ci, h, w, kh, kw, conv->stride,
+                           conv->pad[0], conv->pad[1], oy0, rows, wo, col);
+            }
+          else
+            im2col_band (x->data + b * x->nb[0], h * w, 0, ci, h, w, kh, kw, conv->stride,
+                         conv->pad[0], conv->pad[1], oy0, rows, wo, col);
+          gen_gemm (false, false, (int) co, (int) (rows * wo), (int) K, 1.0f,
+                    wt->data, (int) K, col, (int) (rows * wo),
+                    1.0f, y->data + b * y->nb[0] + oy0 * wo, (int) (ho * wo));
+        }
+    gen_arena_release (scratch, mark);
+  }
+}
+
+void
+gen_conv2d (const GenConv2d *conv, const GenTensor *x, GenTensor *y,
+            bool accumulate, GenArena *scratch)
+{
+  conv2d_impl (conv, x, NULL, NULL, y, accumulate, scratch);
+}
+
+/* ---- normalisation ---------------------------------------------------- */
+
+/* Per (batch, channel) A and B such that norm (x) = x · A + B. */
+static void
+group_norm_coeffs (const GenGroupNorm *gn, const GenTensor *x, float *a, float *b)
+{
+  int64_t n = x->ne[0], c = x->ne[1], hw = x->ne[2] * x->ne[3], cpg = c / gn->groups;
+
+  for (int64_t bi = 0; bi < n; bi++)
     for (int g = 0; g < gn->groups; g++)
       {
-        const float *xs = x->data + b * x->nb[0] + g * cpg * hw;
-        float *ys = y->data + b * y->nb[0] + g * cpg * hw;
+        const float *xs = x->data + bi * x->nb[0] + g * cpg * hw;
         int64_t cnt = cpg * hw;
         double sum, sq, mean, var, d;
         float rstd, shift = cnt > 0 ? xs[0] : 0.0f;
@@ -309,19 +351,63 @@ gen_group_norm (const GenGroupNorm *gn, const GenTensor *x, GenTensor *y, bool s
         mean = shift + d;
         var = MAX (0.0, sq / (double) cnt - d * d);
         rstd = (float) (1.0 / sqrt (var + gn->eps));
-
         for (int64_t cc = 0; cc < cpg; cc++)
           {
             int64_t ch = g * cpg + cc;
-            float a = rstd * gn->weight.data[ch];
-            float bb = gn->bias.data[ch] - (float) mean * a;
+            float ac = rstd * gn->weight.data[ch];
 
-            if (silu)
-              affine_silu (xs + cc * hw, ys + cc * hw, hw, a, bb);
-            else
-              affine (xs + cc * hw, ys + cc * hw, hw, a, bb);
+            a[bi * c + ch] = ac;
+            b[bi * c + ch] = gn->bias.data[ch] - (float) mean * ac;
           }
       }
+}
+
+void
+gen_group_norm (const GenGroupNorm *gn, const GenTensor *x, GenTensor *y, bool silu)
+{
+  int64_t n = x->ne[0], c = x->ne[1], hw = x->ne[2] * x->ne[3];
+  float *a, *b;
+
+  g_return_if_fail (gn->groups > 0 && c % gn->groups == 0);
+  g_return_if_fail (gen_tensor_same_shape (x, y));
+  g_return_if_fail (gen_tensor_is_contiguous (x) && gen_tensor_is_contiguous (y));
+  if (!x->data || !y->data)
+    return;
+  a = g_new (float, 2 * n * c);
+  b = a + n * c;
+  group_norm_coeffs (gn, x, a, b);
+  for (int64_t i = 0; i < n * c; i++)
+    {
+      const float *xi = x->data + i * hw;
+      float *yi = y->data + i * hw;
+
+      if (silu)
+        affine_silu (xi, yi, hw, a[i], b[i]);
+      else
+        affine (xi, yi, hw, a[i], b[i]);
+    }
+  g_free (a);
+}
+
+void
+gen_conv2d_norm_silu (const GenConv2d *conv, const GenGroupNorm *gn, const GenTensor *x,
+                      GenTensor *y, bool accumulate, GenArena *scratch)
+{
+  int64_t n = x->ne[0], c = x->ne[1];
+  gsize mark;
+  float *a;
+
+  g_return_if_fail (gn->groups > 0 && c % gn->groups == 0);
+  g_return_if_fail (gen_tensor_is_contiguous (x));
+  if (!x->data || !y->data)
+    return;
+  mark = gen_arena_mark (scratch);
+  if ((a = gen_arena_alloc (scratch, (gsize) (2 * n * c))))
+    {
+      group_norm_coeffs (gn, x, a, a + n * c);
+      conv2d_impl (conv, x, a, a + n * c, y, accumulate, scratch);
+    }
+  gen_arena_release (scratch, mark);
 }
 
 void

@@ -74,6 +74,10 @@ void gen_conv2d (const GenConv2d *conv, const GenTensor *x, GenTensor *y,
 
 /* y = group_norm(x), then SiLU if SILU.  In place allowed (y == x). */
 void gen_group_norm (const GenGroupNorm *gn, const GenTensor *x, GenTensor *y, bool silu);
+/* Y (=, or += with ACCUMULATE) conv (silu (group_norm (X))), without the
+ * normalised X ever existing whole: it is made a band of rows at a time. */
+void gen_conv2d_norm_silu (const GenConv2d *conv, const GenGroupNorm *gn, const GenTensor *x,
+                           GenTensor *y, bool accumulate, GenArena *scratch);
 
 /* Rows of X [rows, dim] (dense, row stride dim) normalised into Y. */
 void gen_layer_norm (const GenLayerNorm *ln, const float *x, float *y, int64_t rows, int64_t dim);
