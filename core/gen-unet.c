@@ -475,12 +475,7 @@ gen_unet_forward (GenModel *model, const GenTensor *x, const float *timesteps,
       gen_tap (tap, tap_data, &h, "up_blocks.%d", i);
     }
 
-  {
-    GenTensor hn = gen_arena_tensor (arena, n, u->c0, hh, ww);
-
-    gen_group_norm (&u->conv_norm_out, &h, &hn, true);
-    gen_conv2d (&u->conv_out, &hn, out, false, arena);
-  }
+  gen_conv2d_norm_silu (&u->conv_out, &u->conv_norm_out, &h, out, false, arena);
   if (!gen_arena_check (arena, error))
     return FALSE;
 

@@ -267,9 +267,8 @@ gen_vae_kl_encode (GenModel *m, const GenTensor *x, GenTensor *mean, GenTensor *
   y = gen_arena_tensor (arena, n, h.ne[1], h.ne[2], h.ne[3]);
   gen_mid_block_forward (&v->enc.mid, &h, NULL, &y, arena);
   gen_tap (tap, tap_data, &y, "encoder.mid_block");
-  gen_group_norm (&v->enc.conv_norm_out, &y, &y, true);
   moments = gen_arena_tensor (arena, n, 2 * v->latent_ch, y.ne[2], y.ne[3]);
-  gen_conv2d (&v->enc.conv_out, &y, &moments, false, arena);
+  gen_conv2d_norm_silu (&v->enc.conv_out, &v->enc.conv_norm_out, &y, &moments, false, arena);
   gen_tap (tap, tap_data, &moments, "encoder");
   if (v->has_quant_conv)
     {
@@ -323,7 +322,6 @@ gen_vae_kl_decode (GenModel *m, const GenTensor *z, GenTensor *out, GenArena *ar
       h = gen_arena_keep (arena, mark, &o);
       gen_tap (tap, tap_data, &h, "decoder.up_blocks.%d", i);
     }
-  gen_group_norm (&v->dec.conv_norm_out, &h, &h, true);
-  gen_conv2d (&v->dec.conv_out, &h, out, false, arena);
+  gen_conv2d_norm_silu (&v->dec.conv_out, &v->dec.conv_norm_out, &h, out, false, arena);
   return out->data != NULL;
 }
