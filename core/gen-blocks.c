@@ -305,11 +305,18 @@ void
 gen_resnet_forward (const GenResnet *r, const GenTensor *x, const float *temb_silu,
                     GenTensor *y, GenArena *arena)
 {
+  gen_resnet_forward_cat (r, x, NULL, temb_silu, y, arena);
+}
+
+void
+gen_resnet_forward_cat (const GenResnet *r, const GenTensor *x, const GenTensor *x2,
+                        const float *temb_silu, GenTensor *y, GenArena *arena)
+{
   int64_t n = x->ne[0], hh = x->ne[2], ww = x->ne[3];
   gsize mark = gen_arena_mark (arena);
   GenTensor h1 = gen_arena_tensor (arena, n, r->out_ch, hh, ww);
 
-  gen_conv2d_norm_silu (&r->conv1, &r->norm1, x, &h1, false, arena);
+  gen_conv2d_cat_norm_silu (&r->conv1, &r->norm1, x, x2, &h1, false, arena);
 
   if (r->has_temb && temb_silu)
     {
@@ -344,9 +351,17 @@ gen_resnet_forward (const GenResnet *r, const GenTensor *x, const float *temb_si
     gen_group_norm (&r->norm2, &h1, &h1, true);
 
   if (r->has_shortcut)
-    gen_conv2d (&r->conv_shortcut, x, y, false, arena);
-  else
+    gen_conv2d_cat (&r->conv_shortcut, x, x2, y, false, arena);
+  else if (!x2)
     gen_tensor_copy (x, y);
+  else if (x->data && x2->data && y->data)
+    for (int64_t b = 0; b < n; b++)
+      {
+        /* y = [x, x2] (contiguous, same batch and size) */
+        memcpy (y->data + b * y->nb[0], x->data + b * x->nb[0], sizeof (float) * x->nb[0]);
+        memcpy (y->data + b * y->nb[0] + x->nb[0], x2->data + b * x2->nb[0],
+                sizeof (float) * x2->nb[0]);
+      }
   gen_conv2d (&r->conv2, &h1, y, true, arena);
   gen_scale_div (y->data, gen_tensor_numel (y), r->output_scale_factor);
   gen_arena_release (arena, mark);
@@ -515,12 +530,8 @@ GenTensor
 gen_upsample_forward (const GenConv2d *conv, const GenTensor *h, GenArena *arena)
 {
   GenTensor y = gen_arena_tensor (arena, h->ne[0], conv->weight.ne[0], h->ne[2] * 2, h->ne[3] * 2);
-  gsize mark = gen_arena_mark (arena);
-  GenTensor up = gen_arena_tensor (arena, h->ne[0], h->ne[1], h->ne[2] * 2, h->ne[3] * 2);
 
-  gen_upsample_nearest (h, &up, 2);
-  gen_conv2d (conv, &up, &y, false, arena);
-  gen_arena_release (arena, mark);
+  gen_conv2d_up2 (conv, h, &y, arena);     /* the upsampled input is never made */
   return y;
 }
 

@@ -97,6 +97,10 @@ gboolean gen_mid_block_load (GenWeights *w, GenMidBlock *m, const char *prefix, 
  * block makes), TEMB_SILU is silu(temb) [N, temb_ch] or NULL. */
 void gen_resnet_forward (const GenResnet *r, const GenTensor *x, const float *temb_silu,
                          GenTensor *y, GenArena *arena);
+/* The same on the channel concatenation [X, X2] (the UNet's up blocks:
+ * the skip connection), never made whole; X2 may be NULL. */
+void gen_resnet_forward_cat (const GenResnet *r, const GenTensor *x, const GenTensor *x2,
+                             const float *temb_silu, GenTensor *y, GenArena *arena);
 void gen_attn_forward (const GenAttn *a, const GenTensor *x, GenTensor *y, GenArena *arena);
 void gen_mid_block_forward (const GenMidBlock *m, const GenTensor *x, const float *temb_silu,
                             GenTensor *y, GenArena *arena);

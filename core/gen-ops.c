@@ -155,15 +155,18 @@ gen_conv2d_out_size (int64_t in, int k, int stride, int pad_before, int pad_afte
   return span < 0 ? 0 : span / stride + 1;
 }
 
-/* Fills COL [Ci*kh*kw, rows*Wo] for output rows [oy0, oy0 + rows).  Input
- * row IY of channel C is at X + C·PLANE + (IY − ROW0)·W: the whole image
- * (PLANE = H·W, ROW0 = 0) or a band of rows the caller prepared. */
+/* Fills COL [Ci*kh*kw, rows*Wo] for output rows [oy0, oy0 + rows) of a
+ * conv over an H×W input.  Input row IY of channel C is at X + C·PLANE +
+ * (IY/UP − ROW0)·W/UP: the whole image (PLANE = H·W, ROW0 = 0), a band of
+ * rows the caller prepared, or with UP = 2 an image of half the size seen
+ * through nearest-neighbour upsampling (which is then never made). */
 static void
 im2col_band (const float *x, int64_t plane, int64_t row0, int64_t ci, int64_t h, int64_t w,
-             int kh, int kw, int stride, int pt, int pl,
+             int up, int kh, int kw, int stride, int pt, int pl,
              int64_t oy0, int64_t rows, int64_t wo, float *col)
 {
   int64_t ncol = rows * wo;
+  int ush = up == 2 ? 1 : 0;     /* UP is 1 or 2 */
 
   for (int64_t c = 0; c < ci; c++)
     for (int ky = 0; ky < kh; ky++)
@@ -182,7 +185,7 @@ im2col_band (const float *x, int64_t plane, int64_t row0, int64_t ci, int64_t h,
                   memset (d, 0, sizeof (float) * wo);
                   continue;
                 }
-              const float *s = src + (iy - row0) * w;
+              const float *s = src + ((iy >> ush) - row0) * (w >> ush);
               if (stride == 1)
                 {
                   /* ix = ox - pl + kx: valid for ox in [lo, hi) */
@@ -193,8 +196,11 @@ im2col_band (const float *x, int64_t plane, int64_t row0, int64_t ci, int64_t h,
                     hi = lo;
                   if (lo > 0)
                     memset (d, 0, sizeof (float) * lo);
-                  if (hi > lo)
+                  if (hi > lo && up == 1)
                     memcpy (d + lo, s + lo - pl + kx, sizeof (float) * (hi - lo));
+                  else
+                    for (int64_t ox = lo; ox < hi; ox++)
+                      d[ox] = s[(ox - pl + kx) >> ush];
                   if (hi < wo)
                     memset (d + hi, 0, sizeof (float) * (wo - hi));
                 }
@@ -203,33 +209,49 @@ im2col_band (const float *x, int64_t plane, int64_t row0, int64_t ci, int64_t h,
                   for (int64_t ox = 0; ox < wo; ox++)
                     {
                       int64_t ix = ox * stride - pl + kx;
-                      d[ox] = (ix >= 0 && ix < w) ? s[ix] : 0.0f;
+                      d[ox] = (ix >= 0 && ix < w) ? s[ix >> ush] : 0.0f;
                     }
                 }
             }
         }
 }
 
-/* The convolution of X, or of silu (X · PRE_A + PRE_B) per (batch, channel)
- * when PRE_A is given: that input is made a band of rows at a time, never
- * whole (a group norm + SiLU fused into the conv that follows it). */
+/* Channel C of batch B of the concatenation [XA, XB] (XB may be NULL). */
+static inline const float *
+cat_channel (const GenTensor *xa, const GenTensor *xb, int64_t b, int64_t c)
+{
+  if (c < xa->ne[1])
+    return xa->data + b * xa->nb[0] + c * xa->nb[1];
+  return xb->data + b * xb->nb[0] + (c - xa->ne[1]) * xb->nb[1];
+}
+
+/* The convolution of the channel concatenation [XA, XB] (XB may be NULL),
+ * or of silu ([XA, XB] · PRE_A + PRE_B) per (batch, channel) when PRE_A is
+ * given.  Neither the concatenation nor the transformed input is ever made
+ * whole: the transform is applied to a band of rows at a time (a group
+ * norm + SiLU fused into the conv that follows it), and the two inputs
+ * feed im2col (or, for 1×1, the GEMM) directly. */
 static void
-conv2d_impl (const GenConv2d *conv, const GenTensor *x, const float *pre_a, const float *pre_b,
-             GenTensor *y, bool accumulate, GenArena *scratch)
+conv2d_impl (const GenConv2d *conv, const GenTensor *xa, const GenTensor *xb, const float *pre_a,
+             const float *pre_b, int up, GenTensor *y, bool accumulate, GenArena *scratch)
 {
   const GenTensor *wt = &conv->weight;
   int64_t co = wt->ne[0], ci = wt->ne[1];
   int kh = (int) wt->ne[2], kw = (int) wt->ne[3];
-  int64_t n = x->ne[0], h = x->ne[2], w = x->ne[3];
+  int64_t n = xa->ne[0], h = xa->ne[2] * up, w = xa->ne[3] * up;
+  int64_t ca = xa->ne[1], cb = xb ? xb->ne[1] : 0;
   int64_t ho = gen_conv2d_out_size (h, kh, conv->stride, conv->pad[0], conv->pad[2]);
   int64_t wo = gen_conv2d_out_size (w, kw, conv->stride, conv->pad[1], conv->pad[3]);
   int64_t K = ci * kh * kw;
   bool direct;
 
-  g_return_if_fail (x->ne[1] == ci && y->ne[0] == n && y->ne[1] == co
+  g_return_if_fail (ca + cb == ci && y->ne[0] == n && y->ne[1] == co
                     && y->ne[2] == ho && y->ne[3] == wo);
-  g_return_if_fail (gen_tensor_is_contiguous (x) && gen_tensor_is_contiguous (y));
-  if (!x->data || !y->data || !wt->data)
+  g_return_if_fail (!xb || (xb->ne[0] == n && xb->ne[2] == h && xb->ne[3] == w));
+  g_return_if_fail (up == 1 || (!xb && !pre_a));
+  g_return_if_fail (gen_tensor_is_contiguous (xa) && gen_tensor_is_contiguous (y)
+                    && (!xb || gen_tensor_is_contiguous (xb)));
+  if (!xa->data || (xb && !xb->data) || !y->data || !wt->data)
     return;
 
   /* Start from the bias (or zero), then accumulate the products. */
@@ -249,7 +271,7 @@ conv2d_impl (const GenConv2d *conv, const GenTensor *x, const float *pre_a, cons
       gen_add_channel_bias (y, conv->bias.data, 0);
     }
 
-  direct = kh == 1 && kw == 1 && conv->stride == 1
+  direct = kh == 1 && kw == 1 && conv->stride == 1 && up == 1
            && conv->pad[0] == 0 && conv->pad[1] == 0 && conv->pad[2] == 0 && conv->pad[3] == 0;
 
   if (direct)
@@ -261,18 +283,25 @@ conv2d_impl (const GenConv2d *conv, const GenTensor *x, const float *pre_a, cons
         return;
       for (int64_t b = 0; b < n; b++)
         {
-          const float *src = x->data + b * x->nb[0];
+          float *yb = y->data + b * y->nb[0];
 
           if (pre_a)
             {
               for (int64_t c = 0; c < ci; c++)
-                affine_silu (src + c * h * w, tx + c * h * w, h * w, pre_a[b * ci + c],
+                affine_silu (cat_channel (xa, xb, b, c), tx + c * h * w, h * w, pre_a[b * ci + c],
                              pre_b[b * ci + c]);
-              src = tx;
+              gen_gemm (false, false, (int) co, (int) (ho * wo), (int) ci, 1.0f,
+                        wt->data, (int) ci, tx, (int) (h * w), 1.0f, yb, (int) (ho * wo));
+              continue;
             }
-          gen_gemm (false, false, (int) co, (int) (ho * wo), (int) ci, 1.0f,
-                    wt->data, (int) ci, src, (int) (h * w),
-                    1.0f, y->data + b * y->nb[0], (int) (ho * wo));
+          /* W = [Wa | Wb] column blocks: y += Wa·xa + Wb·xb */
+          gen_gemm (false, false, (int) co, (int) (ho * wo), (int) ca, 1.0f,
+                    wt->data, (int) ci, xa->data + b * xa->nb[0], (int) (h * w),
+                    1.0f, yb, (int) (ho * wo));
+          if (xb)
+            gen_gemm (false, false, (int) co, (int) (ho * wo), (int) cb, 1.0f,
+                      wt->data + ca, (int) ci, xb->data + b * xb->nb[0], (int) (h * w),
+                      1.0f, yb, (int) (ho * wo));
         }
       gen_arena_release (scratch, mark);
       return;
@@ -305,14 +334,21 @@ conv2d_impl (const GenConv2d *conv, const GenTensor *x, const float *pre_a, cons
               int64_t r1 = MIN (h, (oy0 + rows - 1) * conv->stride - conv->pad[0] + kh);
 
               for (int64_t c = 0; c < ci && r1 > r0; c++)
-                affine_silu (x->data + b * x->nb[0] + c * h * w + r0 * w, band + c * in_rows * w,
+                affine_silu (cat_channel (xa, xb, b, c) + r0 * w, band + c * in_rows * w,
                              (r1 - r0) * w, pre_a[b * ci + c], pre_b[b * ci + c]);
-              im2col_band (band, in_rows * w, r0, ci, h, w, kh, kw, conv->stride,
+              im2col_band (band, in_rows * w, r0, ci, h, w, 1, kh, kw, conv->stride,
                            conv->pad[0], conv->pad[1], oy0, rows, wo, col);
             }
           else
-            im2col_band (x->data + b * x->nb[0], h * w, 0, ci, h, w, kh, kw, conv->stride,
-                         conv->pad[0], conv->pad[1], oy0, rows, wo, col);
+            {
+              im2col_band (xa->data + b * xa->nb[0], h * w / (up * up), 0, ca, h, w, up, kh, kw,
+                           conv->stride,
+                           conv->pad[0], conv->pad[1], oy0, rows, wo, col);
+              if (xb)
+                im2col_band (xb->data + b * xb->nb[0], h * w, 0, cb, h, w, 1, kh, kw, conv->stride,
+                             conv->pad[0], conv->pad[1], oy0, rows, wo,
+                             col + ca * kh * kw * rows * wo);
+            }
           gen_gemm (false, false, (int) co, (int) (rows * wo), (int) K, 1.0f,
                     wt->data, (int) K, col, (int) (rows * wo),
                     1.0f, y->data + b * y->nb[0] + oy0 * wo, (int) (ho * wo));
@@ -325,35 +361,60 @@ void
 gen_conv2d (const GenConv2d *conv, const GenTensor *x, GenTensor *y,
             bool accumulate, GenArena *scratch)
 {
-  conv2d_impl (conv, x, NULL, NULL, y, accumulate, scratch);
+  conv2d_impl (conv, x, NULL, NULL, NULL, 1, y, accumulate, scratch);
+}
+
+void
+gen_conv2d_cat (const GenConv2d *conv, const GenTensor *xa, const GenTensor *xb, GenTensor *y,
+                bool accumulate, GenArena *scratch)
+{
+  conv2d_impl (conv, xa, xb, NULL, NULL, 1, y, accumulate, scratch);
+}
+
+void
+gen_conv2d_up2 (const GenConv2d *conv, const GenTensor *x, GenTensor *y, GenArena *scratch)
+{
+  conv2d_impl (conv, x, NULL, NULL, NULL, 2, y, false, scratch);
 }
 
 /* ---- normalisation ---------------------------------------------------- */
 
-/* Per (batch, channel) A and B such that norm (x) = x · A + B. */
+/* Per (batch, channel) A and B such that norm (x) = x · A + B, for the
+ * channel concatenation [XA, XB] (XB may be NULL). */
 static void
-group_norm_coeffs (const GenGroupNorm *gn, const GenTensor *x, float *a, float *b)
+group_norm_coeffs (const GenGroupNorm *gn, const GenTensor *xa, const GenTensor *xb, float *a,
+                   float *b)
 {
-  int64_t n = x->ne[0], c = x->ne[1], hw = x->ne[2] * x->ne[3], cpg = c / gn->groups;
+  int64_t n = xa->ne[0], c = xa->ne[1] + (xb ? xb->ne[1] : 0), hw = xa->ne[2] * xa->ne[3];
+  int64_t cpg = c / gn->groups;
 
   for (int64_t bi = 0; bi < n; bi++)
     for (int g = 0; g < gn->groups; g++)
       {
-        const float *xs = x->data + bi * x->nb[0] + g * cpg * hw;
-        int64_t cnt = cpg * hw;
-        double sum, sq, mean, var, d;
-        float rstd, shift = cnt > 0 ? xs[0] : 0.0f;
+        int64_t cnt = cpg * hw, c0 = g * cpg;
+        double sum = 0.0, sq = 0.0, mean, var, d;
+        float rstd, shift = cnt > 0 ? cat_channel (xa, xb, bi, c0)[0] : 0.0f;
+        int64_t cc = 0;
 
         /* one pass about a shift (the first value), so the variance does
-         * not cancel when the mean is large against the spread */
-        sum_sq (xs, cnt, shift, &sum, &sq);
+         * not cancel when the mean is large against the spread; a group's
+         * channels are contiguous within each input */
+        while (cc < cpg)
+          {
+            int64_t run = c0 + cc < xa->ne[1] ? MIN (cpg - cc, xa->ne[1] - (c0 + cc)) : cpg - cc;
+            double s1, q1;
+
+            sum_sq (cat_channel (xa, xb, bi, c0 + cc), run * hw, shift, &s1, &q1);
+            sum += s1, sq += q1;
+            cc += run;
+          }
         d = sum / (double) cnt;
         mean = shift + d;
         var = MAX (0.0, sq / (double) cnt - d * d);
         rstd = (float) (1.0 / sqrt (var + gn->eps));
-        for (int64_t cc = 0; cc < cpg; cc++)
+        for (cc = 0; cc < cpg; cc++)
           {
-            int64_t ch = g * cpg + cc;
+            int64_t ch = c0 + cc;
             float ac = rstd * gn->weight.data[ch];
 
             a[bi * c + ch] = ac;
@@ -375,7 +436,7 @@ gen_group_norm (const GenGroupNorm *gn, const GenTensor *x, GenTensor *y, bool s
     return;
   a = g_new (float, 2 * n * c);
   b = a + n * c;
-  group_norm_coeffs (gn, x, a, b);
+  group_norm_coeffs (gn, x, NULL, a, b);
   for (int64_t i = 0; i < n * c; i++)
     {
       const float *xi = x->data + i * hw;
@@ -393,19 +454,26 @@ void
 gen_conv2d_norm_silu (const GenConv2d *conv, const GenGroupNorm *gn, const GenTensor *x,
                       GenTensor *y, bool accumulate, GenArena *scratch)
 {
-  int64_t n = x->ne[0], c = x->ne[1];
+  gen_conv2d_cat_norm_silu (conv, gn, x, NULL, y, accumulate, scratch);
+}
+
+void
+gen_conv2d_cat_norm_silu (const GenConv2d *conv, const GenGroupNorm *gn, const GenTensor *xa,
+                          const GenTensor *xb, GenTensor *y, bool accumulate, GenArena *scratch)
+{
+  int64_t n = xa->ne[0], c = xa->ne[1] + (xb ? xb->ne[1] : 0);
   gsize mark;
   float *a;
 
   g_return_if_fail (gn->groups > 0 && c % gn->groups == 0);
-  g_return_if_fail (gen_tensor_is_contiguous (x));
-  if (!x->data || !y->data)
+  g_return_if_fail (gen_tensor_is_contiguous (xa) && (!xb || gen_tensor_is_contiguous (xb)));
+  if (!xa->data || (xb && !xb->data) || !y->data)
     return;
   mark = gen_arena_mark (scratch);
   if ((a = gen_arena_alloc (scratch, (gsize) (2 * n * c))))
     {
-      group_norm_coeffs (gn, x, a, a + n * c);
-      conv2d_impl (conv, x, a, a + n * c, y, accumulate, scratch);
+      group_norm_coeffs (gn, xa, xb, a, a + n * c);
+      conv2d_impl (conv, xa, xb, a, a + n * c, 1, y, accumulate, scratch);
     }
   gen_arena_release (scratch, mark);
 }

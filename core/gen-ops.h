@@ -78,6 +78,15 @@ void gen_group_norm (const GenGroupNorm *gn, const GenTensor *x, GenTensor *y, b
  * normalised X ever existing whole: it is made a band of rows at a time. */
 void gen_conv2d_norm_silu (const GenConv2d *conv, const GenGroupNorm *gn, const GenTensor *x,
                            GenTensor *y, bool accumulate, GenArena *scratch);
+/* The same two on the channel concatenation [XA, XB], never made whole
+ * (XB may be NULL; same batch and size). */
+void gen_conv2d_cat (const GenConv2d *conv, const GenTensor *xa, const GenTensor *xb, GenTensor *y,
+                     bool accumulate, GenArena *scratch);
+/* Y = conv (nearest ×2 upsampling of X), without the upsampled X. */
+void gen_conv2d_up2 (const GenConv2d *conv, const GenTensor *x, GenTensor *y, GenArena *scratch);
+void gen_conv2d_cat_norm_silu (const GenConv2d *conv, const GenGroupNorm *gn, const GenTensor *xa,
+                               const GenTensor *xb, GenTensor *y, bool accumulate,
+                               GenArena *scratch);
 
 /* Rows of X [rows, dim] (dense, row stride dim) normalised into Y. */
 void gen_layer_norm (const GenLayerNorm *ln, const float *x, float *y, int64_t rows, int64_t dim);

@@ -460,12 +460,9 @@ gen_unet_forward (GenModel *model, const GenTensor *x, const float *timesteps,
         {
           GenTensor skip = skips[--n_skip];
           GenTensor y = gen_arena_tensor (arena, n, b->out_ch, h.ne[2], h.ne[3]);
-          gsize mark = gen_arena_mark (arena);
-          GenTensor cat = gen_arena_tensor (arena, n, h.ne[1] + skip.ne[1], h.ne[2], h.ne[3]);
 
-          gen_concat_channels (&h, &skip, &cat);
-          gen_resnet_forward (&b->resnets[j], &cat, temb_silu.data, &y, arena);
-          gen_arena_release (arena, mark);
+          /* resnet ([h, skip]) without making the concatenation */
+          gen_resnet_forward_cat (&b->resnets[j], &h, &skip, temb_silu.data, &y, arena);
           if (b->attn)
             gen_attn_forward (&b->attns[j], &y, &y, arena);
           h = y;
