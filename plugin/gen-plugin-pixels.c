@@ -1,6 +1,8 @@
 /* gen-plugin-pixels.c — GIMP pixels to and from GenPixels through GEGL. */
 #include <string.h>
 
+#include <glib/gi18n.h>
+
 #include "gen-error.h"
 #include "gen-plugin-pixels.h"
 
@@ -29,14 +31,14 @@ gen_plugin_pixels_alloc (GenPixels *px, int width, int height, int channels, GEr
       || !g_size_checked_mul (&bytes, n, sizeof (float)))
     {
       g_set_error (error, GEN_ERROR, GEN_ERROR_INVALID,
-                   "cannot hold an image of %d×%d×%d", width, height, channels);
+                   _("Cannot hold an image of %d×%d×%d."), width, height, channels);
       return FALSE;
     }
   px->data = g_try_malloc0 (bytes);
   if (!px->data)
     {
       g_set_error (error, GEN_ERROR, GEN_ERROR_NO_MEMORY,
-                   "out of memory for an image of %d×%d", width, height);
+                   _("Out of memory for an image of %d×%d."), width, height);
       return FALSE;
     }
   px->width = width;
@@ -85,13 +87,31 @@ gen_plugin_mask_read (GeglBuffer *selection, const GeglRectangle *rect, int offs
       || !(mask = g_try_malloc0 (bytes)))
     {
       g_set_error (error, GEN_ERROR, GEN_ERROR_NO_MEMORY,
-                   "out of memory for a %d×%d selection", rect->width, rect->height);
+                   _("Out of memory for a %d×%d selection."), rect->width, rect->height);
       return NULL;
     }
   /* Outside the image the selection is empty: GEGL_ABYSS_NONE reads zeros. */
   gegl_buffer_get (selection, &r, 1.0, babl_format ("Y float"), mask, GEGL_AUTO_ROWSTRIDE,
                    GEGL_ABYSS_NONE);
   return mask;
+}
+
+double
+gen_plugin_estimate_noise (GeglBuffer *buffer, const GeglRectangle *rect, int channels)
+{
+  GeglRectangle crop = *rect;
+  GenPixels px;
+  double sigma;
+
+  crop.width = MIN (rect->width, 512);
+  crop.height = MIN (rect->height, 512);
+  crop.x += (rect->width - crop.width) / 2;
+  crop.y += (rect->height - crop.height) / 2;
+  if (!gen_plugin_pixels_read (buffer, &crop, channels, &px, NULL))
+    return -1.0;
+  sigma = gen_estimate_noise (&px);
+  gen_plugin_pixels_clear (&px);
+  return sigma;
 }
 
 gboolean

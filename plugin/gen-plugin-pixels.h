@@ -36,6 +36,12 @@ void     gen_plugin_pixels_write (GeglBuffer *buffer, const GeglRectangle *rect,
 float   *gen_plugin_mask_read (GeglBuffer *selection, const GeglRectangle *rect,
                                int offset_x, int offset_y, GError **error);
 
+/* The noise level (σ on the 0..255 scale) of RECT of BUFFER read as
+ * CHANNELS channels, estimated with gen_estimate_noise on at most a
+ * 512×512 crop at its centre (the dialog shows it; the job estimates again
+ * on what it runs on).  -1 when it cannot be read. */
+double   gen_plugin_estimate_noise (GeglBuffer *buffer, const GeglRectangle *rect, int channels);
+
 /* TRUE when any of MASK's N values is above zero. */
 gboolean gen_plugin_mask_any (const float *mask, gsize n);
 

@@ -9,8 +9,10 @@ static const char *const job_names[GEN_PLUGIN_N_JOBS] = {
   "generate", "denoise", "inpaint", "vary", "vae-reconstruct", "interpolate"
 };
 
+/* The first word of a new layer's name. */
 static const char *const job_titles[GEN_PLUGIN_N_JOBS] = {
-  "Generated", "Denoised", "Inpainted", "Variation", "VAE", "Interpolated"
+  N_("Generated"), N_("Denoised"), N_("Inpainted"), N_("Variation"), N_("VAE"),
+  N_("Interpolated")
 };
 
 void
@@ -50,7 +52,7 @@ gen_plugin_model_dir (const GenPluginSettings *s, const char *default_dir, GErro
   if (!g_file_test (default_dir, G_FILE_TEST_IS_DIR))
     {
       g_set_error (error, GEN_ERROR, GEN_ERROR_IO,
-                   "no model folder given and the default model is not installed at %s",
+                   _("No model folder given and the default model is not installed at %s."),
                    default_dir);
       return NULL;
     }
@@ -73,11 +75,19 @@ gen_plugin_load (const GenPluginSettings *s, const char *default_dir, GError **e
 char *
 gen_plugin_settings_layer_name (const GenPluginSettings *s, int frame)
 {
-  GString *name = g_string_new (job_titles[s->job]);
+  GString *name = g_string_new (_(job_titles[s->job]));
+  char seed[24];
 
   if (frame >= 0)
-    g_string_append_printf (name, " frame %d", frame + 1);
-  g_string_append_printf (name, " (seed %" G_GUINT64_FORMAT, s->opts.seed);
+    {
+      g_string_append_c (name, ' ');
+      /* TRANSLATORS: in a layer name, "Interpolated frame 3 (seed 7, …)" */
+      g_string_append_printf (name, _("frame %d"), frame + 1);
+    }
+  g_snprintf (seed, sizeof seed, "%" G_GUINT64_FORMAT, s->opts.seed);
+  g_string_append (name, " (");
+  /* TRANSLATORS: in a layer name, "Denoised (seed 7, one step)" */
+  g_string_append_printf (name, _("seed %s"), seed);
   switch (s->job)
     {
     case GEN_PLUGIN_VAE:
@@ -85,16 +95,24 @@ gen_plugin_settings_layer_name (const GenPluginSettings *s, int frame)
     case GEN_PLUGIN_DENOISE:
       if (s->denoise_mode == GEN_DENOISE_FAST)
         {
-          g_string_append (name, ", one step");
+          g_string_append (name, ", ");
+          /* TRANSLATORS: in a layer name: denoised in one model evaluation */
+          g_string_append (name, _("one step"));
           break;
         }
       G_GNUC_FALLTHROUGH;
     default:
-      g_string_append_printf (name, ", %s %d steps", gen_sampler_kind_name (s->opts.sampler),
+      g_string_append (name, ", ");
+      /* TRANSLATORS: in a layer name, "ddim 30 steps": the sampler, then the steps */
+      g_string_append_printf (name, _("%s %d steps"), gen_sampler_kind_name (s->opts.sampler),
                               s->opts.steps);
     }
   if (s->job == GEN_PLUGIN_VARY || (s->job == GEN_PLUGIN_DENOISE && s->strength < 1.0))
-    g_string_append_printf (name, ", strength %.2f", s->strength);
+    {
+      g_string_append (name, ", ");
+      /* TRANSLATORS: in a layer name, "strength 0.50" */
+      g_string_append_printf (name, _("strength %.2f"), s->strength);
+    }
   g_string_append_c (name, ')');
   return g_string_free (name, FALSE);
 }

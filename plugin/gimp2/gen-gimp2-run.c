@@ -96,12 +96,32 @@ layer_below (gint32 image, gint32 layer)
   return below;
 }
 
+/* "Denoising: step 3 of 20"; USER_DATA is the translated "Denoising". */
 static void
-progress_cb (int step, int total, G_GNUC_UNUSED double elapsed,
-             G_GNUC_UNUSED gpointer user_data)
+progress_cb (int step, int total, G_GNUC_UNUSED double elapsed, gpointer user_data)
 {
-  if (total > 0)
-    gimp_progress_update ((double) step / total);
+  if (total <= 0)
+    return;
+  /* TRANSLATORS: progress text, "Denoising: step 3 of 20" */
+  gimp_progress_set_text_printf (_("%s: step %d of %d"), (const char *) user_data, step, total);
+  gimp_progress_update ((double) step / total);
+}
+
+double
+gen_gimp2_estimate_noise (gint32 drawable)
+{
+  GeglBuffer *buf;
+  gint x, y, w, h;
+  double sigma;
+
+  if (!gimp_item_is_valid (drawable) || !gimp_item_is_drawable (drawable)
+      || !gimp_drawable_mask_intersect (drawable, &x, &y, &w, &h))
+    return -1.0;
+  buf = gimp_drawable_get_buffer (drawable);
+  sigma = gen_plugin_estimate_noise (buf, GEGL_RECTANGLE (x, y, w, h),
+                                     drawable_channels (drawable));
+  g_object_unref (buf);
+  return sigma;
 }
 
 static void
@@ -222,6 +242,7 @@ gen_gimp2_apply (gint32 image, gint32 drawable, GenPluginSettings *s, gint32 **l
     goto done;
 
   s->opts.progress = progress_cb;
+  s->opts.progress_data = (gpointer) _(progress_text[s->job]);
   /* libgimp 2.10 has no gimp_get_num_processors: use the machine's count */
   gen_set_threads (MAX (1, (int) g_get_num_processors ()));
   gimp_progress_init (_(progress_text[s->job]));

@@ -1,6 +1,6 @@
-/* gen-gimp2.h — the GIMP 2.10 front end: registration and arguments
- * (generative.c), the dialog (gen-gimp2-dialog.c), running a job
- * (gen-gimp2-run.c). */
+/* gen-gimp2.h — the GIMP 2.10 front end: registration, arguments and main
+ * (generative.c), running a job (gen-gimp2-run.c); the dialog is
+ * ui/gimp2/gen-gimp2-dialog.c. */
 #pragma once
 
 #include <libgimp/gimp.h>
@@ -56,9 +56,9 @@ extern const GenGimp2Arg gen_gimp2_args[GEN_GIMP2_N_ARGS];
 /* The arguments of JOB, in order, into IDS; returns how many. */
 int gen_gimp2_job_args (GenPluginJob job, GenGimp2ArgId ids[GEN_GIMP2_N_ARGS]);
 
-/* Shows the dialog of JOB's procedure PROC_NAME over V; FALSE when the user
- * cancelled. */
-gboolean gen_gimp2_dialog (const char *proc_name, GenPluginJob job, GenGimp2Values *v);
+/* The noise level of DRAWABLE_ID where a denoise would read it, for the
+ * dialog; -1 when it cannot be read. */
+double gen_gimp2_estimate_noise (gint32 drawable_ID);
 
 /* Runs S->job on DRAWABLE_ID of IMAGE_ID (for interpolate: from the layer
  * below DRAWABLE_ID to DRAWABLE_ID).  On success the image has the new

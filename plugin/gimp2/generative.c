@@ -6,13 +6,23 @@
  * gen_gimp2_apply.  Errors come back as GIMP_PDB_EXECUTION_ERROR (or
  * GIMP_PDB_CALLING_ERROR for arguments out of range) with the message as
  * the second return value, as GIMP 2.10 plug-ins do. */
+#include <locale.h>
 #include <string.h>
 
 #include <gegl.h>
 #include <glib/gi18n.h>
 
+#include "gen-cpu.h"
 #include "gen-error.h"
 #include "gen-gimp2.h"
+#include "gen-gimp2-dialog.h"
+
+#ifndef GEN_PLUGIN_DEFAULT_MODEL
+#define GEN_PLUGIN_DEFAULT_MODEL "/usr/share/generative/generative-unet"
+#endif
+#ifndef GEN_PLUGIN_LOCALEDIR
+#define GEN_PLUGIN_LOCALEDIR "/usr/share/locale"
+#endif
 
 #define PROC_PREFIX "plug-in-generative-"
 
@@ -35,53 +45,53 @@ static const GenPluginProcText interpolate_2_10 = {
 
 const GenGimp2Arg gen_gimp2_args[GEN_GIMP2_N_ARGS] = {
   [GEN_GIMP2_ARG_MODEL] = { GIMP_PDB_STRING, "model",
-    "A diffusers model folder; empty for the installed default",
+    N_("A diffusers model folder; empty for the installed default"),
     N_("_Model folder (empty: default):"), V (model), 0, 0, ENTRY, NULL },
   [GEN_GIMP2_ARG_VAE] = { GIMP_PDB_STRING, "vae",
-    "A VAE folder that adds or replaces the model's; empty for none",
+    N_("A VAE folder that adds or replaces the model's; empty for none"),
     N_("V_AE folder (optional):"), V (vae), 0, 0, ENTRY, NULL },
   [GEN_GIMP2_ARG_SCHEDULER] = { GIMP_PDB_INT32, "scheduler",
-    "The sampler { DDIM (0), DDPM (1), Euler (2), Euler ancestral (3), Heun (4), DPM++ 2M (5) }",
+    N_("The sampler { DDIM (0), DDPM (1), Euler (2), Euler ancestral (3), Heun (4), DPM++ 2M (5) }"),
     N_("Sched_uler:"), V (scheduler), 0, 5, COMBO,
     N_("DDIM|DDPM|Euler|Euler ancestral|Heun|DPM++ 2M") },
   [GEN_GIMP2_ARG_SIGMAS] = { GIMP_PDB_INT32, "sigmas",
-    "Sigma spacing, Euler/Heun/DPM++ only { default (0), Karras (1), exponential (2) }",
+    N_("Sigma spacing, Euler/Heun/DPM++ only { default (0), Karras (1), exponential (2) }"),
     N_("Si_gma schedule:"), V (sigmas), 0, 2, COMBO, N_("Default|Karras|Exponential") },
-  [GEN_GIMP2_ARG_STEPS] = { GIMP_PDB_INT32, "steps", "Number of sampling steps (1..1000)",
+  [GEN_GIMP2_ARG_STEPS] = { GIMP_PDB_INT32, "steps", N_("Number of sampling steps (1..1000)"),
     N_("S_teps:"), V (steps), 1, 1000, SCALE, NULL },
-  [GEN_GIMP2_ARG_ETA] = { GIMP_PDB_FLOAT, "eta", "DDIM eta (0 = deterministic, 0..1)",
+  [GEN_GIMP2_ARG_ETA] = { GIMP_PDB_FLOAT, "eta", N_("DDIM eta (0 = deterministic, 0..1)"),
     N_("_Eta:"), V (eta), 0, 1, SCALE, NULL },
   [GEN_GIMP2_ARG_SEED] = { GIMP_PDB_INT32, "seed",
-    "Random seed (0..2147483647; -1 = a random one)",
+    N_("Random seed (0..2147483647; -1 = a random one)"),
     N_("See_d (-1: random):"), V (seed), -1, G_MAXINT, SCALE, NULL },
   [GEN_GIMP2_ARG_TILE] = { GIMP_PDB_INT32, "tile-size",
-    "Tile edge in pixels for large images (0 = default, ..8192)",
+    N_("Tile edge in pixels for large images (0 = default, ..8192)"),
     N_("Tile si_ze (0: default):"), V (tile), 0, 8192, SCALE, NULL },
   [GEN_GIMP2_ARG_NEW_LAYER] = { GIMP_PDB_INT32, "new-layer",
-    "Put the result on a new layer (TRUE) or replace the pixels (FALSE)",
+    N_("Put the result on a new layer (TRUE) or replace the pixels (FALSE)"),
     N_("Ne_w layer"), V (new_layer), 0, 1, TOGGLE, NULL },
-  [GEN_GIMP2_ARG_WIDTH] = { GIMP_PDB_INT32, "width", "Width (0 = the model's size, ..16384)",
+  [GEN_GIMP2_ARG_WIDTH] = { GIMP_PDB_INT32, "width", N_("Width (0 = the model's size, ..16384)"),
     N_("_Width (0: model's):"), V (width), 0, 16384, SCALE, NULL },
-  [GEN_GIMP2_ARG_HEIGHT] = { GIMP_PDB_INT32, "height", "Height (0 = the model's size, ..16384)",
+  [GEN_GIMP2_ARG_HEIGHT] = { GIMP_PDB_INT32, "height", N_("Height (0 = the model's size, ..16384)"),
     N_("He_ight (0: model's):"), V (height), 0, 16384, SCALE, NULL },
   [GEN_GIMP2_ARG_NOISE_LEVEL] = { GIMP_PDB_FLOAT, "noise-level",
-    "Noise sigma on the 0..255 scale (-1 = estimate)",
+    N_("Noise sigma on the 0..255 scale (-1 = estimate)"),
     N_("Noise le_vel (-1: estimate):"), V (noise_level), -1, 255, SCALE, NULL },
   [GEN_GIMP2_ARG_STRENGTH] = { GIMP_PDB_FLOAT, "strength",
-    "Denoise: blend with the original (1 = all result); vary: noise added (0..1)",
+    N_("Denoise: blend with the original (1 = all result); vary: noise added (0..1)"),
     N_("Stre_ngth:"), V (strength), 0, 1, SCALE, NULL },
   [GEN_GIMP2_ARG_MODE] = { GIMP_PDB_INT32, "mode",
-    "Denoise mode { one step, best PSNR (0), sample, sharper (1) }",
+    N_("Denoise mode { one step, best PSNR (0), sample, sharper (1) }"),
     N_("Deno_ise mode:"), V (mode), 0, 1, COMBO,
     N_("One step (best PSNR)|Sample (sharper)") },
-  [GEN_GIMP2_ARG_JUMP] = { GIMP_PDB_INT32, "jump", "RePaint jump length (1..1000)",
+  [GEN_GIMP2_ARG_JUMP] = { GIMP_PDB_INT32, "jump", N_("RePaint jump length (1..1000)"),
     N_("_Jump length:"), V (jump), 1, 1000, SCALE, NULL },
-  [GEN_GIMP2_ARG_RESAMPLE] = { GIMP_PDB_INT32, "resample", "RePaint resamplings (1..100)",
+  [GEN_GIMP2_ARG_RESAMPLE] = { GIMP_PDB_INT32, "resample", N_("RePaint resamplings (1..100)"),
     N_("Resam_plings:"), V (resample), 1, 100, SCALE, NULL },
   [GEN_GIMP2_ARG_SAMPLE] = { GIMP_PDB_INT32, "sample",
-    "Draw the latent from the posterior instead of its mean (TRUE, FALSE)",
+    N_("Draw the latent from the posterior instead of its mean (TRUE, FALSE)"),
     N_("_Posterior sample"), V (sample), 0, 1, TOGGLE, NULL },
-  [GEN_GIMP2_ARG_FRAMES] = { GIMP_PDB_INT32, "frames", "Number of frames (1..256)",
+  [GEN_GIMP2_ARG_FRAMES] = { GIMP_PDB_INT32, "frames", N_("Number of frames (1..256)"),
     N_("_Frames:"), V (frames), 1, 256, SCALE, NULL },
 };
 
@@ -215,6 +225,36 @@ settings_from_values (const GenGimp2Values *v, GenPluginJob job, GenPluginSettin
 
 /* ---- query and run ------------------------------------------------------------ */
 
+/* Where the catalogs are: a locale/ folder beside the plug-in (a plug-in
+ * installed by hand with its translations, as GIMP 3 expects them), else
+ * where meson installed them.  Caller frees. */
+static char *
+locale_dir (void)
+{
+  char *here = g_path_get_dirname (gimp_get_progname ());
+  char *dir = g_build_filename (here, "locale", NULL);
+
+  g_free (here);
+  if (g_file_test (dir, G_FILE_TEST_IS_DIR))
+    return dir;
+  g_free (dir);
+  return g_strdup (GEN_PLUGIN_LOCALEDIR);
+}
+
+/* The plug-in's own strings (dialog, messages, layer names) in the user's
+ * language. */
+static void
+i18n_init (void)
+{
+  char *dir = locale_dir ();
+
+  setlocale (LC_ALL, "");
+  bindtextdomain (GETTEXT_PACKAGE, dir);
+  bind_textdomain_codeset (GETTEXT_PACKAGE, "UTF-8");
+  textdomain (GETTEXT_PACKAGE);
+  g_free (dir);
+}
+
 static void
 query (void)
 {
@@ -228,8 +268,7 @@ query (void)
     { GIMP_PDB_INT32, "num-layers", "The number of new layers" },
     { GIMP_PDB_INT32ARRAY, "layers", "The new layers' IDs" },
   };
-  /* No catalogs ship yet; once they do they go where GIMP's own do. */
-  gimp_plugin_domain_register (GETTEXT_PACKAGE, gimp_locale_directory ());
+  gimp_plugin_domain_register (GETTEXT_PACKAGE, locale_dir ());
 
   for (GenPluginJob job = 0; job < GEN_PLUGIN_N_JOBS; job++)
     {
@@ -288,6 +327,7 @@ run (const gchar *name, gint nparams, const GimpParam *param, gint *nreturn_vals
   GenGimp2ArgId ids[GEN_GIMP2_N_ARGS];
   int n = 0, n_layers = 0;
 
+  i18n_init ();
   g_clear_pointer (&message, g_free);
   g_clear_pointer (&layers, g_free);
   *nreturn_vals = 1;
@@ -322,8 +362,25 @@ run (const gchar *name, gint nparams, const GimpParam *param, gint *nreturn_vals
                                        gen_gimp2_args[ids[i]].name);
           }
     }
-  else if (run_mode == GIMP_RUN_INTERACTIVE && !gen_gimp2_dialog (name, job, &v))
-    status = GIMP_PDB_CANCEL;
+  else if (run_mode == GIMP_RUN_INTERACTIVE)
+    {
+      double estimate = -1.0;
+
+      /* a script's RUN-INTERACTIVE call with all arguments: its model and
+       * VAE folders, when given, are what the dialog starts from */
+      for (int i = 0; i < n && nparams == 3 + n; i++)
+        if ((ids[i] == GEN_GIMP2_ARG_MODEL || ids[i] == GEN_GIMP2_ARG_VAE)
+            && param[3 + i].type == GIMP_PDB_STRING && param[3 + i].data.d_string
+            && param[3 + i].data.d_string[0])
+          read_arg (ids[i], &param[3 + i], &v);
+      if (job == GEN_PLUGIN_DENOISE)
+        {
+          gegl_init (NULL, NULL);
+          estimate = gen_gimp2_estimate_noise (param[2].data.d_drawable);
+        }
+      if (!gen_gimp2_dialog (name, job, &v, GEN_PLUGIN_DEFAULT_MODEL, estimate))
+        status = GIMP_PDB_CANCEL;
+    }
 
   if (status == GIMP_PDB_SUCCESS)
     {
@@ -375,4 +432,12 @@ run (const gchar *name, gint nparams, const GimpParam *param, gint *nreturn_vals
 
 const GimpPlugInInfo PLUG_IN_INFO = { NULL, NULL, query, run };
 
-MAIN ()
+/* MAIN (), spelled out: first re-execute with OpenBLAS's AVX-512 kernels
+ * where OpenBLAS picked slower ones.  exec keeps the process and the pipe
+ * descriptors GIMP passed on ARGV, and nothing has talked to GIMP yet. */
+int
+main (int argc, char *argv[])
+{
+  gen_cpu_use_fast_blas (argv);
+  return gimp_main (&PLUG_IN_INFO, argc, argv);
+}

@@ -8,6 +8,7 @@
 #include "gen-error.h"
 #include "gen-ops.h"
 #include "gen-gimp3.h"
+#include "gen-gimp3-dialog.h"
 #include "gen-plugin-pixels.h"
 
 #ifndef GEN_PLUGIN_DEFAULT_MODEL
@@ -125,12 +126,33 @@ source_read (Source *src, GimpImage *image, gboolean whole, GError **error)
   return TRUE;
 }
 
+/* "Denoising: step 3 of 20"; USER_DATA is the translated "Denoising". */
 static void
-progress_cb (int step, int total, G_GNUC_UNUSED double elapsed,
-             G_GNUC_UNUSED gpointer user_data)
+progress_cb (int step, int total, G_GNUC_UNUSED double elapsed, gpointer user_data)
 {
-  if (total > 0)
-    gimp_progress_update ((double) step / total);
+  if (total <= 0)
+    return;
+  /* TRANSLATORS: progress text, "Denoising: step 3 of 20" */
+  gimp_progress_set_text_printf (_("%s: step %d of %d"), (const char *) user_data, step, total);
+  gimp_progress_update ((double) step / total);
+}
+
+/* The noise level of the part of DRAWABLE a denoise would read (the
+ * selection's bounds), for the dialog; -1 when there is none. */
+static double
+estimate_noise (GimpDrawable *drawable)
+{
+  GeglBuffer *buf;
+  gint x, y, w, h;
+  double sigma;
+
+  if (!drawable || !gimp_drawable_mask_intersect (drawable, &x, &y, &w, &h))
+    return -1.0;
+  buf = gimp_drawable_get_buffer (drawable);
+  sigma = gen_plugin_estimate_noise (buf, GEGL_RECTANGLE (x, y, w, h),
+                                     drawable_channels (drawable));
+  g_object_unref (buf);
+  return sigma;
 }
 
 static void
@@ -247,6 +269,7 @@ apply (GimpImage *image, GimpDrawable **drawables, int n_drawables, GenPluginSet
     goto done;
 
   s->opts.progress = progress_cb;
+  s->opts.progress_data = (gpointer) _(progress_text[s->job]);
   /* the thread count GIMP's preferences give (Edit > Preferences > System Resources) */
   gen_set_threads (MAX (1, gimp_get_num_processors ()));
   gimp_progress_init (_(progress_text[s->job]));
@@ -321,7 +344,10 @@ gen_gimp3_run (GimpProcedure *procedure, GimpRunMode run_mode, GimpImage *image,
   while (drawables && drawables[n_drawables])
     n_drawables++;
 
-  if (run_mode == GIMP_RUN_INTERACTIVE && !gen_gimp3_dialog (procedure, config, job))
+  if (run_mode == GIMP_RUN_INTERACTIVE
+      && !gen_gimp3_dialog (procedure, config, job, GEN_GIMP3_BINARY, GEN_PLUGIN_DEFAULT_MODEL,
+                            job == GEN_PLUGIN_DENOISE && n_drawables == 1
+                            ? estimate_noise (drawables[0]) : -1.0))
     return gimp_procedure_new_return_values (procedure, GIMP_PDB_CANCEL, NULL);
 
   settings_from_config (config, job, &s);

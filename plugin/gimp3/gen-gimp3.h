@@ -1,5 +1,6 @@
-/* gen-gimp3.h — the GIMP 3.0 front end: registration (generative.c),
- * running a job (gen-gimp3-run.c), the dialog (gen-gimp3-dialog.c). */
+/* gen-gimp3.h — the GIMP 3.0 front end: registration and main
+ * (generative.c), running a job (gen-gimp3-run.c); the dialog is
+ * ui/gimp3/gen-gimp3-dialog.c. */
 #pragma once
 
 #include <libgimp/gimp.h>
@@ -17,9 +18,5 @@ GimpValueArray *gen_gimp3_run (GimpProcedure        *procedure,
                                GimpDrawable        **drawables,
                                GimpProcedureConfig  *config,
                                gpointer              run_data);
-
-/* Shows the procedure's dialog; FALSE when the user cancelled. */
-gboolean gen_gimp3_dialog (GimpProcedure *procedure, GimpProcedureConfig *config,
-                           GenPluginJob job);
 
 G_END_DECLS

@@ -4,6 +4,7 @@
  * into a GenPluginSettings and runs gen_gimp3_run. */
 #include <glib/gi18n.h>
 
+#include "gen-cpu.h"
 #include "gen-gimp3.h"
 
 typedef struct
@@ -166,11 +167,11 @@ generative_create_procedure (GimpPlugIn *plug_in, const gchar *name)
     }
 
   if (job == GEN_PLUGIN_INTERPOLATE)
-    gimp_procedure_add_core_object_array_return_value (p, "layers", "Layers", "The new layers",
+    gimp_procedure_add_core_object_array_return_value (p, "layers", _("Layers"), _("The new layers"),
                                                        GIMP_TYPE_LAYER, G_PARAM_READWRITE);
   else
-    gimp_procedure_add_layer_return_value (p, "layer", "Layer",
-                                           "The new layer (or the drawable written in place)",
+    gimp_procedure_add_layer_return_value (p, "layer", _("Layer"),
+                                           _("The new layer (or the drawable written in place)"),
                                            FALSE, G_PARAM_READWRITE);
   return p;
 }
@@ -208,4 +209,12 @@ generative_init (G_GNUC_UNUSED Generative *self)
 {
 }
 
-GIMP_MAIN (GENERATIVE_TYPE)
+/* GIMP_MAIN, spelled out: first re-execute with OpenBLAS's AVX-512 kernels
+ * where OpenBLAS picked slower ones.  exec keeps the process and the pipe
+ * descriptors GIMP passed on ARGV, and nothing has talked to GIMP yet. */
+int
+main (int argc, char *argv[])
+{
+  gen_cpu_use_fast_blas (argv);
+  return gimp_main (GENERATIVE_TYPE, argc, argv);
+}

@@ -249,5 +249,72 @@
   (check "missing default model fails" (failed? r) "it succeeded")
   (check "missing default model adds nothing" (= (n-layers img) 1) (num (n-layers img))))
 
+; ---- bad input: 1×1 layers.  Each job either makes a 1×1 result or fails
+; with its message; the layer is left as it was either way.
+(for-each
+  (lambda (job)
+    (let* ((img (car (gimp-image-new 1 1 RGB)))
+           (px (car (gimp-layer-new img 1 1 RGB-IMAGE "px" 100 LAYER-MODE-NORMAL)))
+           (before (begin (gimp-image-insert-layer img px 0 0)
+                          (gimp-drawable-fill px FILL-WHITE)
+                          (gimp-drawable-histogram px HISTOGRAM-VALUE 0.0 1.0)))
+           (r (try (lambda ()
+                (cond ((string=? job "denoise")
+                       (plug-in-generative-denoise RUN-NONINTERACTIVE img px
+                         e2e-model "" 0 0 30 0.0 0 0 TRUE 25.0 1.0 0))
+                      ((string=? job "vary")
+                       (plug-in-generative-vary RUN-NONINTERACTIVE img px
+                         e2e-model "" 0 0 2 0.0 0 0 TRUE 0.5))
+                      (else
+                       (plug-in-generative-vae-reconstruct RUN-NONINTERACTIVE img px
+                         e2e-vae "" 0 0 TRUE FALSE)))))))
+      (say (string-append "     1x1 " job ": " (if (failed? r) "refused" "done")))
+      (check (string-append "1x1 " job ": a 1x1 layer or nothing")
+             (if (failed? r)
+                 (= (n-layers img) 1)
+                 (and (= (n-layers img) 2) (= (width (car r)) 1) (= (height (car r)) 1)))
+             (num (n-layers img)))
+      (check (string-append "1x1 " job " leaves the layer")
+             (equal? before (gimp-drawable-histogram px HISTOGRAM-VALUE 0.0 1.0)) "it changed")
+      (gimp-image-delete img)))
+  '("denoise" "vary" "vae"))
+
+; ---- bad input: a 10000×10000 layer.  Inpaint reads all of it and writes a
+; new layer of its size (or fails with its message); the model runs on the
+; selection's surroundings only, which keeps this a test of the plug-in's
+; 1.2 GB buffers rather than of two cores (a whole-layer denoise takes
+; minutes here).  The layer is left as it was.
+(let* ((img (car (gimp-image-new 10000 10000 RGB)))
+       (big (car (gimp-layer-new img 10000 10000 RGB-IMAGE "big" 100 LAYER-MODE-NORMAL)))
+       (before (begin (gimp-image-insert-layer img big 0 0)
+                      ; white with a black block: a fill of 100 MP (a dithered
+                      ; gradient takes minutes in GIMP 3.0)
+                      (gimp-drawable-fill big FILL-WHITE)
+                      (gimp-image-select-rectangle img CHANNEL-OP-REPLACE 3000 2000 4000 5000)
+                      (gimp-context-set-foreground '(0 0 0))
+                      (gimp-drawable-edit-fill big FILL-FOREGROUND)
+                      (gimp-selection-none img)
+                      (gimp-drawable-histogram big HISTOGRAM-VALUE 0.0 1.0)))
+       (sel (gimp-image-select-rectangle img CHANNEL-OP-REPLACE 4990 4990 24 20))
+       (r (try (lambda () (plug-in-generative-inpaint RUN-NONINTERACTIVE img big
+                            e2e-model "" 0 0 2 0.0 0 0 TRUE 1 1)))))
+  (say (string-append "     10000x10000 inpaint: " (if (failed? r) "refused" "done")))
+  (check "10000x10000 inpaint: a 10000x10000 layer or nothing"
+         (if (failed? r)
+             (= (n-layers img) 1)
+             (and (= (n-layers img) 2) (= (width (car r)) 10000) (= (height (car r)) 10000)))
+         (num (n-layers img)))
+  (gimp-selection-none img)
+  (check "10000x10000 inpaint leaves the layer"
+         (equal? before (gimp-drawable-histogram big HISTOGRAM-VALUE 0.0 1.0)) "it changed")
+  (gimp-image-delete img))
+
+; ---- and after all that, GIMP and the plug-in still work
+(let* ((img (load-image)) (bg (first-layer img))
+       (r (try (lambda () (plug-in-generative-denoise RUN-NONINTERACTIVE img bg
+                            e2e-model "" 0 0 30 0.0 0 0 TRUE 25.0 1.0 0)))))
+  (check "denoise after the bad input" (not (failed? r)) "it failed")
+  (check "denoise after the bad input adds a layer" (= (n-layers img) 2) (num (n-layers img))))
+
 (say (string-append "e2e: " (num e2e-passed) " passed, " (num e2e-failed) " failed"))
 (close-output-port e2e-port)

@@ -4,8 +4,9 @@
 #
 #   sudo tests/gimp/trixie-chroot.sh /srv/trixie
 #
-# Idempotent: a chroot that finished before (DIR/.generative-ready) is reused;
-# a half-made one is completed.  /proc, /sys, /dev and /dev/pts are bind-mounted
+# Idempotent: a chroot that finished before (DIR/.generative-ready, which
+# lists its packages) is reused; a half-made one, or one made with fewer
+# packages, is completed.  /proc, /sys, /dev and /dev/pts are bind-mounted
 # only while apt runs and unmounted on exit.  Needs root and Debian's mirror.
 set -eu
 
@@ -13,13 +14,13 @@ DIR=${1:?usage: trixie-chroot.sh DIR}
 MIRROR=${DEBIAN_MIRROR:-http://deb.debian.org/debian}
 PACKAGES="gimp libgimp-3.0-dev libopenblas-dev libjson-glib-dev libglib2.0-dev
   meson ninja-build gcc pkg-config libgegl-dev libbabl-dev gettext xvfb xauth
-  libpng-dev libjpeg-dev libtiff-dev ca-certificates procps"
+  libpng-dev libjpeg-dev libtiff-dev ca-certificates procps imagemagick locales"
 STAMP="$DIR/.generative-ready"
 
 now () { date +%s; }
 t0=$(now)
 
-if [ -f "$STAMP" ]; then
+if [ -f "$STAMP" ] && [ "$(cat "$STAMP")" = "$(echo $PACKAGES)" ]; then
   echo "trixie-chroot: $DIR is ready (reused)"
   exit 0
 fi
@@ -63,5 +64,5 @@ t2=$(now)
 echo "trixie-chroot: packages $((t2 - t1)) s"
 
 chroot "$DIR" gimp-console-3.0 --version
-touch "$STAMP"
+echo $PACKAGES > "$STAMP"
 echo "trixie-chroot: ready in $((t2 - t0)) s"
