@@ -21,6 +21,31 @@ struct _GenTiler
   GenTensor tin[MAX_WORKERS], tout[MAX_WORKERS];
 };
 
+/* The tile size along an axis of LENGTH: the fewest tiles of at most 9/8
+ * TILE (multiples of M) that cover it with OVERLAP, split evenly.  A
+ * 1024-pixel axis with 512-pixel tiles overlapping by 128 takes two tiles
+ * of 576 instead of three of 512: 4 tiles instead of 9 on a 1024×1024
+ * image, 1.27× its pixels instead of 2.25×. */
+static int64_t
+fit_tile (int64_t length, int64_t tile, int64_t overlap, int64_t m)
+{
+  int64_t stride, n;
+
+  if (tile >= length)
+    return length;
+  stride = MAX (1, tile - overlap);
+  n = (length - overlap + stride - 1) / stride;
+  for (int64_t k = MAX (1, n - 1); k <= n; k++)
+    {
+      int64_t t = (length + (k - 1) * overlap + k - 1) / k;
+
+      t = (t + m - 1) / m * m;
+      if (t <= tile + tile / 8 || k == n)
+        return MIN (t, length);
+    }
+  return tile;
+}
+
 /* Tile origins along an axis of LENGTH: stride TILE − OVERLAP, the last
  * tile flush with the end (all tiles the same size).  Returns the count. */
 static int
@@ -96,8 +121,8 @@ gen_tiler_new (int64_t h, int64_t w, int64_t cin, int64_t cout, int num, int den
   ov = MIN (tt / 2, ((overlap + m - 1) / m) * m);
   t = g_new0 (GenTiler, 1);
   t->h = h, t->w = w, t->cin = cin, t->cout = cout, t->num = num, t->den = den;
-  t->th = MIN (tt, h);
-  t->tw = MIN (tt, w);
+  t->th = fit_tile (h, tt, ov, m);
+  t->tw = fit_tile (w, tt, ov, m);
   t->ny = axis_tiles (h, t->th, ov, &t->ys);
   t->nx = axis_tiles (w, t->tw, ov, &t->xs);
   t->wy = axis_weights (t->ny, t->ys, t->th, num, den);

@@ -33,7 +33,9 @@ typedef struct _GenTiler GenTiler;
 /* A tiler for an input canvas of H×W (multiples of MULTIPLE) with CIN
  * channels and output scale NUM/DEN (1/1 for a UNet, 1/8 for an encoder,
  * 8/1 for a decoder).  TILE and OVERLAP are in input pixels (rounded to
- * MULTIPLE; a canvas no larger than TILE is one tile of its own size).
+ * MULTIPLE; a canvas no larger than TILE is one tile of its own size;
+ * otherwise each axis takes the fewest tiles of at most 9/8 TILE, evenly
+ * split).
  * Its memory is the tile buffers and a few rows of weights: nothing of
  * the canvas' size. */
 GenTiler *gen_tiler_new (int64_t h, int64_t w, int64_t cin, int64_t cout, int num, int den,
