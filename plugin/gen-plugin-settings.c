@@ -49,6 +49,18 @@ gen_plugin_model_dir (const GenPluginSettings *s, const char *default_dir, GErro
 {
   if (s->model && s->model[0])
     return g_strdup (s->model);
+  /* VAE Reconstruct with nothing chosen: the embedded VAE, installed beside
+   * the embedded UNet */
+  if (s->job == GEN_PLUGIN_VAE && !(s->vae && s->vae[0]))
+    {
+      char *parent = g_path_get_dirname (default_dir);
+      char *vae = g_build_filename (parent, "generative-vae", NULL);
+
+      g_free (parent);
+      if (g_file_test (vae, G_FILE_TEST_IS_DIR))
+        return vae;
+      g_free (vae);
+    }
   if (!g_file_test (default_dir, G_FILE_TEST_IS_DIR))
     {
       g_set_error (error, GEN_ERROR, GEN_ERROR_IO,

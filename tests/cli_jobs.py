@@ -181,6 +181,37 @@ def main():
                   and all(os.path.exists(os.path.join(tmp, f"frame-{k}.png")) for k in range(2)),
                   r.stderr.strip()[:120])
 
+        # The embedded VAE: the vae job's default (no --model), a round trip that keeps
+        # the picture, and latent interpolation through it.
+        embedded_vae = os.path.join(HERE, "..", "weights", "generative-vae")
+        if os.path.isdir(embedded_vae):
+            yy, xx = np.mgrid[0:96, 0:128].astype(np.float64)
+            scene = np.stack([80 + 100 * (xx / 128), 60 + 120 * ((yy // 24) % 2),
+                              120 + 60 * np.sin(xx / 6.0)], axis=2)
+            scene[30:70, 40:90] = (200, 40, 60)
+            Image.fromarray(np.round(scene).astype(np.uint8)).save(os.path.join(tmp, "scene.png"))
+            Image.fromarray(np.round(scene[::-1]).astype(np.uint8)).save(os.path.join(tmp, "scene2.png"))
+            rt = os.path.join(tmp, "vae-rt.png")
+            # the default is found beside a build folder inside the source tree (or
+            # installed); a build folder elsewhere names the folder
+            beside = os.path.realpath(os.path.join(os.path.dirname(os.path.realpath(cli)),
+                                                   "..", "..", "weights", "generative-vae"))
+            default = beside == os.path.realpath(embedded_vae)
+            r = run(["vae", "-q", "scene.png", "-o", rt] + ([] if default else ["--model", embedded_vae]))
+            ok = r.returncode == 0 and os.path.exists(rt)
+            if ok:
+                a = np.asarray(Image.open(os.path.join(tmp, "scene.png")).convert("RGB"), np.float64)
+                b = np.asarray(Image.open(rt).convert("RGB"), np.float64)
+                psnr = 10 * np.log10(255.0 ** 2 / max(1e-9, ((a - b) ** 2).mean()))
+                ok = a.shape == b.shape and psnr > 15.0
+                print(f"   embedded VAE round trip: {psnr:.2f} dB")
+            check("embedded VAE: the vae job's default", ok, r.stderr.strip()[:120])
+            r = run(["interpolate", "--model", embedded_vae, "--frames", "2", "-q",
+                     "scene.png", "scene2.png", "-o", os.path.join(tmp, "vframe.png")])
+            check("embedded VAE: interpolate (latent slerp)", r.returncode == 0
+                  and all(os.path.exists(os.path.join(tmp, f"vframe-{k}.png")) for k in range(2)),
+                  r.stderr.strip()[:120])
+
         # A latent UNet with a VAE whose latents have other channels: one clear error.
         unet4 = os.path.join(tmp, "unet4")
         models.build(dict(UNET, in_channels=4, out_channels=4), seed=2).save_pretrained(unet4)

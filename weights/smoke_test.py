@@ -7,11 +7,18 @@
      its output matches the checkpoint's EMA model rounded to F16, and the
      scheduler_config.json is there;
   3. 20 optimiser steps on one fixed batch: the loss is finite and falls;
-  4. the dead-leaves generator is deterministic given its seed.
+  4. the dead-leaves generator is deterministic given its seed;
+  5. train_vae.py on a tiny AutoencoderKL (channels (8, 16)): a few steps,
+     checkpoint, --resume, --export (reloaded: matches the EMA model rounded to
+     F16, scaling_factor measured), and with --cli PATH the C core's
+     `generative vae` round trip of a synthetic image agrees with PyTorch's.
+
+  /usr/bin/python3 weights/smoke_test.py [--cli build/core/generative]
 
 Exits 77 (skip) when torch is missing, unless GENERATIVE_REQUIRE_REFERENCE=1 (then 1)."""
 
 import os
+import subprocess
 import sys
 import tempfile
 
@@ -28,6 +35,7 @@ import dead_leaves  # noqa: E402
 import diffusion  # noqa: E402
 import export  # noqa: E402
 import train  # noqa: E402
+import train_vae  # noqa: E402
 
 TINY = ["unet.block_out_channels=[8, 16]", "unet.norm_num_groups=4", "batch=2", "crop=32",
         "val_images=2", "warmup=2"]
@@ -95,7 +103,67 @@ def main():
     a, b = g.batch(2, (7, 1)), g.batch(2, (7, 1))
     check(torch.equal(a, b) and a.min() >= 0 and a.max() <= 1 and a.std() > 0.02,
           "dead leaves deterministic, in [0, 1], not flat")
+    vae_smoke(cli_path())
     print("recipe smoke test passed")
+
+
+def cli_path():
+    if "--cli" in sys.argv[1:]:
+        return sys.argv[sys.argv.index("--cli") + 1]
+    return None
+
+
+TINY_VAE = ["vae.block_out_channels=[8, 16]", "vae.norm_num_groups=4", "batch=2", "crop=32",
+            "val_images=2", "warmup=2", "scaling_images=4", "scaling_size=32"]
+
+
+def vae_smoke(cli):
+    with tempfile.TemporaryDirectory() as tmp:
+        run = os.path.join(tmp, "vae-run")
+        args = ["--run", run, "--ckpt-every", "3", "--log-every", "3", "--val-every", "3"]
+        for s in TINY_VAE:
+            args += ["--set", s]
+        train_vae.train(train_vae.parse_args(args + ["--steps", "3"]))
+        check([os.path.basename(p) for p in train_vae.checkpoints(run)] == ["ckpt-0000003.pt"],
+              "VAE: a checkpoint at step 3")
+        train_vae.train(train_vae.parse_args(["--run", run, "--steps", "5", "--resume"]))
+        state = torch.load(train_vae.checkpoints(run)[-1], map_location="cpu")
+        check(state["step"] == 5 and "opt" in state and "ema" in state,
+              "VAE: resumed to step 5 with optimiser state and EMA")
+
+        out = os.path.join(tmp, "generative-vae")
+        err = train_vae.export(run, out, "F16")
+        check(err < 1e-2, "VAE: export reproduces the checkpoint (%.1e)" % err)
+        loaded = diffusion.models.load_pretrained(out)
+        ema, _, _, _ = train_vae.load_checkpoint_model(run)
+        ema.round_weights("F16")
+        torch.manual_seed(3)
+        x = torch.rand(2, 3, 24, 40) * 2 - 1
+        with torch.no_grad():
+            a, b = loaded(x), ema(x)
+        err = ((a - b).norm() / b.norm()).item()
+        check(err < 1e-5, "VAE: reloaded export matches the trained EMA model (relative error %.1e)"
+              % err)
+        cfg = loaded.config
+        check(cfg["block_out_channels"] == [8, 16] and not cfg["mid_block_add_attention"]
+              and cfg["scaling_factor"] > 0 and cfg["scaling_factor"] != 1.0,
+              "VAE: exported config: channels (8, 16), no attention, scaling_factor %g"
+              % cfg["scaling_factor"])
+
+        if cli:
+            from PIL import Image
+            img = (dead_leaves.DeadLeaves(48).batch(1, (5, 5))[0] * 255).round().byte()
+            img = img.permute(1, 2, 0).numpy()
+            src, dst = os.path.join(tmp, "in.png"), os.path.join(tmp, "out.png")
+            Image.fromarray(img).save(src)
+            subprocess.run([cli, "vae", "-q", "--threads", "1", "--model", out, src, "-o", dst],
+                           check=True)
+            got = numpy.asarray(Image.open(dst).convert("RGB")).astype(int)
+            want = train_vae.torch_round_trip_png(loaded, img).astype(int)
+            diff = numpy.abs(got - want)
+            check(got.shape == want.shape and diff.max() <= 1 and (diff > 0).mean() < 0.01,
+                  "VAE: the C core's round trip matches PyTorch (max %d LSB, %.2f %% differ)"
+                  % (diff.max(), 100 * (diff > 0).mean()))
 
 
 if __name__ == "__main__":

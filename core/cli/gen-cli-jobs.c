@@ -66,13 +66,13 @@ common_clear (Common *c)
 /* The embedded default model: installed beside the program's data, or in
  * the source tree when run from a build folder. */
 static char *
-default_model_dir (void)
+default_model_dir (const char *name)
 {
   char *exe = g_file_read_link ("/proc/self/exe", NULL);
   char *dir = exe ? g_path_get_dirname (exe) : NULL;
   char *cands[3] = {
-    g_build_filename (GEN_WEIGHTS_DIR, "generative-unet", NULL),
-    dir ? g_build_filename (dir, "..", "..", "weights", "generative-unet", NULL) : NULL,
+    g_build_filename (GEN_WEIGHTS_DIR, name, NULL),
+    dir ? g_build_filename (dir, "..", "..", "weights", name, NULL) : NULL,
     NULL,
   };
   char *found = NULL;
@@ -120,10 +120,14 @@ progress_bar (int step, int total, double elapsed, gpointer data)
 
 /* Parses the common options into OPTS, loads the pipeline. */
 static GenPipeline *
-common_setup (Common *c, GenJobOptions *opts, Bar *bar, gboolean need_seed, GError **error)
+common_setup (Common *c, GenJobOptions *opts, Bar *bar, gboolean need_seed, gboolean vae_job,
+              GError **error)
 {
   GenPipeline *p;
-  char *model = c->model ? g_strdup (c->model) : default_model_dir ();
+  /* the vae job with neither --model nor --vae: the embedded VAE */
+  char *model = c->model ? g_strdup (c->model)
+              : vae_job && !c->vae ? default_model_dir ("generative-vae")
+                                   : default_model_dir ("generative-unet");
 
   gen_job_options_init (opts);
   if (c->scheduler && !gen_sampler_kind_from_name (c->scheduler, &opts->sampler, error))
@@ -384,7 +388,8 @@ run_job (JobKind kind, int argc, char **argv, GError **error)
     }
   if (mask_path && n_in > 0 && !(mask = load_mask (mask_path, in[0]->width, in[0]->height, error)))
     goto out;
-  if (!(p = common_setup (&c, &opts, &bar, kind != JOB_DENOISE && kind != JOB_VAE, error)))
+  if (!(p = common_setup (&c, &opts, &bar, kind != JOB_DENOISE && kind != JOB_VAE,
+                          kind == JOB_VAE, error)))
     goto out;
 
   if (kind == JOB_GENERATE)
