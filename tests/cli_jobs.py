@@ -28,6 +28,15 @@ UNET = {"_class_name": "UNet2DModel", "sample_size": 16, "block_out_channels": [
         "up_block_types": ["UpBlock2D", "UpBlock2D"]}
 
 
+def synthetic_scene():
+    """A 128×96 test scene: smooth shading, edges, stripes and a red block."""
+    yy, xx = np.mgrid[0:96, 0:128].astype(np.float64)
+    scene = np.stack([80 + 100 * (xx / 128), 60 + 120 * ((yy // 24) % 2),
+                      120 + 60 * np.sin(xx / 6.0)], axis=2)
+    scene[30:70, 40:90] = (200, 40, 60)
+    return scene
+
+
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--cli", required=True)
@@ -139,10 +148,7 @@ def main():
         # edges, stripes) with σ = 25 noise must gain at least 4 dB.
         embedded = os.path.join(HERE, "..", "weights", "generative-unet")
         if os.path.isdir(embedded):
-            yy, xx = np.mgrid[0:96, 0:128].astype(np.float64)
-            clean = np.stack([80 + 100 * (xx / 128), 60 + 120 * ((yy // 24) % 2),
-                              120 + 60 * np.sin(xx / 6.0)], axis=2)
-            clean[30:70, 40:90] = (200, 40, 60)
+            clean = synthetic_scene()
             noisy = np.clip(np.round(clean + np.random.RandomState(1).randn(*clean.shape) * 25), 0, 255)
             Image.fromarray(noisy.astype(np.uint8)).save(os.path.join(tmp, "noisy.png"))
             r = run(["denoise", "--model", embedded, "--sigma", "25", "-q", "noisy.png", "-o", out])
@@ -185,10 +191,7 @@ def main():
         # the picture, and latent interpolation through it.
         embedded_vae = os.path.join(HERE, "..", "weights", "generative-vae")
         if os.path.isdir(embedded_vae):
-            yy, xx = np.mgrid[0:96, 0:128].astype(np.float64)
-            scene = np.stack([80 + 100 * (xx / 128), 60 + 120 * ((yy // 24) % 2),
-                              120 + 60 * np.sin(xx / 6.0)], axis=2)
-            scene[30:70, 40:90] = (200, 40, 60)
+            scene = synthetic_scene()
             Image.fromarray(np.round(scene).astype(np.uint8)).save(os.path.join(tmp, "scene.png"))
             Image.fromarray(np.round(scene[::-1]).astype(np.uint8)).save(os.path.join(tmp, "scene2.png"))
             rt = os.path.join(tmp, "vae-rt.png")

@@ -58,6 +58,7 @@ sys.path.insert(0, HERE)
 sys.path.insert(0, os.path.join(HERE, "..", "tests", "reference"))
 import dead_leaves  # noqa: E402
 import models  # noqa: E402  (tests/reference/models.py)
+from train import checkpoints, ema_update, lr_at, save_checkpoint  # noqa: E402  (the UNet recipe's)
 
 DEFAULT_IMAGES = os.path.join(HERE, "..", "..", "shared", "testimages", "mcmaster")
 DEFAULT_OUT = os.path.join(HERE, "generative-vae")
@@ -230,39 +231,7 @@ def round_trip(model, x):
 
 # ---------------------------------------------------------------- checkpoints
 
-def checkpoints(run):
-    return sorted(glob.glob(os.path.join(run, "ckpt-*.pt")))
-
-
-def save_checkpoint(run, step, model, ema, opt, keep):
-    path = os.path.join(run, "ckpt-%07d.pt" % step)
-    tmp = path + ".tmp"
-    torch.save({"step": step, "model": model.state_dict(), "ema": ema.state_dict(),
-                "opt": opt.state_dict(), "config": model.config_json()}, tmp)
-    os.replace(tmp, path)
-    for old in checkpoints(run)[:-keep]:
-        s = int(os.path.basename(old)[5:12])
-        if s % 10000 != 0:
-            os.remove(old)
-    return path
-
-
-def lr_at(recipe, step):
-    base = recipe["lr"]
-    if step < recipe["warmup"]:
-        return base * (step + 1) / recipe["warmup"]
-    if recipe["lr_schedule"] == "cosine" and recipe["decay_steps"] > 0:
-        p = min(1.0, (step - recipe["warmup"]) / max(1, recipe["decay_steps"] - recipe["warmup"]))
-        lo = recipe["min_lr_frac"]
-        return base * (lo + (1 - lo) * 0.5 * (1 + math.cos(math.pi * p)))
-    return base
-
-
-@torch.no_grad()
-def ema_update(ema, model, decay, step):
-    d = min(decay, (1 + step) / (10 + step))
-    for pe, pm in zip(ema.parameters(), model.parameters()):
-        pe.mul_(d).add_(pm.detach(), alpha=1 - d)
+# checkpoints(), save_checkpoint(), lr_at() and ema_update() are train.py's (imported above).
 
 
 # ---------------------------------------------------------------- training
