@@ -379,46 +379,51 @@ gen_conv2d_up2 (const GenConv2d *conv, const GenTensor *x, GenTensor *y, GenAren
 
 /* ---- normalisation ---------------------------------------------------- */
 
-/* Per (batch, channel) A and B such that norm (x) = x · A + B, for the
- * channel concatenation [XA, XB] (XB may be NULL). */
+/* The mean and 1/std of group G of batch BI of the channel concatenation
+ * [XA, XB] (XB may be NULL): one pass about a shift (the first value), so
+ * the variance does not cancel when the mean is large against the spread;
+ * a group's channels are contiguous within each input. */
+static void
+group_stats (const GenGroupNorm *gn, const GenTensor *xa, const GenTensor *xb, int64_t bi, int g,
+             double *mean, float *rstd)
+{
+  int64_t c = xa->ne[1] + (xb ? xb->ne[1] : 0), hw = xa->ne[2] * xa->ne[3];
+  int64_t cpg = c / gn->groups, cnt = cpg * hw, c0 = g * cpg;
+  double sum = 0.0, sq = 0.0, d;
+  float shift = cnt > 0 ? cat_channel (xa, xb, bi, c0)[0] : 0.0f;
+
+  for (int64_t cc = 0; cc < cpg;)
+    {
+      int64_t run = c0 + cc < xa->ne[1] ? MIN (cpg - cc, xa->ne[1] - (c0 + cc)) : cpg - cc;
+      double s1, q1;
+
+      sum_sq (cat_channel (xa, xb, bi, c0 + cc), run * hw, shift, &s1, &q1);
+      sum += s1, sq += q1;
+      cc += run;
+    }
+  d = sum / (double) cnt;
+  *mean = shift + d;
+  *rstd = (float) (1.0 / sqrt (MAX (0.0, sq / (double) cnt - d * d) + gn->eps));
+}
+
+/* Per (batch, channel) A and B such that norm (x) = x · A + B. */
 static void
 group_norm_coeffs (const GenGroupNorm *gn, const GenTensor *xa, const GenTensor *xb, float *a,
                    float *b)
 {
-  int64_t n = xa->ne[0], c = xa->ne[1] + (xb ? xb->ne[1] : 0), hw = xa->ne[2] * xa->ne[3];
-  int64_t cpg = c / gn->groups;
+  int64_t n = xa->ne[0], c = xa->ne[1] + (xb ? xb->ne[1] : 0), cpg = c / gn->groups;
 
   for (int64_t bi = 0; bi < n; bi++)
     for (int g = 0; g < gn->groups; g++)
       {
-        int64_t cnt = cpg * hw, c0 = g * cpg;
-        double sum = 0.0, sq = 0.0, mean, var, d;
-        float rstd, shift = cnt > 0 ? cat_channel (xa, xb, bi, c0)[0] : 0.0f;
-        int64_t cc = 0;
+        double mean;
+        float rstd;
 
-        /* one pass about a shift (the first value), so the variance does
-         * not cancel when the mean is large against the spread; a group's
-         * channels are contiguous within each input */
-        while (cc < cpg)
+        group_stats (gn, xa, xb, bi, g, &mean, &rstd);
+        for (int64_t ch = g * cpg; ch < (g + 1) * cpg; ch++)
           {
-            int64_t run = c0 + cc < xa->ne[1] ? MIN (cpg - cc, xa->ne[1] - (c0 + cc)) : cpg - cc;
-            double s1, q1;
-
-            sum_sq (cat_channel (xa, xb, bi, c0 + cc), run * hw, shift, &s1, &q1);
-            sum += s1, sq += q1;
-            cc += run;
-          }
-        d = sum / (double) cnt;
-        mean = shift + d;
-        var = MAX (0.0, sq / (double) cnt - d * d);
-        rstd = (float) (1.0 / sqrt (var + gn->eps));
-        for (cc = 0; cc < cpg; cc++)
-          {
-            int64_t ch = c0 + cc;
-            float ac = rstd * gn->weight.data[ch];
-
-            a[bi * c + ch] = ac;
-            b[bi * c + ch] = gn->bias.data[ch] - (float) mean * ac;
+            a[bi * c + ch] = rstd * gn->weight.data[ch];
+            b[bi * c + ch] = gn->bias.data[ch] - (float) mean * a[bi * c + ch];
           }
       }
 }
@@ -427,27 +432,33 @@ void
 gen_group_norm (const GenGroupNorm *gn, const GenTensor *x, GenTensor *y, bool silu)
 {
   int64_t n = x->ne[0], c = x->ne[1], hw = x->ne[2] * x->ne[3];
-  float *a, *b;
 
   g_return_if_fail (gn->groups > 0 && c % gn->groups == 0);
   g_return_if_fail (gen_tensor_same_shape (x, y));
   g_return_if_fail (gen_tensor_is_contiguous (x) && gen_tensor_is_contiguous (y));
   if (!x->data || !y->data)
     return;
-  a = g_new (float, 2 * n * c);
-  b = a + n * c;
-  group_norm_coeffs (gn, x, NULL, a, b);
-  for (int64_t i = 0; i < n * c; i++)
-    {
-      const float *xi = x->data + i * hw;
-      float *yi = y->data + i * hw;
+  /* no allocation: each group's coefficients are applied as they come */
+  for (int64_t bi = 0; bi < n; bi++)
+    for (int g = 0; g < gn->groups; g++)
+      {
+        int64_t cpg = c / gn->groups;
+        double mean;
+        float rstd;
 
-      if (silu)
-        affine_silu (xi, yi, hw, a[i], b[i]);
-      else
-        affine (xi, yi, hw, a[i], b[i]);
-    }
-  g_free (a);
+        group_stats (gn, x, NULL, bi, g, &mean, &rstd);
+        for (int64_t ch = g * cpg; ch < (g + 1) * cpg; ch++)
+          {
+            float a = rstd * gn->weight.data[ch], b = gn->bias.data[ch] - (float) mean * a;
+            const float *xi = x->data + bi * x->nb[0] + ch * hw;
+            float *yi = y->data + bi * y->nb[0] + ch * hw;
+
+            if (silu)
+              affine_silu (xi, yi, hw, a, b);
+            else
+              affine (xi, yi, hw, a, b);
+          }
+      }
 }
 
 void
