@@ -394,6 +394,16 @@ ensure_arenas (GenPipeline *p, const GenTiler *t)
       p->arenas[i] = gen_arena_new (0);
 }
 
+/* gen_tiler_run with an arena ready for each of its workers: every tiled
+ * model evaluation of the jobs goes through here. */
+static gboolean
+tiles_run (GenPipeline *p, GenTiler *t, const GenTensor *in, float in_scale, GenTensor *out,
+           GenTileFunc func, gpointer data, const gint *cancel, GError **error)
+{
+  ensure_arenas (p, t);
+  return gen_tiler_run (t, in, in_scale, out, func, data, cancel, error);
+}
+
 static gboolean
 unet_tile (gpointer data, int worker, const GenTensor *in, GenTensor *out, GError **error)
 {
@@ -461,8 +471,8 @@ unet_eval (Run *r, Space *s, const float *x, float in_scale, double t, float *ou
   GenTensor xt = gen_tensor_view ((float *) x, 1, s->mc, s->mh, s->mw);
   GenTensor ot = gen_tensor_view (out, 1, s->mc, s->mh, s->mw);
 
-  ensure_arenas (r->p, s->unet_tiler);
-  return gen_tiler_run (s->unet_tiler, &xt, in_scale, &ot, unet_tile, &call, r->o->cancel, error);
+  return tiles_run (r->p, s->unet_tiler, &xt, in_scale, &ot, unet_tile, &call, r->o->cancel,
+                    error);
 }
 
 static GenTiler *
@@ -480,41 +490,32 @@ vae_tiler (Run *r, int64_t h, int64_t w, gboolean encode, GError **error)
                         MAX (1, tile / f / 4), error);
 }
 
-/* VAE encode of IMG [1, 3, H, W] (pixels, [-1, 1]) into Z (mean, unscaled). */
+/* One tiled VAE pass: ENCODE maps IMG [1, 3, H, W] (pixels, [-1, 1]) to the
+ * mean latent (unscaled), else the latent [1, L, H, W] to pixels. */
 static gboolean
-vae_encode (Run *r, const float *img, int64_t h, int64_t w, float *z, GError **error)
+vae_pass (Run *r, gboolean encode, const float *in, int64_t h, int64_t w, float *out,
+          GError **error)
 {
   GenModelInfo vi;
-  GenTiler *t = vae_tiler (r, h, w, TRUE, error);
-  GenTensor it, zt;
+  GenTiler *t = vae_tiler (r, h, w, encode, error);
+  GenTensor it, ot;
   gboolean ok;
 
   if (!t)
     return FALSE;
   gen_model_get_info (r->p->vae, &vi);
-  it = gen_tensor_view ((float *) img, 1, vi.in_channels, h, w);
-  zt = gen_tensor_view (z, 1, vi.latent_channels, h / vi.downscale, w / vi.downscale);
-  ensure_arenas (r->p, t);
-  ok = gen_tiler_run (t, &it, 1.0f, &zt, encode_tile, r->p, r->o->cancel, error);
-  gen_tiler_free (t);
-  return ok;
-}
-
-static gboolean
-vae_decode (Run *r, const float *z, int64_t lh, int64_t lw, float *img, GError **error)
-{
-  GenModelInfo vi;
-  GenTiler *t = vae_tiler (r, lh, lw, FALSE, error);
-  GenTensor zt, it;
-  gboolean ok;
-
-  if (!t)
-    return FALSE;
-  gen_model_get_info (r->p->vae, &vi);
-  zt = gen_tensor_view ((float *) z, 1, vi.latent_channels, lh, lw);
-  it = gen_tensor_view (img, 1, vi.out_channels, lh * vi.downscale, lw * vi.downscale);
-  ensure_arenas (r->p, t);
-  ok = gen_tiler_run (t, &zt, 1.0f, &it, decode_tile, r->p, r->o->cancel, error);
+  if (encode)
+    {
+      it = gen_tensor_view ((float *) in, 1, vi.in_channels, h, w);
+      ot = gen_tensor_view (out, 1, vi.latent_channels, h / vi.downscale, w / vi.downscale);
+    }
+  else
+    {
+      it = gen_tensor_view ((float *) in, 1, vi.latent_channels, h, w);
+      ot = gen_tensor_view (out, 1, vi.out_channels, h * vi.downscale, w * vi.downscale);
+    }
+  ok = tiles_run (r->p, t, &it, 1.0f, &ot, encode ? encode_tile : decode_tile, r->p,
+                  r->o->cancel, error);
   gen_tiler_free (t);
   return ok;
 }
@@ -533,7 +534,7 @@ to_model_space (Run *r, Space *s, const GenPixels *in, GError **error)
   if (!(img = pixels_to_tensor (in, vi.in_channels, s->ph, s->pw, error)))
     return NULL;
   n = (gsize) vi.latent_channels * s->mh * s->mw;
-  if (!(z = alloc_floats (n, error)) || !vae_encode (r, img, s->ph, s->pw, z, error))
+  if (!(z = alloc_floats (n, error)) || !vae_pass (r, TRUE, img, s->ph, s->pw, z, error))
     {
       g_free (img);
       g_free (z);
@@ -566,7 +567,7 @@ from_model_space (Run *r, Space *s, const float *x0, const GenPixels *alpha_src,
   for (gsize i = 0; i < n; i++)
     z[i] = x0[i] / vi.scaling_factor + vi.shift_factor;
   img = alloc_floats ((gsize) vi.out_channels * s->ph * s->pw, error);
-  if (!img || !vae_decode (r, z, s->mh, s->mw, img, error))
+  if (!img || !vae_pass (r, FALSE, z, s->mh, s->mw, img, error))
     {
       g_free (z);
       g_free (img);
@@ -1228,14 +1229,13 @@ gen_job_vae (GenPipeline *p, const GenJobOptions *o, const GenPixels *in, gboole
   {
     if (!(t = gen_tiler_new (ph, pw, vi.in_channels, 2 * l, 1, f, f, tile, tile / 4, error)))
       goto out;
-    ensure_arenas (p, t);
     {
       GenTensor it = gen_tensor_view (img, 1, vi.in_channels, ph, pw);
       GenTensor mt = gen_tensor_view (mom, 1, 2 * l, lh, lw);
 
       if (vi.kind == GEN_MODEL_VAE_KL)
         {
-          if (!gen_tiler_run (t, &it, 1.0f, &mt, encode_moments_tile, p, o->cancel, error))
+          if (!tiles_run (p, t, &it, 1.0f, &mt, encode_moments_tile, p, o->cancel, error))
             goto out;
         }
       else
@@ -1244,8 +1244,7 @@ gen_job_vae (GenPipeline *p, const GenJobOptions *o, const GenPixels *in, gboole
           gen_tiler_free (t);
           if (!(t = gen_tiler_new (ph, pw, vi.in_channels, l, 1, f, f, tile, tile / 4, error)))
             goto out;
-          ensure_arenas (p, t);
-          if (!gen_tiler_run (t, &it, 1.0f, &m1, encode_tile, p, o->cancel, error))
+          if (!tiles_run (p, t, &it, 1.0f, &m1, encode_tile, p, o->cancel, error))
             goto out;
         }
     }
@@ -1270,7 +1269,7 @@ gen_job_vae (GenPipeline *p, const GenJobOptions *o, const GenPixels *in, gboole
       gen_rng_free (rng);
     }
   if (!(dec = alloc_floats ((gsize) vi.out_channels * ph * pw, error))
-      || !vae_decode (&r, mom, lh, lw, dec, error))
+      || !vae_pass (&r, FALSE, mom, lh, lw, dec, error))
     goto out;
   run_tick (&r);
   if (!(res = alloc_floats ((gsize) in->width * in->height * in->channels, error)))
@@ -1703,7 +1702,7 @@ gen_job_interpolate (GenPipeline *p, const GenJobOptions *o, const GenPixels *a,
       for (int which = 0; which < 2; which++)
         {
           img = pixels_to_tensor (which ? b : a, vi.in_channels, s.ph, s.pw, error);
-          if (!img || !vae_encode (&r, img, s.ph, s.pw, which ? zb : za, error))
+          if (!img || !vae_pass (&r, TRUE, img, s.ph, s.pw, which ? zb : za, error))
             {
               g_free (img);
               goto out;
@@ -1739,7 +1738,7 @@ gen_job_interpolate (GenPipeline *p, const GenJobOptions *o, const GenPixels *a,
           gen_model_get_info (p->vae, &vi);
           if (!(img = alloc_floats ((gsize) vi.out_channels * s.ph * s.pw, error)))
             goto out;
-          if (!vae_decode (&r, z, s.mh, s.mw, img, error))
+          if (!vae_pass (&r, FALSE, z, s.mh, s.mw, img, error))
             {
               g_free (img);
               goto out;
