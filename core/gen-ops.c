@@ -225,6 +225,308 @@ cat_channel (const GenTensor *xa, const GenTensor *xb, int64_t b, int64_t c)
   return xb->data + b * xb->nb[0] + (c - xa->ne[1]) * xb->nb[1];
 }
 
+/* ---- Winograd F(4×4, 3×3) ------------------------------------------------
+ *
+ * A 3×3, stride-1, pad-1 conv as Y = Aᵀ [(G g Gᵀ) ⊙ (Bᵀ d B)] A over 4×4
+ * output tiles (Lavin & Gray, "Fast Algorithms for Convolutional Neural
+ * Networks", 2016; interpolation points 0, ±1, ±2, ∞): per tile, 36
+ * products per (Cout, Cin) pair instead of 144.  The products are 36 GEMMs
+ * U_ξ [Cout × Cin] · V_ξ [Cin × tiles], one per position ξ of the 6×6
+ * transformed tile; the input and output transforms are additions and
+ * small multiples.  The input is read a band of tile rows at a time through
+ * the same fusions as im2col: the group norm + SiLU pre-transform, the
+ * channel concatenation and the nearest ×2 upsampling.  Error in float:
+ * NMSE ~1e-12 against a double-precision direct conv. */
+
+#define WINO_MAX_FLOATS ((int64_t) 4 << 20)   /* 16 MB of V and M per band */
+
+typedef enum
+{
+  CONV_ALGO_AUTO,
+  CONV_ALGO_IM2COL,
+  CONV_ALGO_WINOGRAD,
+} ConvAlgo;
+
+/* GENERATIVE_CONV=im2col or winograd forces one (tests and benchmarks). */
+static ConvAlgo
+conv_algo (void)
+{
+  static gsize once = 0;
+  static ConvAlgo algo = CONV_ALGO_AUTO;
+
+  if (g_once_init_enter (&once))
+    {
+      const char *e = g_getenv ("GENERATIVE_CONV");
+
+      if (e && strcmp (e, "im2col") == 0)
+        algo = CONV_ALGO_IM2COL;
+      else if (e && strcmp (e, "winograd") == 0)
+        algo = CONV_ALGO_WINOGRAD;
+      g_once_init_leave (&once, 1);
+    }
+  return algo;
+}
+
+/* Whether a 3×3 conv of CI input channels to HO × WO goes through Winograd. */
+static bool
+use_winograd (int64_t ci, int64_t ho, int64_t wo)
+{
+  switch (conv_algo ())
+    {
+    case CONV_ALGO_IM2COL:
+      return false;
+    case CONV_ALGO_WINOGRAD:
+      return true;
+    default:
+      /* measured by bench-ops: below ~1000 tiles the GEMMs are too thin and
+       * the weight transform too large a share; below 16 input channels
+       * the transforms outweigh the products */
+      return (ho / 4) * (wo / 4) >= 1024 && ci >= 16;
+    }
+}
+
+/* U [36][Co][Ci]: G g Gᵀ of every 3×3 kernel g of W [Co, Ci, 3, 3].  The
+ * kernels of one output channel are first split into their nine taps
+ * (TAPS [9][Ci]), so that the transform runs across them in vectors. */
+GEN_CLONES static void
+wino_weights (const float *w, int64_t co, int64_t ci, float *u, float *taps)
+{
+  int64_t plane = co * ci;
+
+  for (int64_t o = 0; o < co; o++)
+    {
+      const float *wo = w + o * ci * 9;
+      float *uo = u + o * ci;
+      const float *g[9];
+
+      for (int64_t i = 0; i < ci; i++)
+        for (int k = 0; k < 9; k++)
+          taps[k * ci + i] = wo[i * 9 + k];
+      for (int k = 0; k < 9; k++)
+        g[k] = taps + k * ci;
+      for (int64_t i = 0; i < ci; i++)
+        {
+          float t[6][3];
+
+          /* G g, column by column (G's rows: ¼·g0; −(g0+g1+g2)/6;
+           * −(g0−g1+g2)/6; g0/24+g1/12+g2/6; g0/24−g1/12+g2/6; g2) */
+          for (int k = 0; k < 3; k++)
+            {
+              float g0 = g[k][i], g1 = g[3 + k][i], g2 = g[6 + k][i];
+              float e = (g0 + g2) * (-1.0f / 6), f = g1 * (1.0f / 6);
+              float p = g0 * (1.0f / 24) + g2 * (1.0f / 6), q = g1 * (1.0f / 12);
+
+              t[0][k] = g0 * 0.25f;
+              t[1][k] = e - f;
+              t[2][k] = e + f;
+              t[3][k] = p + q;
+              t[4][k] = p - q;
+              t[5][k] = g2;
+            }
+          /* (G g) Gᵀ, row by row */
+          for (int a = 0; a < 6; a++)
+            {
+              float g0 = t[a][0], g1 = t[a][1], g2 = t[a][2];
+              float e = (g0 + g2) * (-1.0f / 6), f = g1 * (1.0f / 6);
+              float p = g0 * (1.0f / 24) + g2 * (1.0f / 6), q = g1 * (1.0f / 12);
+              float *ua = uo + (int64_t) (a * 6) * plane + i;
+
+              ua[0] = g0 * 0.25f;
+              ua[plane] = e - f;
+              ua[2 * plane] = e + f;
+              ua[3 * plane] = p + q;
+              ua[4 * plane] = p - q;
+              ua[5 * plane] = g2;
+            }
+        }
+    }
+}
+
+/* Row IY (may be outside the image: zeros) of input channel C as the conv
+ * sees it — transformed, concatenated, upsampled — into DST [1 + W + …]
+ * with one zero column on the left and zeros from 1 + W to WP. */
+static void
+wino_load_row (const GenTensor *xa, const GenTensor *xb, const float *pre_a, const float *pre_b,
+               int up, int64_t b, int64_t c, int64_t ci, int64_t iy, int64_t h, int64_t w,
+               int64_t wp, float *dst)
+{
+  if (iy < 0 || iy >= h)
+    {
+      memset (dst, 0, sizeof (float) * wp);
+      return;
+    }
+  dst[0] = 0.0f;
+  if (up == 2)
+    {
+      const float *s = xa->data + b * xa->nb[0] + c * xa->nb[1] + (iy >> 1) * (w >> 1);
+
+      for (int64_t x = 0; x < w; x++)
+        dst[1 + x] = s[x >> 1];
+    }
+  else
+    {
+      const float *s = cat_channel (xa, xb, b, c) + iy * w;
+
+      if (pre_a)
+        affine_silu (s, dst + 1, w, pre_a[b * ci + c], pre_b[b * ci + c]);
+      else
+        memcpy (dst + 1, s, sizeof (float) * w);
+    }
+  memset (dst + 1 + w, 0, sizeof (float) * (wp - 1 - w));
+}
+
+/* V[ξ·VS + t] for the NTX tiles of one tile row whose six input rows are
+ * P (row stride WP): Bᵀ d B, first down the columns (all of the row at
+ * once), then along each tile. */
+GEN_CLONES static void
+wino_input_row (const float *p, int64_t wp, int64_t ntx, float *tmp, float *v, int64_t vs)
+{
+  const float *p0 = p, *p1 = p + wp, *p2 = p + 2 * wp, *p3 = p + 3 * wp, *p4 = p + 4 * wp,
+              *p5 = p + 5 * wp;
+  float *t0 = tmp, *t1 = tmp + wp, *t2 = tmp + 2 * wp, *t3 = tmp + 3 * wp, *t4 = tmp + 4 * wp,
+        *t5 = tmp + 5 * wp;
+
+  for (int64_t x = 0; x < wp; x++)
+    {
+      float a = p1[x], bb = p2[x], c = p3[x], d = p4[x];
+
+      t0[x] = 4.0f * p0[x] - 5.0f * bb + d;
+      t1[x] = -4.0f * (a + bb) + c + d;
+      t2[x] = 4.0f * (a - bb) - c + d;
+      t3[x] = 2.0f * (c - a) - bb + d;
+      t4[x] = 2.0f * (a - c) - bb + d;
+      t5[x] = 4.0f * a - 5.0f * c + p5[x];
+    }
+  for (int i = 0; i < 6; i++)
+    {
+      const float *t = tmp + i * wp;
+      float *vi = v + (int64_t) (i * 6) * vs;
+
+      for (int64_t tx = 0; tx < ntx; tx++)
+        {
+          const float *q = t + 4 * tx;
+          float a = q[1], bb = q[2], c = q[3], d = q[4];
+
+          vi[tx] = 4.0f * q[0] - 5.0f * bb + d;
+          vi[vs + tx] = -4.0f * (a + bb) + c + d;
+          vi[2 * vs + tx] = 4.0f * (a - bb) - c + d;
+          vi[3 * vs + tx] = 2.0f * (c - a) - bb + d;
+          vi[4 * vs + tx] = 2.0f * (a - c) - bb + d;
+          vi[5 * vs + tx] = 4.0f * a - 5.0f * c + q[5];
+        }
+    }
+}
+
+/* OUT [4][4·NTX] = Aᵀ m A for the NTX tiles of one tile row, M[ξ·MS + t]. */
+GEN_CLONES static void
+wino_output_row (const float *m, int64_t ms, int64_t ntx, float *s, float *out, int64_t ldo)
+{
+  /* S [6][4][NTX]: m A, per row i of the tile */
+  for (int i = 0; i < 6; i++)
+    {
+      const float *m0 = m + (int64_t) (i * 6) * ms, *m1 = m0 + ms, *m2 = m1 + ms, *m3 = m2 + ms,
+                  *m4 = m3 + ms, *m5 = m4 + ms;
+      float *s0 = s + (int64_t) (i * 4) * ntx, *s1 = s0 + ntx, *s2 = s1 + ntx, *s3 = s2 + ntx;
+
+      for (int64_t t = 0; t < ntx; t++)
+        {
+          float a = m1[t] + m2[t], bb = m1[t] - m2[t], c = m3[t] + m4[t], d = m3[t] - m4[t];
+
+          s0[t] = m0[t] + a + c;
+          s1[t] = bb + 2.0f * d;
+          s2[t] = a + 4.0f * c;
+          s3[t] = bb + 8.0f * d + m5[t];
+        }
+    }
+  /* Aᵀ S, interleaved into the output rows */
+  for (int k = 0; k < 4; k++)
+    {
+      const float *r0 = s + (int64_t) k * ntx, *r1 = r0 + 4 * ntx, *r2 = r1 + 4 * ntx,
+                  *r3 = r2 + 4 * ntx, *r4 = r3 + 4 * ntx, *r5 = r4 + 4 * ntx;
+      float *o0 = out, *o1 = out + ldo, *o2 = out + 2 * ldo, *o3 = out + 3 * ldo;
+
+      for (int64_t t = 0; t < ntx; t++)
+        {
+          float a = r1[t] + r2[t], bb = r1[t] - r2[t], c = r3[t] + r4[t], d = r3[t] - r4[t];
+
+          o0[4 * t + k] = r0[t] + a + c;
+          o1[4 * t + k] = bb + 2.0f * d;
+          o2[4 * t + k] = a + 4.0f * c;
+          o3[4 * t + k] = bb + 8.0f * d + r5[t];
+        }
+    }
+}
+
+/* Y += the 3×3 / stride 1 / pad 1 conv (no bias) of the input conv2d_impl
+ * describes (XA, XB, PRE_A, PRE_B, UP), by Winograd F(4×4, 3×3).  False
+ * (nothing done) when the scratch arena is too small. */
+static bool
+conv3x3_winograd (const GenTensor *wt, const GenTensor *xa, const GenTensor *xb,
+                  const float *pre_a, const float *pre_b, int up, GenTensor *y,
+                  GenArena *scratch)
+{
+  int64_t co = wt->ne[0], ci = wt->ne[1];
+  int64_t n = y->ne[0], h = y->ne[2], w = y->ne[3];
+  int64_t nty = (h + 3) / 4, ntx = (w + 3) / 4, wp = 4 * ntx + 2;
+  int64_t per_row = 36 * (ci + co) * ntx;
+  int64_t R = MIN (nty, MAX (1, WINO_MAX_FLOATS / per_row));
+  gsize mark = gen_arena_mark (scratch);
+  float *u = gen_arena_alloc (scratch, (gsize) (36 * co * ci));
+  float *v = gen_arena_alloc (scratch, (gsize) (36 * ci * R * ntx));
+  float *m = gen_arena_alloc (scratch, (gsize) (36 * co * R * ntx));
+  float *rows = gen_arena_alloc (scratch, (gsize) ((4 * R + 2) * wp));
+  float *tmp = gen_arena_alloc (scratch, (gsize) MAX (6 * wp, 9 * ci));   /* ≥ 24·NTX too */
+  float *out = gen_arena_alloc (scratch, (gsize) (4 * 4 * ntx));
+
+  if (!u || !v || !m || !rows || !tmp || !out)
+    {
+      gen_arena_release (scratch, mark);
+      return false;
+    }
+  wino_weights (wt->data, co, ci, u, tmp);
+  for (int64_t b = 0; b < n; b++)
+    for (int64_t ty0 = 0; ty0 < nty; ty0 += R)
+      {
+        int64_t nr = MIN (R, nty - ty0), T = nr * ntx;
+
+        /* V [36][Ci][T] */
+        for (int64_t c = 0; c < ci; c++)
+          {
+            for (int64_t r = 0; r < 4 * nr + 2; r++)
+              wino_load_row (xa, xb, pre_a, pre_b, up, b, c, ci, 4 * ty0 - 1 + r, h, w, wp,
+                             rows + r * wp);
+            for (int64_t r = 0; r < nr; r++)
+              wino_input_row (rows + 4 * r * wp, wp, ntx, tmp, v + c * T + r * ntx, ci * T);
+          }
+        /* M_ξ = U_ξ V_ξ */
+        for (int xi = 0; xi < 36; xi++)
+          gen_gemm (false, false, (int) co, (int) T, (int) ci, 1.0f, u + xi * co * ci, (int) ci,
+                    v + xi * ci * T, (int) T, 0.0f, m + xi * co * T, (int) T);
+        /* Y += Aᵀ M A, clipped to the image */
+        for (int64_t o = 0; o < co; o++)
+          {
+            float *yo = y->data + b * y->nb[0] + o * y->nb[1];
+
+            for (int64_t r = 0; r < nr; r++)
+              {
+                int64_t oy = 4 * (ty0 + r), nrow = MIN (4, h - oy);
+
+                wino_output_row (m + o * T + r * ntx, co * T, ntx, tmp, out, 4 * ntx);
+                for (int64_t k = 0; k < nrow; k++)
+                  {
+                    float *dst = yo + (oy + k) * w;
+                    const float *src = out + k * 4 * ntx;
+
+                    for (int64_t x = 0; x < w; x++)
+                      dst[x] += src[x];
+                  }
+              }
+          }
+      }
+  gen_arena_release (scratch, mark);
+  return true;
+}
+
 /* The convolution of the channel concatenation [XA, XB] (XB may be NULL),
  * or of silu ([XA, XB] · PRE_A + PRE_B) per (batch, channel) when PRE_A is
  * given.  Neither the concatenation nor the transformed input is ever made
@@ -270,6 +572,11 @@ conv2d_impl (const GenConv2d *conv, const GenTensor *xa, const GenTensor *xb, co
     {
       gen_add_channel_bias (y, conv->bias.data, 0);
     }
+
+  if (kh == 3 && kw == 3 && conv->stride == 1 && conv->pad[0] == 1 && conv->pad[1] == 1
+      && conv->pad[2] == 1 && conv->pad[3] == 1 && use_winograd (ci, ho, wo)
+      && conv3x3_winograd (wt, xa, xb, pre_a, pre_b, up, y, scratch))
+    return;
 
   direct = kh == 1 && kw == 1 && conv->stride == 1 && up == 1
            && conv->pad[0] == 0 && conv->pad[1] == 0 && conv->pad[2] == 0 && conv->pad[3] == 0;

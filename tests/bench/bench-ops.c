@@ -6,7 +6,9 @@
  * through gen_attn_forward.  Random data, biases included, scratch from an
  * arena folded after the warm-up as in a model's later passes.
  *
- *   bench-ops [--threads N] [--reps N]
+ *   bench-ops [--threads N] [--reps N] [--only SUBSTR]
+ *
+ * --only runs the cases whose name contains SUBSTR.
  *
  * Each case runs once to warm up, then REPS timed samples (default 5); a
  * sample repeats the op until it has run ~20 ms, and the best sample counts.
@@ -343,7 +345,7 @@ print_padded (const char *s, int width)
 static void
 usage (void)
 {
-  fprintf (stderr, "usage: bench-ops [--threads N] [--reps N]\n");
+  fprintf (stderr, "usage: bench-ops [--threads N] [--reps N] [--only SUBSTR]\n");
   exit (2);
 }
 
@@ -351,6 +353,7 @@ int
 main (int argc, char **argv)
 {
   int threads = 1, reps = 5;
+  const char *only = NULL;
   double ceiling, again;
   Row rows[G_N_ELEMENTS (cases)];
 
@@ -361,6 +364,8 @@ main (int argc, char **argv)
         threads = atoi (argv[++i]);
       else if (i + 1 < argc && strcmp (argv[i], "--reps") == 0)
         reps = atoi (argv[++i]);
+      else if (i + 1 < argc && strcmp (argv[i], "--only") == 0)
+        only = argv[++i];
       else
         usage ();
     }
@@ -378,6 +383,11 @@ main (int argc, char **argv)
     {
       Row *r = &rows[i];
 
+      if (only && !strstr (cases[i].name, only))
+        {
+          r->ms = -1.0;
+          continue;
+        }
       *r = bench_case (&cases[i], reps, ceiling);
       print_padded (r->name, 20);
       print_padded (r->shape, 26);
@@ -395,7 +405,7 @@ main (int argc, char **argv)
   if (again > ceiling)
     {
       for (guint i = 0; i < G_N_ELEMENTS (cases); i++)
-        if (rows[i].share >= 0)
+        if (rows[i].ms >= 0 && rows[i].share >= 0)
           rows[i].share *= ceiling / again;
       ceiling = again;
     }
@@ -408,6 +418,8 @@ main (int argc, char **argv)
     {
       const Row *r = &rows[i];
 
+      if (r->ms < 0)
+        continue;
       if (r->share < 0)
         printf ("| %s | %s | %.3f | | %.1f | |\n", r->name, r->shape, r->ms, r->rate);
       else
