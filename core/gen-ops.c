@@ -12,12 +12,18 @@ extern void openblas_set_num_threads (int num_threads);
 #define ATTN_MAX_FLOATS   ((int64_t) 4 << 20)   /* 16 MB band of scores */
 
 static int gen_threads = 1;
+static int op_threads = 1;    /* parts the current context may use */
+static _Thread_local bool in_part;   /* this thread runs a part of gen_parallel_for */
 
+/* OpenBLAS's own threads stay off (one BLAS thread, always): the core
+ * splits its products itself (gen_gemm), so the BLAS never has threads
+ * spinning for work while the core's own loops want the cores. */
 void
 gen_set_threads (int n)
 {
   gen_threads = MAX (1, n);
-  openblas_set_num_threads (gen_threads);
+  openblas_set_num_threads (1);
+  gen_set_op_threads (gen_threads);
 }
 
 int
@@ -27,9 +33,142 @@ gen_get_threads (void)
 }
 
 void
-gen_set_blas_threads (int n)
+gen_set_op_threads (int n)
 {
-  openblas_set_num_threads (MAX (1, n));
+  op_threads = MAX (1, n);
+}
+
+/* ---- the core's own parallel loops --------------------------------------
+ * A persistent pool (threads are started once, not per op); the caller
+ * runs part 0 itself.  A part that calls gen_gemm or gen_parallel_for
+ * runs them on its own thread. */
+
+typedef struct
+{
+  GenPartFunc fn;
+  gpointer    data;
+  int         parts;
+  gint        left;
+  GMutex      lock;
+  GCond       done;
+} ParallelJob;
+
+typedef struct
+{
+  ParallelJob *job;
+  int          part;
+} ParallelPart;
+
+static void
+parallel_worker (gpointer item, gpointer user_data)
+{
+  ParallelPart *pp = item;
+  ParallelJob *job = pp->job;
+
+  (void) user_data;
+  in_part = true;
+  job->fn (pp->part, job->parts, job->data);
+  in_part = false;
+  g_mutex_lock (&job->lock);
+  if (--job->left == 0)
+    g_cond_signal (&job->done);
+  g_mutex_unlock (&job->lock);
+}
+
+int
+gen_parallel_parts (void)
+{
+  return in_part ? 1 : op_threads;
+}
+
+void
+gen_parallel_for (int parts, GenPartFunc fn, gpointer data)
+{
+  static GMutex pool_lock;
+  static GThreadPool *pool;
+  ParallelJob job;
+  ParallelPart pp[64];
+  bool ok = true;
+
+  parts = MIN (parts, (int) G_N_ELEMENTS (pp));
+  if (in_part)
+    {
+      /* nested: this thread is itself a part */
+      for (int i = 0; i < parts; i++)
+        fn (i, parts, data);
+      return;
+    }
+  if (parts <= 1)
+    {
+      if (parts == 1)
+        fn (0, 1, data);
+      return;
+    }
+  g_mutex_lock (&pool_lock);
+  if (!pool)
+    pool = g_thread_pool_new (parallel_worker, NULL, parts - 1, TRUE, NULL);
+  else if (g_thread_pool_get_max_threads (pool) < parts - 1)
+    ok = g_thread_pool_set_max_threads (pool, parts - 1, NULL);
+  g_mutex_unlock (&pool_lock);
+  if (!pool || !ok)
+    {
+      /* no threads to be had: the same work, in order, on this one */
+      for (int i = 0; i < parts; i++)
+        fn (i, parts, data);
+      return;
+    }
+
+  job.fn = fn, job.data = data, job.parts = parts, job.left = parts - 1;
+  g_mutex_init (&job.lock);
+  g_cond_init (&job.done);
+  for (int i = 1; i < parts; i++)
+    {
+      pp[i] = (ParallelPart) { &job, i };
+      g_thread_pool_push (pool, &pp[i], NULL);
+    }
+  in_part = true;
+  fn (0, parts, data);
+  in_part = false;
+  g_mutex_lock (&job.lock);
+  while (job.left > 0)
+    g_cond_wait (&job.done, &job.lock);
+  g_mutex_unlock (&job.lock);
+  g_mutex_clear (&job.lock);
+  g_cond_clear (&job.done);
+}
+
+typedef struct
+{
+  bool trans_a, trans_b;
+  int m, n, k;
+  float alpha, beta;
+  const float *a, *b;
+  float *c;
+  int lda, ldb, ldc;
+  bool split_n;
+} Gemm;
+
+static void
+gemm_part (int part, int parts, gpointer data)
+{
+  const Gemm *g = data;
+  /* slices of 16 columns (or rows), the kernels' register blocking */
+  int units = ((g->split_n ? g->n : g->m) + 15) / 16;
+  int lo = MIN (units * part / parts * 16, g->split_n ? g->n : g->m);
+  int hi = MIN (units * (part + 1) / parts * 16, g->split_n ? g->n : g->m);
+
+  if (hi <= lo)
+    return;
+  if (g->split_n)
+    cblas_sgemm (CblasRowMajor, g->trans_a ? CblasTrans : CblasNoTrans,
+                 g->trans_b ? CblasTrans : CblasNoTrans, g->m, hi - lo, g->k, g->alpha, g->a,
+                 g->lda, g->trans_b ? g->b + (gsize) lo * g->ldb : g->b + lo, g->ldb, g->beta,
+                 g->c + lo, g->ldc);
+  else
+    cblas_sgemm (CblasRowMajor, g->trans_a ? CblasTrans : CblasNoTrans,
+                 g->trans_b ? CblasTrans : CblasNoTrans, hi - lo, g->n, g->k, g->alpha,
+                 g->trans_a ? g->a + lo : g->a + (gsize) lo * g->lda, g->lda, g->b, g->ldb,
+                 g->beta, g->c + (gsize) lo * g->ldc, g->ldc);
 }
 
 void
@@ -38,6 +177,9 @@ gen_gemm (bool trans_a, bool trans_b, int m, int n, int k,
           const float *b, int ldb,
           float beta, float *c, int ldc)
 {
+  Gemm g = { trans_a, trans_b, m, n, k, alpha, beta, a, b, c, lda, ldb, ldc, true };
+  int parts;
+
   if (m <= 0 || n <= 0)
     return;
   if (k <= 0)
@@ -47,9 +189,25 @@ gen_gemm (bool trans_a, bool trans_b, int m, int n, int k,
           c[(gsize) i * ldc + j] = beta == 0.0f ? 0.0f : beta * c[(gsize) i * ldc + j];
       return;
     }
-  cblas_sgemm (CblasRowMajor, trans_a ? CblasTrans : CblasNoTrans,
-               trans_b ? CblasTrans : CblasNoTrans,
-               m, n, k, alpha, a, lda, b, ldb, beta, c, ldc);
+  /* Side by side on the core's threads when the product is large enough
+   * to pay for the hand-over (~2 MFLOP a part); slices of C's columns, or
+   * of its rows when it is tall and narrow.  Every element of C is the
+   * same sum in the same order however it is split. */
+  parts = gen_parallel_parts ();
+  if (parts > 1)
+    {
+      double flop = 2.0 * m * n * (double) k;
+
+      g.split_n = n >= m || n >= 64 * parts;
+      parts = (int) MIN ((double) parts, flop / 2e6);
+      parts = MIN (parts, ((g.split_n ? n : m) + 15) / 16);
+    }
+  if (parts > 1)
+    gen_parallel_for (parts, gemm_part, &g);
+  else
+    cblas_sgemm (CblasRowMajor, trans_a ? CblasTrans : CblasNoTrans,
+                 trans_b ? CblasTrans : CblasNoTrans,
+                 m, n, k, alpha, a, lda, b, ldb, beta, c, ldc);
 }
 
 /* ---- vectorised elementwise kernels ------------------------------------ */
@@ -285,13 +443,14 @@ use_winograd (int64_t ci, int64_t ho, int64_t wo)
     }
 }
 
-/* U [36][Co][Ci]: G g Gᵀ of every 3×3 kernel g of W [Co, Ci, 3, 3].  The
+/* U [36][CO_ALL][Ci]: G g Gᵀ of every 3×3 kernel g of W [Co, Ci, 3, 3]
+ * (CO of the CO_ALL output channels, from W and U on).  The
  * kernels of one output channel are first split into their nine taps
  * (TAPS [9][Ci]), so that the transform runs across them in vectors. */
 GEN_CLONES static void
-wino_weights (const float *w, int64_t co, int64_t ci, float *u, float *taps)
+wino_weights (const float *w, int64_t co, int64_t ci, int64_t co_all, float *u, float *taps)
 {
-  int64_t plane = co * ci;
+  int64_t plane = co_all * ci;
 
   for (int64_t o = 0; o < co; o++)
     {
@@ -457,6 +616,102 @@ wino_output_row (const float *m, int64_t ms, int64_t ntx, float *s, float *out, 
     }
 }
 
+/* One band of tile rows of one batch image, in parts: the input transform
+ * by input channels, the 36 GEMMs by position, the output transform by
+ * output channels.  Part P's buffers are ROWS + P·ROWS_N and TMP + P·TMP_N. */
+typedef struct
+{
+  const GenTensor *wt, *xa, *xb;
+  const float *pre_a, *pre_b;
+  int up;
+  GenTensor *y;
+  int64_t ci, co, h, w, ntx, wp;
+  int64_t b, ty0, nr, T;
+  float *u, *v, *m, *rows, *tmp;
+  int64_t rows_n, tmp_n;
+} Wino;
+
+static inline void
+part_range (int64_t n, int part, int parts, int64_t *lo, int64_t *hi)
+{
+  *lo = n * part / parts;
+  *hi = n * (part + 1) / parts;
+}
+
+static void
+wino_weights_part (int part, int parts, gpointer data)
+{
+  Wino *k = data;
+  int64_t lo, hi;
+
+  part_range (k->co, part, parts, &lo, &hi);
+  if (hi > lo)
+    wino_weights (k->wt->data + lo * k->ci * 9, hi - lo, k->ci, k->co, k->u + lo * k->ci,
+                  k->tmp + part * k->tmp_n);
+}
+
+static void
+wino_input_part (int part, int parts, gpointer data)
+{
+  Wino *k = data;
+  float *rows = k->rows + part * k->rows_n, *tmp = k->tmp + part * k->tmp_n;
+  int64_t lo, hi;
+
+  part_range (k->ci, part, parts, &lo, &hi);
+  for (int64_t c = lo; c < hi; c++)
+    {
+      for (int64_t r = 0; r < 4 * k->nr + 2; r++)
+        wino_load_row (k->xa, k->xb, k->pre_a, k->pre_b, k->up, k->b, c, k->ci,
+                       4 * k->ty0 - 1 + r, k->h, k->w, k->wp, rows + r * k->wp);
+      for (int64_t r = 0; r < k->nr; r++)
+        wino_input_row (rows + 4 * r * k->wp, k->wp, k->ntx, tmp,
+                        k->v + c * k->T + r * k->ntx, k->ci * k->T);
+    }
+}
+
+static void
+wino_gemm_part (int part, int parts, gpointer data)
+{
+  Wino *k = data;
+  int64_t lo, hi;
+
+  part_range (36, part, parts, &lo, &hi);
+  for (int64_t xi = lo; xi < hi; xi++)
+    gen_gemm (false, false, (int) k->co, (int) k->T, (int) k->ci, 1.0f,
+              k->u + xi * k->co * k->ci, (int) k->ci, k->v + xi * k->ci * k->T, (int) k->T,
+              0.0f, k->m + xi * k->co * k->T, (int) k->T);
+}
+
+static void
+wino_output_part (int part, int parts, gpointer data)
+{
+  Wino *k = data;
+  float *out = k->rows + part * k->rows_n, *tmp = k->tmp + part * k->tmp_n;
+  int64_t lo, hi;
+
+  part_range (k->co, part, parts, &lo, &hi);
+  for (int64_t o = lo; o < hi; o++)
+    {
+      float *yo = k->y->data + k->b * k->y->nb[0] + o * k->y->nb[1];
+
+      for (int64_t r = 0; r < k->nr; r++)
+        {
+          int64_t oy = 4 * (k->ty0 + r), nrow = MIN (4, k->h - oy);
+
+          wino_output_row (k->m + o * k->T + r * k->ntx, k->co * k->T, k->ntx, tmp, out,
+                           4 * k->ntx);
+          for (int64_t j = 0; j < nrow; j++)
+            {
+              float *dst = yo + (oy + j) * k->w;
+              const float *src = out + j * 4 * k->ntx;
+
+              for (int64_t x = 0; x < k->w; x++)
+                dst[x] += src[x];
+            }
+        }
+    }
+}
+
 /* Y += the 3×3 / stride 1 / pad 1 conv (no bias) of the input conv2d_impl
  * describes (XA, XB, PRE_A, PRE_B, UP), by Winograd F(4×4, 3×3).  False
  * (nothing done) when the scratch arena is too small. */
@@ -465,63 +720,39 @@ conv3x3_winograd (const GenTensor *wt, const GenTensor *xa, const GenTensor *xb,
                   const float *pre_a, const float *pre_b, int up, GenTensor *y,
                   GenArena *scratch)
 {
-  int64_t co = wt->ne[0], ci = wt->ne[1];
-  int64_t n = y->ne[0], h = y->ne[2], w = y->ne[3];
-  int64_t nty = (h + 3) / 4, ntx = (w + 3) / 4, wp = 4 * ntx + 2;
-  int64_t per_row = 36 * (ci + co) * ntx;
-  int64_t R = MIN (nty, MAX (1, WINO_MAX_FLOATS / per_row));
+  Wino k = { .wt = wt, .xa = xa, .xb = xb, .pre_a = pre_a, .pre_b = pre_b, .up = up, .y = y };
+  int64_t n = y->ne[0], nty, R;
+  int parts = gen_parallel_parts ();
   gsize mark = gen_arena_mark (scratch);
-  float *u = gen_arena_alloc (scratch, (gsize) (36 * co * ci));
-  float *v = gen_arena_alloc (scratch, (gsize) (36 * ci * R * ntx));
-  float *m = gen_arena_alloc (scratch, (gsize) (36 * co * R * ntx));
-  float *rows = gen_arena_alloc (scratch, (gsize) ((4 * R + 2) * wp));
-  float *tmp = gen_arena_alloc (scratch, (gsize) MAX (6 * wp, 9 * ci));   /* ≥ 24·NTX too */
-  float *out = gen_arena_alloc (scratch, (gsize) (4 * 4 * ntx));
 
-  if (!u || !v || !m || !rows || !tmp || !out)
+  k.co = wt->ne[0], k.ci = wt->ne[1], k.h = y->ne[2], k.w = y->ne[3];
+  nty = (k.h + 3) / 4, k.ntx = (k.w + 3) / 4, k.wp = 4 * k.ntx + 2;
+  R = MIN (nty, MAX (1, WINO_MAX_FLOATS / (36 * (k.ci + k.co) * k.ntx)));
+  k.rows_n = MAX ((4 * R + 2) * k.wp, 16 * k.ntx);   /* input rows, or output rows */
+  k.tmp_n = MAX (6 * k.wp, 9 * k.ci);                /* ≥ 24·NTX too */
+  k.u = gen_arena_alloc (scratch, (gsize) (36 * k.co * k.ci));
+  k.v = gen_arena_alloc (scratch, (gsize) (36 * k.ci * R * k.ntx));
+  k.m = gen_arena_alloc (scratch, (gsize) (36 * k.co * R * k.ntx));
+  k.rows = gen_arena_alloc (scratch, (gsize) (parts * k.rows_n));
+  k.tmp = gen_arena_alloc (scratch, (gsize) (parts * k.tmp_n));
+  if (!k.u || !k.v || !k.m || !k.rows || !k.tmp)
     {
       gen_arena_release (scratch, mark);
       return false;
     }
-  wino_weights (wt->data, co, ci, u, tmp);
-  for (int64_t b = 0; b < n; b++)
-    for (int64_t ty0 = 0; ty0 < nty; ty0 += R)
+  gen_parallel_for (parts, wino_weights_part, &k);
+  for (k.b = 0; k.b < n; k.b++)
+    for (k.ty0 = 0; k.ty0 < nty; k.ty0 += R)
       {
-        int64_t nr = MIN (R, nty - ty0), T = nr * ntx;
-
-        /* V [36][Ci][T] */
-        for (int64_t c = 0; c < ci; c++)
-          {
-            for (int64_t r = 0; r < 4 * nr + 2; r++)
-              wino_load_row (xa, xb, pre_a, pre_b, up, b, c, ci, 4 * ty0 - 1 + r, h, w, wp,
-                             rows + r * wp);
-            for (int64_t r = 0; r < nr; r++)
-              wino_input_row (rows + 4 * r * wp, wp, ntx, tmp, v + c * T + r * ntx, ci * T);
-          }
-        /* M_ξ = U_ξ V_ξ */
-        for (int xi = 0; xi < 36; xi++)
-          gen_gemm (false, false, (int) co, (int) T, (int) ci, 1.0f, u + xi * co * ci, (int) ci,
-                    v + xi * ci * T, (int) T, 0.0f, m + xi * co * T, (int) T);
-        /* Y += Aᵀ M A, clipped to the image */
-        for (int64_t o = 0; o < co; o++)
-          {
-            float *yo = y->data + b * y->nb[0] + o * y->nb[1];
-
-            for (int64_t r = 0; r < nr; r++)
-              {
-                int64_t oy = 4 * (ty0 + r), nrow = MIN (4, h - oy);
-
-                wino_output_row (m + o * T + r * ntx, co * T, ntx, tmp, out, 4 * ntx);
-                for (int64_t k = 0; k < nrow; k++)
-                  {
-                    float *dst = yo + (oy + k) * w;
-                    const float *src = out + k * 4 * ntx;
-
-                    for (int64_t x = 0; x < w; x++)
-                      dst[x] += src[x];
-                  }
-              }
-          }
+        k.nr = MIN (R, nty - k.ty0), k.T = k.nr * k.ntx;
+        gen_parallel_for (parts, wino_input_part, &k);     /* V [36][Ci][T] */
+        /* M_ξ = U_ξ V_ξ: 36 GEMMs side by side, or one at a time on all
+         * the BLAS's threads */
+        if (parts > 1 && parts <= 36)
+          gen_parallel_for (parts, wino_gemm_part, &k);
+        else
+          wino_gemm_part (0, 1, &k);
+        gen_parallel_for (parts, wino_output_part, &k);    /* Y += Aᵀ M A */
       }
   gen_arena_release (scratch, mark);
   return true;

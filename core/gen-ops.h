@@ -26,12 +26,24 @@ void gen_gemm (bool trans_a, bool trans_b, int m, int n, int k,
                const float *b, int ldb,
                float beta, float *c, int ldc);
 
-/* Threads used by the BLAS and by the core's own loops (>= 1). */
+/* Threads used by the core (>= 1): its parallel loops and its split GEMMs
+ * (the BLAS itself always runs one thread). */
 void gen_set_threads (int n);
 int  gen_get_threads (void);
-/* BLAS threads only (gen_get_threads () unchanged): the tiler runs one per
- * worker while tiles run in parallel, then restores gen_get_threads (). */
-void gen_set_blas_threads (int n);
+/* The parts ops may split into from here on (gen_get_threads () unchanged):
+ * the tiler sets 1 while tiles run in parallel on their own workers, then
+ * restores gen_get_threads (). */
+void gen_set_op_threads (int n);
+
+/* FN (part, parts, data) for every part in [0, PARTS), side by side on the
+ * core's threads (the calling thread runs part 0); returns when all have
+ * returned.  The BLAS runs one thread per part meanwhile.  Parts must not
+ * depend on one another's order.  gen_parallel_parts () is how many parts
+ * pay off in the calling context: the thread count, or 1 inside the
+ * tiler's parallel workers. */
+typedef void (*GenPartFunc) (int part, int parts, gpointer data);
+int  gen_parallel_parts (void);
+void gen_parallel_for (int parts, GenPartFunc fn, gpointer data);
 
 /* ---- layers -------------------------------------------------------------- */
 

@@ -309,10 +309,10 @@ gen_tiler_run_with (GenTiler *t, GenTileFill fill, gpointer fill_data, GenTileFu
   k.accum = accum, k.accum_data = accum_data, k.cancel = cancel;
   g_mutex_init (&k.lock);
   g_cond_init (&k.turn);
-  /* Parallel tiles: one BLAS thread per worker (threads of their own
-   * would only contend for the same cores). */
+  /* Parallel tiles: each worker runs its ops on its own thread (splitting
+   * them further would only contend for the same cores). */
   if (nw > 1)
-    gen_set_blas_threads (1);
+    gen_set_op_threads (1);
   for (int i = 0; i < nw; i++)
     ws[i] = (Worker) { &k, i };
   for (int i = 1; i < nw; i++)
@@ -326,7 +326,7 @@ gen_tiler_run_with (GenTiler *t, GenTileFill fill, gpointer fill_data, GenTileFu
   for (int i = 1; i < started; i++)
     g_thread_join (threads[i]);
   if (nw > 1)
-    gen_set_blas_threads (gen_get_threads ());
+    gen_set_op_threads (gen_get_threads ());
   g_mutex_clear (&k.lock);
   g_cond_clear (&k.turn);
   if (k.error)
