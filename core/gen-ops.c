@@ -436,183 +436,199 @@ use_winograd (int64_t ci, int64_t ho, int64_t wo)
     case CONV_ALGO_WINOGRAD:
       return true;
     default:
-      /* measured by bench-ops: below ~1000 tiles the GEMMs are too thin and
-       * the weight transform too large a share; below 16 input channels
-       * the transforms outweigh the products */
-      return (ho / 4) * (wo / 4) >= 1024 && ci >= 16;
+      /* measured by bench-ops: from 16×16 up it wins (2.3× at 32×32 with
+       * 128 channels); at 8×8 the four tiles' GEMMs are too thin, and
+       * with 3 input channels the transforms outweigh the products */
+      return ho >= 16 && wo >= 16 && ci >= 8;
+    }
+}
+
+/* Y_a[x] = (G (X_0[x], X_1[x], X_2[x]))_a for x < N: G's rows are ¼·g0;
+ * −(g0+g1+g2)/6; −(g0−g1+g2)/6; g0/24+g1/12+g2/6; g0/24−g1/12+g2/6; g2.
+ * Y_a is Y0 + a·YS. */
+static inline void
+wino_g (const float *restrict x0, const float *restrict x1, const float *restrict x2,
+        float *restrict y0, float *restrict y1, float *restrict y2, float *restrict y3,
+        float *restrict y4, float *restrict y5, int64_t n)
+{
+  for (int64_t x = 0; x < n; x++)
+    {
+      float g0 = x0[x], g1 = x1[x], g2 = x2[x];
+      float e = (g0 + g2) * (-1.0f / 6), f = g1 * (1.0f / 6);
+      float p = g0 * (1.0f / 24) + g2 * (1.0f / 6), q = g1 * (1.0f / 12);
+
+      y0[x] = g0 * 0.25f;
+      y1[x] = e - f;
+      y2[x] = e + f;
+      y3[x] = p + q;
+      y4[x] = p - q;
+      y5[x] = g2;
     }
 }
 
 /* U [36][CO_ALL][Ci]: G g Gᵀ of every 3×3 kernel g of W [Co, Ci, 3, 3]
- * (CO of the CO_ALL output channels, from W and U on).  The
- * kernels of one output channel are first split into their nine taps
- * (TAPS [9][Ci]), so that the transform runs across them in vectors. */
+ * (CO of the CO_ALL output channels, from W and U on).  The kernels of one
+ * output channel are split into their nine taps first (TAPS [9][Ci], then
+ * G g in TAPS + 9·Ci [6][3][Ci]), so that the transforms run across them. */
 GEN_CLONES static void
 wino_weights (const float *w, int64_t co, int64_t ci, int64_t co_all, float *u, float *taps)
 {
   int64_t plane = co_all * ci;
+  float *t = taps + 9 * ci;
 
   for (int64_t o = 0; o < co; o++)
     {
       const float *wo = w + o * ci * 9;
       float *uo = u + o * ci;
-      const float *g[9];
 
       for (int64_t i = 0; i < ci; i++)
         for (int k = 0; k < 9; k++)
           taps[k * ci + i] = wo[i * 9 + k];
-      for (int k = 0; k < 9; k++)
-        g[k] = taps + k * ci;
-      for (int64_t i = 0; i < ci; i++)
+      /* G g, column k of every kernel: T[a][k] = t + (a·3 + k)·Ci */
+      for (int k = 0; k < 3; k++)
+        wino_g (taps + k * ci, taps + (3 + k) * ci, taps + (6 + k) * ci,
+                t + k * ci, t + (3 + k) * ci, t + (6 + k) * ci, t + (9 + k) * ci,
+                t + (12 + k) * ci, t + (15 + k) * ci, ci);
+      /* (G g) Gᵀ, row a */
+      for (int a = 0; a < 6; a++)
         {
-          float t[6][3];
+          float *ua = uo + (int64_t) (a * 6) * plane;
+          const float *ta = t + a * 3 * ci;
 
-          /* G g, column by column (G's rows: ¼·g0; −(g0+g1+g2)/6;
-           * −(g0−g1+g2)/6; g0/24+g1/12+g2/6; g0/24−g1/12+g2/6; g2) */
-          for (int k = 0; k < 3; k++)
-            {
-              float g0 = g[k][i], g1 = g[3 + k][i], g2 = g[6 + k][i];
-              float e = (g0 + g2) * (-1.0f / 6), f = g1 * (1.0f / 6);
-              float p = g0 * (1.0f / 24) + g2 * (1.0f / 6), q = g1 * (1.0f / 12);
-
-              t[0][k] = g0 * 0.25f;
-              t[1][k] = e - f;
-              t[2][k] = e + f;
-              t[3][k] = p + q;
-              t[4][k] = p - q;
-              t[5][k] = g2;
-            }
-          /* (G g) Gᵀ, row by row */
-          for (int a = 0; a < 6; a++)
-            {
-              float g0 = t[a][0], g1 = t[a][1], g2 = t[a][2];
-              float e = (g0 + g2) * (-1.0f / 6), f = g1 * (1.0f / 6);
-              float p = g0 * (1.0f / 24) + g2 * (1.0f / 6), q = g1 * (1.0f / 12);
-              float *ua = uo + (int64_t) (a * 6) * plane + i;
-
-              ua[0] = g0 * 0.25f;
-              ua[plane] = e - f;
-              ua[2 * plane] = e + f;
-              ua[3 * plane] = p + q;
-              ua[4 * plane] = p - q;
-              ua[5 * plane] = g2;
-            }
+          wino_g (ta, ta + ci, ta + 2 * ci, ua, ua + plane, ua + 2 * plane, ua + 3 * plane,
+                  ua + 4 * plane, ua + 5 * plane, ci);
         }
     }
 }
 
 /* Row IY (may be outside the image: zeros) of input channel C as the conv
- * sees it — transformed, concatenated, upsampled — into DST [1 + W + …]
- * with one zero column on the left and zeros from 1 + W to WP. */
+ * sees it — transformed, concatenated, upsampled — padded with one zero
+ * column on the left and zeros after, WP = 4·L values, stored split into
+ * its four phases: position p at DST[(p % 4)·L + p / 4], so that the
+ * transforms read every tile's columns with unit stride.  NAT [WP] is
+ * scratch. */
 static void
 wino_load_row (const GenTensor *xa, const GenTensor *xb, const float *pre_a, const float *pre_b,
                int up, int64_t b, int64_t c, int64_t ci, int64_t iy, int64_t h, int64_t w,
-               int64_t wp, float *dst)
+               int64_t wp, float *nat, float *dst)
 {
+  int64_t L = wp / 4;
+
   if (iy < 0 || iy >= h)
     {
       memset (dst, 0, sizeof (float) * wp);
       return;
     }
-  dst[0] = 0.0f;
+  nat[0] = 0.0f;
   if (up == 2)
     {
       const float *s = xa->data + b * xa->nb[0] + c * xa->nb[1] + (iy >> 1) * (w >> 1);
 
       for (int64_t x = 0; x < w; x++)
-        dst[1 + x] = s[x >> 1];
+        nat[1 + x] = s[x >> 1];
     }
   else
     {
       const float *s = cat_channel (xa, xb, b, c) + iy * w;
 
       if (pre_a)
-        affine_silu (s, dst + 1, w, pre_a[b * ci + c], pre_b[b * ci + c]);
+        affine_silu (s, nat + 1, w, pre_a[b * ci + c], pre_b[b * ci + c]);
       else
-        memcpy (dst + 1, s, sizeof (float) * w);
+        memcpy (nat + 1, s, sizeof (float) * w);
     }
-  memset (dst + 1 + w, 0, sizeof (float) * (wp - 1 - w));
+  memset (nat + 1 + w, 0, sizeof (float) * (wp - 1 - w));
+  for (int64_t j = 0; j < L; j++)
+    {
+      dst[j] = nat[4 * j];
+      dst[L + j] = nat[4 * j + 1];
+      dst[2 * L + j] = nat[4 * j + 2];
+      dst[3 * L + j] = nat[4 * j + 3];
+    }
+}
+
+/* Y_k[x] = (Bᵀ (X_0[x] … X_5[x]))_k for x < N: one 6-point input
+ * transform across N columns.  The rows are separate restrict pointers so
+ * that GCC 12 vectorises it (six offsets from one base defeat it). */
+static inline void
+wino_bt (const float *restrict x0, const float *restrict x1, const float *restrict x2,
+         const float *restrict x3, const float *restrict x4, const float *restrict x5,
+         float *restrict y0, float *restrict y1, float *restrict y2, float *restrict y3,
+         float *restrict y4, float *restrict y5, int64_t n)
+{
+  for (int64_t x = 0; x < n; x++)
+    {
+      float a = x1[x], bb = x2[x], c = x3[x], d = x4[x];
+
+      y0[x] = 4.0f * x0[x] - 5.0f * bb + d;
+      y1[x] = -4.0f * (a + bb) + c + d;
+      y2[x] = 4.0f * (a - bb) - c + d;
+      y3[x] = 2.0f * (c - a) - bb + d;
+      y4[x] = 2.0f * (a - c) - bb + d;
+      y5[x] = 4.0f * a - 5.0f * c + x5[x];
+    }
+}
+
+/* Y_k[x] = (Aᵀ (X_0[x] … X_5[x]))_k for x < N: one output transform. */
+static inline void
+wino_at (const float *restrict x0, const float *restrict x1, const float *restrict x2,
+         const float *restrict x3, const float *restrict x4, const float *restrict x5,
+         float *restrict y0, float *restrict y1, float *restrict y2, float *restrict y3,
+         int64_t n)
+{
+  for (int64_t x = 0; x < n; x++)
+    {
+      float a = x1[x] + x2[x], bb = x1[x] - x2[x], c = x3[x] + x4[x], d = x3[x] - x4[x];
+
+      y0[x] = x0[x] + a + c;
+      y1[x] = bb + 2.0f * d;
+      y2[x] = a + 4.0f * c;
+      y3[x] = bb + 8.0f * d + x5[x];
+    }
 }
 
 /* V[ξ·VS + t] for the NTX tiles of one tile row whose six input rows are
- * P (row stride WP): Bᵀ d B, first down the columns (all of the row at
- * once), then along each tile. */
+ * P (row stride WP, phase-split): Bᵀ d B, first down the columns (all of
+ * the row at once) into TMP [6][WP], then along each tile. */
 GEN_CLONES static void
 wino_input_row (const float *p, int64_t wp, int64_t ntx, float *tmp, float *v, int64_t vs)
 {
-  const float *p0 = p, *p1 = p + wp, *p2 = p + 2 * wp, *p3 = p + 3 * wp, *p4 = p + 4 * wp,
-              *p5 = p + 5 * wp;
-  float *t0 = tmp, *t1 = tmp + wp, *t2 = tmp + 2 * wp, *t3 = tmp + 3 * wp, *t4 = tmp + 4 * wp,
-        *t5 = tmp + 5 * wp;
+  int64_t L = wp / 4;
 
-  for (int64_t x = 0; x < wp; x++)
-    {
-      float a = p1[x], bb = p2[x], c = p3[x], d = p4[x];
-
-      t0[x] = 4.0f * p0[x] - 5.0f * bb + d;
-      t1[x] = -4.0f * (a + bb) + c + d;
-      t2[x] = 4.0f * (a - bb) - c + d;
-      t3[x] = 2.0f * (c - a) - bb + d;
-      t4[x] = 2.0f * (a - c) - bb + d;
-      t5[x] = 4.0f * a - 5.0f * c + p5[x];
-    }
+  wino_bt (p, p + wp, p + 2 * wp, p + 3 * wp, p + 4 * wp, p + 5 * wp,
+           tmp, tmp + wp, tmp + 2 * wp, tmp + 3 * wp, tmp + 4 * wp, tmp + 5 * wp, wp);
   for (int i = 0; i < 6; i++)
     {
-      const float *t = tmp + i * wp;
+      /* column 4·tx + l of the tile row: phases 0-3 at tx, then 0-1 at tx + 1 */
+      const float *q = tmp + i * wp;
       float *vi = v + (int64_t) (i * 6) * vs;
 
-      for (int64_t tx = 0; tx < ntx; tx++)
-        {
-          const float *q = t + 4 * tx;
-          float a = q[1], bb = q[2], c = q[3], d = q[4];
-
-          vi[tx] = 4.0f * q[0] - 5.0f * bb + d;
-          vi[vs + tx] = -4.0f * (a + bb) + c + d;
-          vi[2 * vs + tx] = 4.0f * (a - bb) - c + d;
-          vi[3 * vs + tx] = 2.0f * (c - a) - bb + d;
-          vi[4 * vs + tx] = 2.0f * (a - c) - bb + d;
-          vi[5 * vs + tx] = 4.0f * a - 5.0f * c + q[5];
-        }
+      wino_bt (q, q + L, q + 2 * L, q + 3 * L, q + 1, q + L + 1,
+               vi, vi + vs, vi + 2 * vs, vi + 3 * vs, vi + 4 * vs, vi + 5 * vs, ntx);
     }
 }
 
-/* OUT [4][4·NTX] = Aᵀ m A for the NTX tiles of one tile row, M[ξ·MS + t]. */
+/* OUT [4 rows][4 phases][NTX] = Aᵀ m A for the NTX tiles of one tile row,
+ * M[ξ·MS + t]; S [6][4][NTX] is scratch.  Row k of the output, column
+ * 4·t + j, is OUT[(k·4 + j)·NTX + t]. */
 GEN_CLONES static void
-wino_output_row (const float *m, int64_t ms, int64_t ntx, float *s, float *out, int64_t ldo)
+wino_output_row (const float *m, int64_t ms, int64_t ntx, float *s, float *out)
 {
-  /* S [6][4][NTX]: m A, per row i of the tile */
   for (int i = 0; i < 6; i++)
     {
-      const float *m0 = m + (int64_t) (i * 6) * ms, *m1 = m0 + ms, *m2 = m1 + ms, *m3 = m2 + ms,
-                  *m4 = m3 + ms, *m5 = m4 + ms;
-      float *s0 = s + (int64_t) (i * 4) * ntx, *s1 = s0 + ntx, *s2 = s1 + ntx, *s3 = s2 + ntx;
+      const float *mi = m + (int64_t) (i * 6) * ms;
+      float *si = s + (int64_t) (i * 4) * ntx;
 
-      for (int64_t t = 0; t < ntx; t++)
-        {
-          float a = m1[t] + m2[t], bb = m1[t] - m2[t], c = m3[t] + m4[t], d = m3[t] - m4[t];
-
-          s0[t] = m0[t] + a + c;
-          s1[t] = bb + 2.0f * d;
-          s2[t] = a + 4.0f * c;
-          s3[t] = bb + 8.0f * d + m5[t];
-        }
+      wino_at (mi, mi + ms, mi + 2 * ms, mi + 3 * ms, mi + 4 * ms, mi + 5 * ms,
+               si, si + ntx, si + 2 * ntx, si + 3 * ntx, ntx);
     }
-  /* Aᵀ S, interleaved into the output rows */
-  for (int k = 0; k < 4; k++)
+  for (int j = 0; j < 4; j++)
     {
-      const float *r0 = s + (int64_t) k * ntx, *r1 = r0 + 4 * ntx, *r2 = r1 + 4 * ntx,
-                  *r3 = r2 + 4 * ntx, *r4 = r3 + 4 * ntx, *r5 = r4 + 4 * ntx;
-      float *o0 = out, *o1 = out + ldo, *o2 = out + 2 * ldo, *o3 = out + 3 * ldo;
+      const float *sj = s + (int64_t) j * ntx;
+      int64_t d = 4 * ntx;
 
-      for (int64_t t = 0; t < ntx; t++)
-        {
-          float a = r1[t] + r2[t], bb = r1[t] - r2[t], c = r3[t] + r4[t], d = r3[t] - r4[t];
-
-          o0[4 * t + k] = r0[t] + a + c;
-          o1[4 * t + k] = bb + 2.0f * d;
-          o2[4 * t + k] = a + 4.0f * c;
-          o3[4 * t + k] = bb + 8.0f * d + r5[t];
-        }
+      wino_at (sj, sj + d, sj + 2 * d, sj + 3 * d, sj + 4 * d, sj + 5 * d,
+               out + j * ntx, out + (4 + j) * ntx, out + (8 + j) * ntx, out + (12 + j) * ntx,
+               ntx);
     }
 }
 
@@ -625,11 +641,54 @@ typedef struct
   const float *pre_a, *pre_b;
   int up;
   GenTensor *y;
-  int64_t ci, co, h, w, ntx, wp;
+  const float *bias;     /* or NULL */
+  bool accumulate;       /* Y += conv + bias, else Y = conv + bias */
+  int64_t ci, co, h, w, ntx, wp;   /* WP: a loaded row, 4·(NTX + 1) ≥ 1 + W + 1 */
   int64_t b, ty0, nr, T;
   float *u, *v, *m, *rows, *tmp;
   int64_t rows_n, tmp_n;
 } Wino;
+
+static inline void
+add_interleaved (float *restrict dst, const float *restrict s0, const float *restrict s1,
+                 const float *restrict s2, const float *restrict s3, float b, int64_t n)
+{
+  for (int64_t t = 0; t < n; t++)
+    {
+      dst[4 * t] += s0[t] + b;
+      dst[4 * t + 1] += s1[t] + b;
+      dst[4 * t + 2] += s2[t] + b;
+      dst[4 * t + 3] += s3[t] + b;
+    }
+}
+
+static inline void
+set_interleaved (float *restrict dst, const float *restrict s0, const float *restrict s1,
+                 const float *restrict s2, const float *restrict s3, float b, int64_t n)
+{
+  for (int64_t t = 0; t < n; t++)
+    {
+      dst[4 * t] = s0[t] + b;
+      dst[4 * t + 1] = s1[t] + b;
+      dst[4 * t + 2] = s2[t] + b;
+      dst[4 * t + 3] = s3[t] + b;
+    }
+}
+
+/* DST[x] (+)= B + the output row SRC [4 phases][NTX] (x = 4·t + j at
+ * SRC[j·NTX + t]), for x < W. */
+GEN_CLONES static void
+wino_put_row (float *dst, const float *src, int64_t ntx, int64_t w, float b, bool accumulate)
+{
+  int64_t full = w / 4;
+
+  if (accumulate)
+    add_interleaved (dst, src, src + ntx, src + 2 * ntx, src + 3 * ntx, b, full);
+  else
+    set_interleaved (dst, src, src + ntx, src + 2 * ntx, src + 3 * ntx, b, full);
+  for (int64_t x = 4 * full; x < w; x++)
+    dst[x] = (accumulate ? dst[x] : 0.0f) + src[(x & 3) * ntx + (x >> 2)] + b;
+}
 
 static inline void
 part_range (int64_t n, int part, int parts, int64_t *lo, int64_t *hi)
@@ -662,7 +721,7 @@ wino_input_part (int part, int parts, gpointer data)
     {
       for (int64_t r = 0; r < 4 * k->nr + 2; r++)
         wino_load_row (k->xa, k->xb, k->pre_a, k->pre_b, k->up, k->b, c, k->ci,
-                       4 * k->ty0 - 1 + r, k->h, k->w, k->wp, rows + r * k->wp);
+                       4 * k->ty0 - 1 + r, k->h, k->w, k->wp, tmp, rows + r * k->wp);
       for (int64_t r = 0; r < k->nr; r++)
         wino_input_row (rows + 4 * r * k->wp, k->wp, k->ntx, tmp,
                         k->v + c * k->T + r * k->ntx, k->ci * k->T);
@@ -698,38 +757,34 @@ wino_output_part (int part, int parts, gpointer data)
         {
           int64_t oy = 4 * (k->ty0 + r), nrow = MIN (4, k->h - oy);
 
-          wino_output_row (k->m + o * k->T + r * k->ntx, k->co * k->T, k->ntx, tmp, out,
-                           4 * k->ntx);
+          wino_output_row (k->m + o * k->T + r * k->ntx, k->co * k->T, k->ntx, tmp, out);
           for (int64_t j = 0; j < nrow; j++)
-            {
-              float *dst = yo + (oy + j) * k->w;
-              const float *src = out + j * 4 * k->ntx;
-
-              for (int64_t x = 0; x < k->w; x++)
-                dst[x] += src[x];
-            }
+            wino_put_row (yo + (oy + j) * k->w, out + j * 4 * k->ntx, k->ntx, k->w,
+                          k->bias ? k->bias[o] : 0.0f, k->accumulate);
         }
     }
 }
 
-/* Y += the 3×3 / stride 1 / pad 1 conv (no bias) of the input conv2d_impl
- * describes (XA, XB, PRE_A, PRE_B, UP), by Winograd F(4×4, 3×3).  False
- * (nothing done) when the scratch arena is too small. */
+/* Y (=, or += with ACCUMULATE) the 3×3 / stride 1 / pad 1 conv with BIAS
+ * (or none) of the input conv2d_impl describes (XA, XB, PRE_A, PRE_B, UP),
+ * by Winograd F(4×4, 3×3).  False (nothing done) when the scratch arena is
+ * too small. */
 static bool
-conv3x3_winograd (const GenTensor *wt, const GenTensor *xa, const GenTensor *xb,
-                  const float *pre_a, const float *pre_b, int up, GenTensor *y,
-                  GenArena *scratch)
+conv3x3_winograd (const GenTensor *wt, const float *bias, const GenTensor *xa,
+                  const GenTensor *xb, const float *pre_a, const float *pre_b, int up,
+                  GenTensor *y, bool accumulate, GenArena *scratch)
 {
-  Wino k = { .wt = wt, .xa = xa, .xb = xb, .pre_a = pre_a, .pre_b = pre_b, .up = up, .y = y };
+  Wino k = { .wt = wt, .xa = xa, .xb = xb, .pre_a = pre_a, .pre_b = pre_b, .up = up, .y = y,
+             .bias = bias, .accumulate = accumulate };
   int64_t n = y->ne[0], nty, R;
   int parts = gen_parallel_parts ();
   gsize mark = gen_arena_mark (scratch);
 
   k.co = wt->ne[0], k.ci = wt->ne[1], k.h = y->ne[2], k.w = y->ne[3];
-  nty = (k.h + 3) / 4, k.ntx = (k.w + 3) / 4, k.wp = 4 * k.ntx + 2;
+  nty = (k.h + 3) / 4, k.ntx = (k.w + 3) / 4, k.wp = 4 * (k.ntx + 1);
   R = MIN (nty, MAX (1, WINO_MAX_FLOATS / (36 * (k.ci + k.co) * k.ntx)));
   k.rows_n = MAX ((4 * R + 2) * k.wp, 16 * k.ntx);   /* input rows, or output rows */
-  k.tmp_n = MAX (6 * k.wp, 9 * k.ci);                /* ≥ 24·NTX too */
+  k.tmp_n = MAX (6 * k.wp, 27 * k.ci);               /* ≥ 24·NTX too */
   k.u = gen_arena_alloc (scratch, (gsize) (36 * k.co * k.ci));
   k.v = gen_arena_alloc (scratch, (gsize) (36 * k.ci * R * k.ntx));
   k.m = gen_arena_alloc (scratch, (gsize) (36 * k.co * R * k.ntx));
@@ -787,6 +842,12 @@ conv2d_impl (const GenConv2d *conv, const GenTensor *xa, const GenTensor *xb, co
   if (!xa->data || (xb && !xb->data) || !y->data || !wt->data)
     return;
 
+  if (kh == 3 && kw == 3 && conv->stride == 1 && conv->pad[0] == 1 && conv->pad[1] == 1
+      && conv->pad[2] == 1 && conv->pad[3] == 1 && use_winograd (ci, ho, wo)
+      && conv3x3_winograd (wt, conv->bias.data, xa, xb, pre_a, pre_b, up, y, accumulate,
+                           scratch))
+    return;
+
   /* Start from the bias (or zero), then accumulate the products. */
   if (!accumulate)
     {
@@ -803,11 +864,6 @@ conv2d_impl (const GenConv2d *conv, const GenTensor *xa, const GenTensor *xb, co
     {
       gen_add_channel_bias (y, conv->bias.data, 0);
     }
-
-  if (kh == 3 && kw == 3 && conv->stride == 1 && conv->pad[0] == 1 && conv->pad[1] == 1
-      && conv->pad[2] == 1 && conv->pad[3] == 1 && use_winograd (ci, ho, wo)
-      && conv3x3_winograd (wt, xa, xb, pre_a, pre_b, up, y, scratch))
-    return;
 
   direct = kh == 1 && kw == 1 && conv->stride == 1 && up == 1
            && conv->pad[0] == 0 && conv->pad[1] == 0 && conv->pad[2] == 0 && conv->pad[3] == 0;
