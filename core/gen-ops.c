@@ -396,7 +396,7 @@ cat_channel (const GenTensor *xa, const GenTensor *xb, int64_t b, int64_t c)
  * channel concatenation and the nearest ×2 upsampling.  Error in float:
  * NMSE ~1e-12 against a double-precision direct conv. */
 
-#define WINO_MAX_FLOATS ((int64_t) 4 << 20)   /* 16 MB of V and M per band */
+#define WINO_MAX_FLOATS ((int64_t) 1 << 20)   /* 4 MB of V and M per band */
 
 typedef enum
 {
@@ -765,6 +765,37 @@ wino_output_part (int part, int parts, gpointer data)
     }
 }
 
+/* Bands side by side: each part runs whole bands (input transform, GEMMs,
+ * output transform) with its own buffers; the bands' output rows are
+ * disjoint.  One hand-over per conv instead of three per band. */
+typedef struct
+{
+  const Wino *k;
+  int64_t R, nty, bands, v_n, m_n;
+} WinoBands;
+
+static void
+wino_bands_part (int part, int parts, gpointer data)
+{
+  const WinoBands *wb = data;
+  Wino l = *wb->k;
+  int64_t per_image = (wb->nty + wb->R - 1) / wb->R;
+
+  l.v = wb->k->v + part * wb->v_n;
+  l.m = wb->k->m + part * wb->m_n;
+  l.rows = wb->k->rows + part * wb->k->rows_n;
+  l.tmp = wb->k->tmp + part * wb->k->tmp_n;
+  for (int64_t band = wb->bands * part / parts; band < wb->bands * (part + 1) / parts; band++)
+    {
+      l.b = band / per_image;
+      l.ty0 = (band % per_image) * wb->R;
+      l.nr = MIN (wb->R, wb->nty - l.ty0), l.T = l.nr * l.ntx;
+      wino_input_part (0, 1, &l);
+      wino_gemm_part (0, 1, &l);
+      wino_output_part (0, 1, &l);
+    }
+}
+
 /* Y (=, or += with ACCUMULATE) the 3×3 / stride 1 / pad 1 conv with BIAS
  * (or none) of the input conv2d_impl describes (XA, XB, PRE_A, PRE_B, UP),
  * by Winograd F(4×4, 3×3).  False (nothing done) when the scratch arena is
@@ -776,18 +807,26 @@ conv3x3_winograd (const GenTensor *wt, const float *bias, const GenTensor *xa,
 {
   Wino k = { .wt = wt, .xa = xa, .xb = xb, .pre_a = pre_a, .pre_b = pre_b, .up = up, .y = y,
              .bias = bias, .accumulate = accumulate };
-  int64_t n = y->ne[0], nty, R;
-  int parts = gen_parallel_parts ();
+  WinoBands wb = { .k = &k };
+  int64_t n = y->ne[0];
+  int parts = gen_parallel_parts (), sets;
   gsize mark = gen_arena_mark (scratch);
 
   k.co = wt->ne[0], k.ci = wt->ne[1], k.h = y->ne[2], k.w = y->ne[3];
-  nty = (k.h + 3) / 4, k.ntx = (k.w + 3) / 4, k.wp = 4 * (k.ntx + 1);
-  R = MIN (nty, MAX (1, WINO_MAX_FLOATS / (36 * (k.ci + k.co) * k.ntx)));
-  k.rows_n = MAX ((4 * R + 2) * k.wp, 16 * k.ntx);   /* input rows, or output rows */
-  k.tmp_n = MAX (6 * k.wp, 27 * k.ci);               /* ≥ 24·NTX too */
+  wb.nty = (k.h + 3) / 4, k.ntx = (k.w + 3) / 4, k.wp = 4 * (k.ntx + 1);
+  /* bands of V and M within WINO_MAX_FLOATS (cache-sized: smaller bands
+   * measured faster, down to thin GEMMs), and at least one band a part */
+  wb.R = MIN (wb.nty, MAX (1, WINO_MAX_FLOATS / (36 * (k.ci + k.co) * k.ntx)));
+  if (parts > 1 && n * ((wb.nty + wb.R - 1) / wb.R) < parts)
+    wb.R = MAX (1, (wb.nty * n + parts - 1) / parts / n);
+  wb.bands = n * ((wb.nty + wb.R - 1) / wb.R);
+  sets = parts > 1 && wb.bands >= parts ? parts : 1;   /* V and M buffers */
+  wb.v_n = 36 * k.ci * wb.R * k.ntx, wb.m_n = 36 * k.co * wb.R * k.ntx;
+  k.rows_n = MAX ((4 * wb.R + 2) * k.wp, 16 * k.ntx);   /* input rows, or output rows */
+  k.tmp_n = MAX (6 * k.wp, 27 * k.ci);                   /* ≥ 24·NTX too */
   k.u = gen_arena_alloc (scratch, (gsize) (36 * k.co * k.ci));
-  k.v = gen_arena_alloc (scratch, (gsize) (36 * k.ci * R * k.ntx));
-  k.m = gen_arena_alloc (scratch, (gsize) (36 * k.co * R * k.ntx));
+  k.v = gen_arena_alloc (scratch, (gsize) (sets * wb.v_n));
+  k.m = gen_arena_alloc (scratch, (gsize) (sets * wb.m_n));
   k.rows = gen_arena_alloc (scratch, (gsize) (parts * k.rows_n));
   k.tmp = gen_arena_alloc (scratch, (gsize) (parts * k.tmp_n));
   if (!k.u || !k.v || !k.m || !k.rows || !k.tmp)
@@ -795,22 +834,86 @@ conv3x3_winograd (const GenTensor *wt, const float *bias, const GenTensor *xa,
       gen_arena_release (scratch, mark);
       return false;
     }
-  gen_parallel_for (parts, wino_weights_part, &k);
-  for (k.b = 0; k.b < n; k.b++)
-    for (k.ty0 = 0; k.ty0 < nty; k.ty0 += R)
-      {
-        k.nr = MIN (R, nty - k.ty0), k.T = k.nr * k.ntx;
-        gen_parallel_for (parts, wino_input_part, &k);     /* V [36][Ci][T] */
-        /* M_ξ = U_ξ V_ξ: 36 GEMMs side by side, or one at a time on all
-         * the BLAS's threads */
-        if (parts > 1 && parts <= 36)
-          gen_parallel_for (parts, wino_gemm_part, &k);
-        else
-          wino_gemm_part (0, 1, &k);
-        gen_parallel_for (parts, wino_output_part, &k);    /* Y += Aᵀ M A */
-      }
+  gen_parallel_for ((int) MIN (parts, k.co), wino_weights_part, &k);
+  if (sets > 1)
+    gen_parallel_for (parts, wino_bands_part, &wb);
+  else
+    for (k.b = 0; k.b < n; k.b++)
+      for (k.ty0 = 0; k.ty0 < wb.nty; k.ty0 += wb.R)
+        {
+          /* one band at a time, each stage split between the parts */
+          k.nr = MIN (wb.R, wb.nty - k.ty0), k.T = k.nr * k.ntx;
+          gen_parallel_for ((int) MIN (parts, k.ci), wino_input_part, &k);   /* V [36][Ci][T] */
+          gen_parallel_for (MIN (parts, 36), wino_gemm_part, &k);           /* M_ξ = U_ξ V_ξ */
+          gen_parallel_for ((int) MIN (parts, k.co), wino_output_part, &k);  /* Y = Aᵀ M A */
+        }
   gen_arena_release (scratch, mark);
   return true;
+}
+
+/* The im2col columns of one band, for the input channels of a part (each
+ * channel transformed first when PRE_A is given). */
+typedef struct
+{
+  const GenConv2d *conv;
+  const GenTensor *xa, *xb;
+  const float *pre_a, *pre_b;
+  int up;
+  int64_t b, ci, h, w, wo;
+  int kh, kw;
+  int64_t oy0, rows, in_rows;
+  float *band, *col;
+} Im2col;
+
+static void
+im2col_part (int part, int parts, gpointer data)
+{
+  const Im2col *k = data;
+  const GenConv2d *conv = k->conv;
+  int64_t lo = k->ci * part / parts, hi = k->ci * (part + 1) / parts;
+  int64_t ncol = k->rows * k->wo, h = k->h, w = k->w;
+
+  for (int64_t c = lo; c < hi; c++)
+    {
+      float *col = k->col + c * k->kh * k->kw * ncol;
+
+      if (k->pre_a)
+        {
+          /* the input rows this band reads, transformed */
+          int64_t r0 = MAX (0, k->oy0 * conv->stride - conv->pad[0]);
+          int64_t r1 = MIN (h, (k->oy0 + k->rows - 1) * conv->stride - conv->pad[0] + k->kh);
+          float *band = k->band + c * k->in_rows * w;
+
+          if (r1 > r0)
+            affine_silu (cat_channel (k->xa, k->xb, k->b, c) + r0 * w, band, (r1 - r0) * w,
+                         k->pre_a[k->b * k->ci + c], k->pre_b[k->b * k->ci + c]);
+          im2col_band (band, k->in_rows * w, r0, 1, h, w, 1, k->kh, k->kw, conv->stride,
+                       conv->pad[0], conv->pad[1], k->oy0, k->rows, k->wo, col);
+        }
+      else
+        im2col_band (cat_channel (k->xa, k->xb, k->b, c), h * w / (k->up * k->up), 0, 1, h, w,
+                     k->up, k->kh, k->kw, conv->stride, conv->pad[0], conv->pad[1], k->oy0,
+                     k->rows, k->wo, col);
+    }
+}
+
+/* TX [Ci][HW] = silu (x · PRE_A + PRE_B) of batch B, a part's channels. */
+typedef struct
+{
+  const GenTensor *xa, *xb;
+  const float *pre_a, *pre_b;
+  int64_t b, ci, hw;
+  float *tx;
+} Affine;
+
+static void
+affine_part (int part, int parts, gpointer data)
+{
+  const Affine *k = data;
+
+  for (int64_t c = k->ci * part / parts; c < k->ci * (part + 1) / parts; c++)
+    affine_silu (cat_channel (k->xa, k->xb, k->b, c), k->tx + c * k->hw, k->hw,
+                 k->pre_a[k->b * k->ci + c], k->pre_b[k->b * k->ci + c]);
 }
 
 /* The convolution of the channel concatenation [XA, XB] (XB may be NULL),
@@ -881,9 +984,9 @@ conv2d_impl (const GenConv2d *conv, const GenTensor *xa, const GenTensor *xb, co
 
           if (pre_a)
             {
-              for (int64_t c = 0; c < ci; c++)
-                affine_silu (cat_channel (xa, xb, b, c), tx + c * h * w, h * w, pre_a[b * ci + c],
-                             pre_b[b * ci + c]);
+              Affine k = { xa, xb, pre_a, pre_b, b, ci, h * w, tx };
+
+              gen_parallel_for ((int) MIN (ci, gen_parallel_parts ()), affine_part, &k);
               gen_gemm (false, false, (int) co, (int) (ho * wo), (int) ci, 1.0f,
                         wt->data, (int) ci, tx, (int) (h * w), 1.0f, yb, (int) (ho * wo));
               continue;
@@ -921,28 +1024,10 @@ conv2d_impl (const GenConv2d *conv, const GenTensor *xa, const GenTensor *xb, co
         {
           int64_t rows = MIN (rows_per_band, ho - oy0);
 
-          if (pre_a)
-            {
-              /* the input rows this band reads, transformed */
-              int64_t r0 = MAX (0, oy0 * conv->stride - conv->pad[0]);
-              int64_t r1 = MIN (h, (oy0 + rows - 1) * conv->stride - conv->pad[0] + kh);
+          Im2col k = { conv, xa, xb, pre_a, pre_b, up, b, ci, h, w, wo, kh, kw, oy0, rows,
+                       in_rows, band, col };
 
-              for (int64_t c = 0; c < ci && r1 > r0; c++)
-                affine_silu (cat_channel (xa, xb, b, c) + r0 * w, band + c * in_rows * w,
-                             (r1 - r0) * w, pre_a[b * ci + c], pre_b[b * ci + c]);
-              im2col_band (band, in_rows * w, r0, ci, h, w, 1, kh, kw, conv->stride,
-                           conv->pad[0], conv->pad[1], oy0, rows, wo, col);
-            }
-          else
-            {
-              im2col_band (xa->data + b * xa->nb[0], h * w / (up * up), 0, ca, h, w, up, kh, kw,
-                           conv->stride,
-                           conv->pad[0], conv->pad[1], oy0, rows, wo, col);
-              if (xb)
-                im2col_band (xb->data + b * xb->nb[0], h * w, 0, cb, h, w, 1, kh, kw, conv->stride,
-                             conv->pad[0], conv->pad[1], oy0, rows, wo,
-                             col + ca * kh * kw * rows * wo);
-            }
+          gen_parallel_for ((int) MIN (ci, gen_parallel_parts ()), im2col_part, &k);
           gen_gemm (false, false, (int) co, (int) (rows * wo), (int) K, 1.0f,
                     wt->data, (int) K, col, (int) (rows * wo),
                     1.0f, y->data + b * y->nb[0] + oy0 * wo, (int) (ho * wo));
@@ -1000,32 +1085,72 @@ group_stats (const GenGroupNorm *gn, const GenTensor *xa, const GenTensor *xb, i
   *rstd = (float) (1.0 / sqrt (MAX (0.0, sq / (double) cnt - d * d) + gn->eps));
 }
 
+typedef struct
+{
+  const GenGroupNorm *gn;
+  const GenTensor *xa, *xb;
+  float *a, *b;           /* coefficients out (group_norm_coeffs), or NULL */
+  GenTensor *y;           /* normalised out (gen_group_norm), or NULL */
+  bool silu;
+} NormJob;
+
+/* The (batch, group) pairs of PART: their statistics, then A and B or Y. */
+static void
+norm_part (int part, int parts, gpointer data)
+{
+  const NormJob *k = data;
+  const GenGroupNorm *gn = k->gn;
+  int64_t c = k->xa->ne[1] + (k->xb ? k->xb->ne[1] : 0), cpg = c / gn->groups;
+  int64_t hw = k->xa->ne[2] * k->xa->ne[3], pairs = k->xa->ne[0] * gn->groups;
+  int64_t lo = pairs * part / parts, hi = pairs * (part + 1) / parts;
+
+  for (int64_t pi = lo; pi < hi; pi++)
+    {
+      int64_t bi = pi / gn->groups;
+      int g = (int) (pi % gn->groups);
+      double mean;
+      float rstd;
+
+      group_stats (gn, k->xa, k->xb, bi, g, &mean, &rstd);
+      for (int64_t ch = g * cpg; ch < (g + 1) * cpg; ch++)
+        {
+          float a = rstd * gn->weight.data[ch], b = gn->bias.data[ch] - (float) mean * a;
+
+          if (k->a)
+            {
+              k->a[bi * c + ch] = a;
+              k->b[bi * c + ch] = b;
+              continue;
+            }
+          {
+            const float *xi = k->xa->data + bi * k->xa->nb[0] + ch * hw;
+            float *yi = k->y->data + bi * k->y->nb[0] + ch * hw;
+
+            if (k->silu)
+              affine_silu (xi, yi, hw, a, b);
+            else
+              affine (xi, yi, hw, a, b);
+          }
+        }
+    }
+}
+
 /* Per (batch, channel) A and B such that norm (x) = x · A + B. */
 static void
 group_norm_coeffs (const GenGroupNorm *gn, const GenTensor *xa, const GenTensor *xb, float *a,
                    float *b)
 {
-  int64_t n = xa->ne[0], c = xa->ne[1] + (xb ? xb->ne[1] : 0), cpg = c / gn->groups;
+  NormJob k = { gn, xa, xb, a, b, NULL, false };
+  int64_t pairs = xa->ne[0] * gn->groups;
 
-  for (int64_t bi = 0; bi < n; bi++)
-    for (int g = 0; g < gn->groups; g++)
-      {
-        double mean;
-        float rstd;
-
-        group_stats (gn, xa, xb, bi, g, &mean, &rstd);
-        for (int64_t ch = g * cpg; ch < (g + 1) * cpg; ch++)
-          {
-            a[bi * c + ch] = rstd * gn->weight.data[ch];
-            b[bi * c + ch] = gn->bias.data[ch] - (float) mean * a[bi * c + ch];
-          }
-      }
+  gen_parallel_for ((int) MIN (pairs, gen_parallel_parts ()), norm_part, &k);
 }
 
 void
 gen_group_norm (const GenGroupNorm *gn, const GenTensor *x, GenTensor *y, bool silu)
 {
-  int64_t n = x->ne[0], c = x->ne[1], hw = x->ne[2] * x->ne[3];
+  NormJob k = { gn, x, NULL, NULL, NULL, y, silu };
+  int64_t c = x->ne[1];
 
   g_return_if_fail (gn->groups > 0 && c % gn->groups == 0);
   g_return_if_fail (gen_tensor_same_shape (x, y));
@@ -1033,26 +1158,7 @@ gen_group_norm (const GenGroupNorm *gn, const GenTensor *x, GenTensor *y, bool s
   if (!x->data || !y->data)
     return;
   /* no allocation: each group's coefficients are applied as they come */
-  for (int64_t bi = 0; bi < n; bi++)
-    for (int g = 0; g < gn->groups; g++)
-      {
-        int64_t cpg = c / gn->groups;
-        double mean;
-        float rstd;
-
-        group_stats (gn, x, NULL, bi, g, &mean, &rstd);
-        for (int64_t ch = g * cpg; ch < (g + 1) * cpg; ch++)
-          {
-            float a = rstd * gn->weight.data[ch], b = gn->bias.data[ch] - (float) mean * a;
-            const float *xi = x->data + bi * x->nb[0] + ch * hw;
-            float *yi = y->data + bi * y->nb[0] + ch * hw;
-
-            if (silu)
-              affine_silu (xi, yi, hw, a, b);
-            else
-              affine (xi, yi, hw, a, b);
-          }
-      }
+  gen_parallel_for ((int) MIN (x->ne[0] * gn->groups, gen_parallel_parts ()), norm_part, &k);
 }
 
 void
