@@ -191,8 +191,10 @@ gen_gemm (bool trans_a, bool trans_b, int m, int n, int k,
     }
   /* Side by side on the core's threads when the product is large enough
    * to pay for the hand-over (~2 MFLOP a part); slices of C's columns, or
-   * of its rows when it is tall and narrow.  Every element of C is the
-   * same sum in the same order however it is split. */
+   * of its rows when it is tall and narrow.  OpenBLAS computes every
+   * element of a slice as it does in the whole product (K is never split),
+   * so the bits do not depend on the thread count: test-jobs holds 1
+   * against 3 threads, tiled and whole. */
   parts = gen_parallel_parts ();
   if (parts > 1)
     {
@@ -815,10 +817,10 @@ conv3x3_winograd (const GenTensor *wt, const float *bias, const GenTensor *xa,
   k.co = wt->ne[0], k.ci = wt->ne[1], k.h = y->ne[2], k.w = y->ne[3];
   wb.nty = (k.h + 3) / 4, k.ntx = (k.w + 3) / 4, k.wp = 4 * (k.ntx + 1);
   /* bands of V and M within WINO_MAX_FLOATS (cache-sized: smaller bands
-   * measured faster, down to thin GEMMs), and at least one band a part */
+   * measured faster, down to thin GEMMs).  The bands, and so the GEMMs'
+   * shapes, depend on the sizes only, never on the thread count: results
+   * are the same bits for any number of threads. */
   wb.R = MIN (wb.nty, MAX (1, WINO_MAX_FLOATS / (36 * (k.ci + k.co) * k.ntx)));
-  if (parts > 1 && n * ((wb.nty + wb.R - 1) / wb.R) < parts)
-    wb.R = MAX (1, (wb.nty * n + parts - 1) / parts / n);
   wb.bands = n * ((wb.nty + wb.R - 1) / wb.R);
   sets = parts > 1 && wb.bands >= parts ? parts : 1;   /* V and M buffers */
   wb.v_n = 36 * k.ci * wb.R * k.ntx, wb.m_n = 36 * k.co * wb.R * k.ntx;

@@ -79,8 +79,10 @@ typedef struct
 /* Output size of a conv along one axis. */
 int64_t gen_conv2d_out_size (int64_t in, int k, int stride, int pad_before, int pad_after);
 
-/* y = conv(x) (+ bias).  SCRATCH holds the im2col buffer (bounded: columns
- * are processed in bands).  If ACCUMULATE, y += conv(x) instead. */
+/* y = conv(x) (+ bias).  SCRATCH holds the im2col buffer, or for a 3×3
+ * stride-1 pad-1 conv on an image of 16×16 or more the Winograd F(4×4, 3×3)
+ * buffers (bounded either way: rows are processed in bands).  If
+ * ACCUMULATE, y += conv(x) instead. */
 void gen_conv2d (const GenConv2d *conv, const GenTensor *x, GenTensor *y,
                  bool accumulate, GenArena *scratch);
 
