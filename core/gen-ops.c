@@ -711,23 +711,53 @@ wino_weights_part (int part, int parts, gpointer data)
                   k->tmp + part * k->tmp_n);
 }
 
+/* Input channel C of the band into V (ROWS, TMP: the part's scratch). */
+static void
+wino_input_channel (const Wino *k, int64_t c, float *rows, float *tmp)
+{
+  for (int64_t r = 0; r < 4 * k->nr + 2; r++)
+    wino_load_row (k->xa, k->xb, k->pre_a, k->pre_b, k->up, k->b, c, k->ci, 4 * k->ty0 - 1 + r,
+                   k->h, k->w, k->wp, tmp, rows + r * k->wp);
+  for (int64_t r = 0; r < k->nr; r++)
+    wino_input_row (rows + 4 * r * k->wp, k->wp, k->ntx, tmp, k->v + c * k->T + r * k->ntx,
+                    k->ci * k->T);
+}
+
+/* Output channel O of the band from M into Y (OUT, TMP: the part's scratch). */
+static void
+wino_output_channel (const Wino *k, int64_t o, float *out, float *tmp)
+{
+  float *yo = k->y->data + k->b * k->y->nb[0] + o * k->y->nb[1];
+
+  for (int64_t r = 0; r < k->nr; r++)
+    {
+      int64_t oy = 4 * (k->ty0 + r), nrow = MIN (4, k->h - oy);
+
+      wino_output_row (k->m + o * k->T + r * k->ntx, k->co * k->T, k->ntx, tmp, out);
+      for (int64_t j = 0; j < nrow; j++)
+        wino_put_row (yo + (oy + j) * k->w, out + j * 4 * k->ntx, k->ntx, k->w,
+                      k->bias ? k->bias[o] : 0.0f, k->accumulate);
+    }
+}
+
+/* FN for the part's share of N channels, with the part's scratch. */
+static void
+wino_channels (const Wino *k, void (*fn) (const Wino *, int64_t, float *, float *), int64_t n,
+               int part, int parts)
+{
+  int64_t lo, hi;
+
+  part_range (n, part, parts, &lo, &hi);
+  for (int64_t c = lo; c < hi; c++)
+    fn (k, c, k->rows + part * k->rows_n, k->tmp + part * k->tmp_n);
+}
+
 static void
 wino_input_part (int part, int parts, gpointer data)
 {
-  Wino *k = data;
-  float *rows = k->rows + part * k->rows_n, *tmp = k->tmp + part * k->tmp_n;
-  int64_t lo, hi;
+  const Wino *k = data;
 
-  part_range (k->ci, part, parts, &lo, &hi);
-  for (int64_t c = lo; c < hi; c++)
-    {
-      for (int64_t r = 0; r < 4 * k->nr + 2; r++)
-        wino_load_row (k->xa, k->xb, k->pre_a, k->pre_b, k->up, k->b, c, k->ci,
-                       4 * k->ty0 - 1 + r, k->h, k->w, k->wp, tmp, rows + r * k->wp);
-      for (int64_t r = 0; r < k->nr; r++)
-        wino_input_row (rows + 4 * r * k->wp, k->wp, k->ntx, tmp,
-                        k->v + c * k->T + r * k->ntx, k->ci * k->T);
-    }
+  wino_channels (k, wino_input_channel, k->ci, part, parts);
 }
 
 static void
@@ -746,25 +776,9 @@ wino_gemm_part (int part, int parts, gpointer data)
 static void
 wino_output_part (int part, int parts, gpointer data)
 {
-  Wino *k = data;
-  float *out = k->rows + part * k->rows_n, *tmp = k->tmp + part * k->tmp_n;
-  int64_t lo, hi;
+  const Wino *k = data;
 
-  part_range (k->co, part, parts, &lo, &hi);
-  for (int64_t o = lo; o < hi; o++)
-    {
-      float *yo = k->y->data + k->b * k->y->nb[0] + o * k->y->nb[1];
-
-      for (int64_t r = 0; r < k->nr; r++)
-        {
-          int64_t oy = 4 * (k->ty0 + r), nrow = MIN (4, k->h - oy);
-
-          wino_output_row (k->m + o * k->T + r * k->ntx, k->co * k->T, k->ntx, tmp, out);
-          for (int64_t j = 0; j < nrow; j++)
-            wino_put_row (yo + (oy + j) * k->w, out + j * 4 * k->ntx, k->ntx, k->w,
-                          k->bias ? k->bias[o] : 0.0f, k->accumulate);
-        }
-    }
+  wino_channels (k, wino_output_channel, k->co, part, parts);
 }
 
 /* Bands side by side: each part runs whole bands (input transform, GEMMs,

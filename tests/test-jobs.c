@@ -307,45 +307,45 @@ test_tiles_threads (Fixture *f, gconstpointer data)
 
   (void) data;
   for (int whole = 0; whole < 2; whole++)
-  for (int channels = 1; channels <= 4; channels++)
-    for (int job = 0; job < 4; job++)
-      {
-        GenPixels in = image_new (150, 130, channels);
-        GenPixels out[2];
-        GenJobOptions o = options (2, 7);
+    for (int channels = 1; channels <= 4; channels++)
+      for (int job = 0; job < 4; job++)
+        {
+          GenPixels in = image_new (150, 130, channels);
+          GenPixels out[2];
+          GenJobOptions o = options (2, 7);
 
-        o.tile = whole ? 256 : 48;
-        o.tile_overlap = 16;
-        for (int k = 0; k < 2; k++)
-          {
-            gboolean ok;
+          o.tile = whole ? 256 : 48;
+          o.tile_overlap = 16;
+          for (int k = 0; k < 2; k++)
+            {
+              gboolean ok;
 
-            out[k] = image_like (&in, -1.0f);
-            gen_set_threads (k == 0 ? 1 : 3);
-            if (job == 0)
-              ok = gen_job_denoise (f->pixel, &o, &in, NULL, GEN_DENOISE_FAST, 30.0, 1.0, &out[k],
-                                    NULL, &error);
-            else if (job == 1)
-              ok = gen_job_denoise (f->pixel, &o, &in, NULL, GEN_DENOISE_SAMPLE, 30.0, 1.0,
-                                    &out[k], NULL, &error);
-            else if (job == 2)
-              ok = gen_job_vary (f->latent, &o, &in, 0.6, &out[k], &error);
-            else
-              ok = gen_job_vae (f->vae, &o, &in, FALSE, &out[k], &error);
-            g_assert_no_error (error);
-            g_assert_true (ok);
-          }
-        gen_set_threads (1);
-        if (g_test_verbose ())
-          g_printerr ("%s, channels %d job %d: %s\n", whole ? "one tile" : "tiles", channels, job,
-                      same_bits (&out[0], &out[1]) ? "same bits" : "DIFFERENT");
-        g_assert_true (same_bits (&out[0], &out[1]));
-        /* and the job did something */
-        g_assert_false (same_bits (&in, &out[0]));
-        g_free (in.data);
-        g_free (out[0].data);
-        g_free (out[1].data);
-      }
+              out[k] = image_like (&in, -1.0f);
+              gen_set_threads (k == 0 ? 1 : 3);
+              if (job == 0)
+                ok = gen_job_denoise (f->pixel, &o, &in, NULL, GEN_DENOISE_FAST, 30.0, 1.0,
+                                      &out[k], NULL, &error);
+              else if (job == 1)
+                ok = gen_job_denoise (f->pixel, &o, &in, NULL, GEN_DENOISE_SAMPLE, 30.0, 1.0,
+                                      &out[k], NULL, &error);
+              else if (job == 2)
+                ok = gen_job_vary (f->latent, &o, &in, 0.6, &out[k], &error);
+              else
+                ok = gen_job_vae (f->vae, &o, &in, FALSE, &out[k], &error);
+              g_assert_no_error (error);
+              g_assert_true (ok);
+            }
+          gen_set_threads (1);
+          if (g_test_verbose ())
+            g_printerr ("%s, channels %d job %d: %s\n", whole ? "one tile" : "tiles", channels,
+                        job, same_bits (&out[0], &out[1]) ? "same bits" : "DIFFERENT");
+          g_assert_true (same_bits (&out[0], &out[1]));
+          /* and the job did something */
+          g_assert_false (same_bits (&in, &out[0]));
+          g_free (in.data);
+          g_free (out[0].data);
+          g_free (out[1].data);
+        }
 }
 
 /* ---- inpaint -------------------------------------------------------------------- */
