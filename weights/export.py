@@ -23,18 +23,9 @@ import diffusion  # noqa: E402
 import train  # noqa: E402
 
 
-def resolve_checkpoint(path):
-    if os.path.isdir(path):
-        ck = train.checkpoints(path)
-        if not ck:
-            raise FileNotFoundError("no ckpt-*.pt in %s" % path)
-        return ck[-1]
-    return path
-
-
 def load_checkpoint_model(path, which="ema"):
     """-> (UNet with the checkpoint's WHICH weights, scheduler config, step, file)."""
-    path = resolve_checkpoint(path)
+    path = train.resolve_checkpoint(path)
     state = torch.load(path, map_location="cpu")
     model = diffusion.models.UNet2DModel.from_config(state["config"])
     model.load_state_dict(state[which])

@@ -179,6 +179,16 @@ def checkpoints(run):
     return sorted(glob.glob(os.path.join(run, "ckpt-*.pt")))
 
 
+def resolve_checkpoint(path):
+    """A checkpoint file, or a run folder's latest checkpoint."""
+    if os.path.isdir(path):
+        ck = checkpoints(path)
+        if not ck:
+            raise FileNotFoundError("no ckpt-*.pt in %s" % path)
+        return ck[-1]
+    return path
+
+
 def save_checkpoint(run, step, model, ema, opt, keep):
     path = os.path.join(run, "ckpt-%07d.pt" % step)
     tmp = path + ".tmp"

@@ -58,7 +58,7 @@ sys.path.insert(0, HERE)
 sys.path.insert(0, os.path.join(HERE, "..", "tests", "reference"))
 import dead_leaves  # noqa: E402
 import models  # noqa: E402  (tests/reference/models.py)
-from train import checkpoints, ema_update, lr_at, save_checkpoint  # noqa: E402  (the UNet recipe's)
+from train import checkpoints, ema_update, lr_at, resolve_checkpoint, save_checkpoint  # noqa: E402  (the UNet recipe's)
 
 DEFAULT_IMAGES = os.path.join(HERE, "..", "..", "shared", "testimages", "mcmaster")
 DEFAULT_OUT = os.path.join(HERE, "generative-vae")
@@ -364,15 +364,6 @@ def train(args):
 
 
 # ---------------------------------------------------------------- export
-
-def resolve_checkpoint(path):
-    if os.path.isdir(path):
-        ck = checkpoints(path)
-        if not ck:
-            raise FileNotFoundError("no ckpt-*.pt in %s" % path)
-        return ck[-1]
-    return path
-
 
 def load_checkpoint_model(path, which="ema"):
     """-> (AutoencoderKL with the checkpoint's WHICH weights, recipe, step, file)."""
