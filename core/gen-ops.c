@@ -39,40 +39,53 @@ gen_set_op_threads (int n)
 }
 
 /* ---- the core's own parallel loops --------------------------------------
- * A persistent pool (threads are started once, not per op); the caller
- * runs part 0 itself.  A part that calls gen_gemm or gen_parallel_for
- * runs them on its own thread. */
+ * Persistent threads, started when first needed (never per op), that wait
+ * for a job: a function and a part count.  Handing a job over allocates
+ * nothing (a counter under one lock), so the denoising loop allocates
+ * nothing here either.  The caller takes parts too, starting with part 0.
+ * A part that calls gen_gemm or gen_parallel_for runs them on its own
+ * thread.  One job at a time. */
 
-typedef struct
-{
-  GenPartFunc fn;
-  gpointer    data;
-  int         parts;
-  gint        left;
-  GMutex      lock;
-  GCond       done;
-} ParallelJob;
+#define MAX_PARTS 64
 
-typedef struct
-{
-  ParallelJob *job;
-  int          part;
-} ParallelPart;
+static GMutex pool_job;          /* held by the caller for a whole job */
+static GMutex pool_lock;         /* guards what follows */
+static GCond pool_go, pool_done;
+static GenPartFunc pool_fn;
+static gpointer pool_data;
+static int pool_parts, pool_next, pool_left, pool_threads;
 
+/* Runs parts of the current job until none is left to take; called and
+ * returns with pool_lock held. */
 static void
-parallel_worker (gpointer item, gpointer user_data)
+pool_take_parts (void)
 {
-  ParallelPart *pp = item;
-  ParallelJob *job = pp->job;
+  while (pool_next < pool_parts)
+    {
+      GenPartFunc fn = pool_fn;
+      gpointer data = pool_data;
+      int part = pool_next++, parts = pool_parts;
 
-  (void) user_data;
+      g_mutex_unlock (&pool_lock);
+      fn (part, parts, data);
+      g_mutex_lock (&pool_lock);
+      if (--pool_left == 0)
+        g_cond_signal (&pool_done);
+    }
+}
+
+static gpointer
+pool_worker (gpointer unused)
+{
+  (void) unused;
   in_part = true;
-  job->fn (pp->part, job->parts, job->data);
-  in_part = false;
-  g_mutex_lock (&job->lock);
-  if (--job->left == 0)
-    g_cond_signal (&job->done);
-  g_mutex_unlock (&job->lock);
+  g_mutex_lock (&pool_lock);
+  for (;;)
+    {
+      pool_take_parts ();
+      g_cond_wait (&pool_go, &pool_lock);
+    }
+  return NULL;
 }
 
 int
@@ -84,57 +97,37 @@ gen_parallel_parts (void)
 void
 gen_parallel_for (int parts, GenPartFunc fn, gpointer data)
 {
-  static GMutex pool_lock;
-  static GThreadPool *pool;
-  ParallelJob job;
-  ParallelPart pp[64];
-  bool ok = true;
-
-  parts = MIN (parts, (int) G_N_ELEMENTS (pp));
-  if (in_part)
+  parts = MIN (parts, MAX_PARTS);
+  if (in_part || parts <= 1)
     {
-      /* nested: this thread is itself a part */
+      /* nested (this thread is itself a part), or nothing to share */
       for (int i = 0; i < parts; i++)
         fn (i, parts, data);
       return;
     }
-  if (parts <= 1)
-    {
-      if (parts == 1)
-        fn (0, 1, data);
-      return;
-    }
+  g_mutex_lock (&pool_job);
   g_mutex_lock (&pool_lock);
-  if (!pool)
-    pool = g_thread_pool_new (parallel_worker, NULL, parts - 1, TRUE, NULL);
-  else if (g_thread_pool_get_max_threads (pool) < parts - 1)
-    ok = g_thread_pool_set_max_threads (pool, parts - 1, NULL);
-  g_mutex_unlock (&pool_lock);
-  if (!pool || !ok)
+  /* fewer threads if no more can be had: the caller takes their parts */
+  while (pool_threads < parts - 1)
     {
-      /* no threads to be had: the same work, in order, on this one */
-      for (int i = 0; i < parts; i++)
-        fn (i, parts, data);
-      return;
-    }
+      GThread *t = g_thread_try_new ("generative-ops", pool_worker, NULL, NULL);
 
-  job.fn = fn, job.data = data, job.parts = parts, job.left = parts - 1;
-  g_mutex_init (&job.lock);
-  g_cond_init (&job.done);
-  for (int i = 1; i < parts; i++)
-    {
-      pp[i] = (ParallelPart) { &job, i };
-      g_thread_pool_push (pool, &pp[i], NULL);
+      if (!t)
+        break;
+      g_thread_unref (t);
+      pool_threads++;
     }
+  pool_fn = fn, pool_data = data;
+  pool_parts = parts, pool_next = 0, pool_left = parts;
+  g_cond_broadcast (&pool_go);
   in_part = true;
-  fn (0, parts, data);
+  pool_take_parts ();
   in_part = false;
-  g_mutex_lock (&job.lock);
-  while (job.left > 0)
-    g_cond_wait (&job.done, &job.lock);
-  g_mutex_unlock (&job.lock);
-  g_mutex_clear (&job.lock);
-  g_cond_clear (&job.done);
+  while (pool_left > 0)
+    g_cond_wait (&pool_done, &pool_lock);
+  pool_parts = pool_next = 0;
+  g_mutex_unlock (&pool_lock);
+  g_mutex_unlock (&pool_job);
 }
 
 typedef struct
