@@ -205,6 +205,23 @@ gen_pipeline_size_multiple (GenPipeline *p)
   return m;
 }
 
+gsize
+gen_pipeline_activation_bytes (GenPipeline *p, int *workers)
+{
+  gsize most = 0;
+  int n = 0;
+
+  for (guint i = 0; i < G_N_ELEMENTS (p->arenas); i++)
+    if (p->arenas[i] && gen_arena_peak_bytes (p->arenas[i]) > 0)
+      {
+        most = MAX (most, gen_arena_peak_bytes (p->arenas[i]));
+        n++;
+      }
+  if (workers)
+    *workers = n;
+  return most;
+}
+
 int
 gen_pipeline_native_size (GenPipeline *p)
 {
@@ -292,6 +309,31 @@ alloc_floats (gsize n, GError **error)
     g_set_error (error, GEN_ERROR, GEN_ERROR_NO_MEMORY,
                  "out of memory (%.0f MB needed); try a smaller image", n * 4.0 / 1e6);
   return p;
+}
+
+/* Where a job builds its image-sized result: in OUT itself when the caller
+ * lets it (scratch_outputs) and OUT does not share IN's memory, else in a new
+ * buffer copied to OUT on success (see finish_result). */
+static float *
+result_buffer (const GenJobOptions *o, const GenPixels *in, GenPixels *out, GError **error)
+{
+  if (o->scratch_outputs && out->data != in->data)
+    return out->data;
+  return alloc_floats ((gsize) in->width * in->height * in->channels, error);
+}
+
+static void
+finish_result (float *res, const GenPixels *in, GenPixels *out)
+{
+  if (res != out->data)
+    memcpy (out->data, res, sizeof (float) * in->width * in->height * in->channels);
+}
+
+static void
+free_result (float *res, const GenPixels *out)
+{
+  if (res != out->data)
+    g_free (res);
 }
 
 static gboolean
@@ -1023,7 +1065,7 @@ gen_job_denoise (GenPipeline *p, const GenJobOptions *o, const GenPixels *in, co
     return FALSE;
   n = s.mc * s.mh * s.mw;
   run_init (&r, p, o, mode == GEN_DENOISE_FAST ? 1 : MAX (1, o->steps));
-  if (!(res = alloc_floats ((gsize) in->width * in->height * in->channels, error)))
+  if (!(res = result_buffer (o, in, out, error)))
     goto out;
 
   if (sigma > 0.0 && mode == GEN_DENOISE_FAST)
@@ -1089,7 +1131,7 @@ gen_job_denoise (GenPipeline *p, const GenJobOptions *o, const GenPixels *in, co
           }
       }
   }
-  memcpy (out->data, res, sizeof (float) * in->width * in->height * in->channels);
+  finish_result (res, in, out);
   ok = TRUE;
 
 out:
@@ -1097,7 +1139,7 @@ out:
   g_free (x);
   g_free (mo);
   g_free (x0);
-  g_free (res);
+  free_result (res, out);
   space_clear (&s);
   run_clear (&r);
   return ok;
@@ -1135,7 +1177,7 @@ gen_job_vary (GenPipeline *p, const GenJobOptions *o, const GenPixels *in, doubl
     goto out;
   start = gen_sampler_start_index (smp, strength);
   r.total = MAX (1, gen_sampler_n_evals (smp) - start);
-  if (!(res = alloc_floats ((gsize) in->width * in->height * in->channels, error)))
+  if (!(res = result_buffer (o, in, out, error)))
     goto out;
   if (start >= gen_sampler_n_evals (smp))
     memcpy (res, in->data, sizeof (float) * in->width * in->height * in->channels);
@@ -1156,7 +1198,7 @@ gen_job_vary (GenPipeline *p, const GenJobOptions *o, const GenPixels *in, doubl
       if (!from_model_space (&r, &s, x, in, &tmp, error))
         goto out;
     }
-  memcpy (out->data, res, sizeof (float) * in->width * in->height * in->channels);
+  finish_result (res, in, out);
   ok = TRUE;
 
 out:
@@ -1167,7 +1209,7 @@ out:
   g_free (x0);
   g_free (x);
   g_free (mo);
-  g_free (res);
+  free_result (res, out);
   space_clear (&s);
   run_clear (&r);
   return ok;
@@ -1272,14 +1314,14 @@ gen_job_vae (GenPipeline *p, const GenJobOptions *o, const GenPixels *in, gboole
       || !vae_pass (&r, FALSE, mom, lh, lw, dec, error))
     goto out;
   run_tick (&r);
-  if (!(res = alloc_floats ((gsize) in->width * in->height * in->channels, error)))
+  if (!(res = result_buffer (o, in, out, error)))
     goto out;
   {
     GenPixels tmp = *out;
     tmp.data = res;
     tensor_to_pixels (dec, vi.out_channels, ph, pw, in, &tmp);
   }
-  memcpy (out->data, res, sizeof (float) * in->width * in->height * in->channels);
+  finish_result (res, in, out);
   ok = TRUE;
 
 out:
@@ -1287,7 +1329,7 @@ out:
   g_free (img);
   g_free (mom);
   g_free (dec);
-  g_free (res);
+  free_result (res, out);
   run_clear (&r);
   return ok;
 }

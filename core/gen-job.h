@@ -42,6 +42,10 @@ const GenSchedConfig *gen_pipeline_sched (GenPipeline *p);
 int          gen_pipeline_native_size (GenPipeline *p);
 /* Sizes must be multiples of this to generate (UNet downscale × VAE factor). */
 int          gen_pipeline_size_multiple (GenPipeline *p);
+/* The largest activation memory one tile worker has needed so far (the
+ * arenas' high-water mark, bytes), and in *WORKERS (may be NULL) how many
+ * workers have run. */
+gsize        gen_pipeline_activation_bytes (GenPipeline *p, int *workers);
 
 /* ---- options shared by every job ---------------------------------------------- */
 
@@ -60,13 +64,17 @@ typedef struct
   GenProgressFunc  progress;
   gpointer         progress_data;
   const gint      *cancel;      /* read between evaluations and tiles; nonzero = stop */
+  gboolean         scratch_outputs; /* TRUE: the caller discards the outputs on failure, so
+                                       denoise, vary and the VAE build their result in them
+                                       directly (one image-sized buffer less) */
 } GenJobOptions;
 
 void gen_job_options_init (GenJobOptions *opts);
 
 /* ---- the jobs ------------------------------------------------------------------
  * Each returns FALSE with an error (GEN_ERROR_CANCELLED when cancelled) and
- * leaves its outputs untouched on failure. */
+ * leaves its outputs untouched on failure, unless the options' scratch_outputs
+ * is set (then they may hold part of a result).  Inputs are never written. */
 
 /* COUNT new images of WIDTH×HEIGHT (0 = the model's size), seeds SEED,
  * SEED+1, …; OUT[i] must be allocated by the caller as RGB (3 channels). */

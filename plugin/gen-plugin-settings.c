@@ -162,6 +162,8 @@ gen_plugin_run_job (GenPipeline *p, GenPluginSettings *s, const GenPixels *in, c
 {
   gboolean ok = FALSE;
 
+  /* the outputs are this run's own buffers, dropped on failure */
+  s->opts.scratch_outputs = TRUE;
   switch (s->job)
     {
     case GEN_PLUGIN_GENERATE:

@@ -130,6 +130,7 @@ common_setup (Common *c, GenJobOptions *opts, Bar *bar, gboolean need_seed, gboo
                                    : default_model_dir ("generative-unet");
 
   gen_job_options_init (opts);
+  opts->scratch_outputs = TRUE; /* outputs are only written to files on success */
   if (c->scheduler && !gen_sampler_kind_from_name (c->scheduler, &opts->sampler, error))
     goto fail;
   if (c->sigmas && !gen_sigma_schedule_from_name (c->sigmas, &opts->sigmas, error))
@@ -494,6 +495,14 @@ run_job (JobKind kind, int argc, char **argv, GError **error)
   }
   if (!ok)
     goto out;
+  if (!c.quiet)
+    {
+      int workers = 0;
+      gsize act = gen_pipeline_activation_bytes (p, &workers);
+
+      fprintf (stderr, "activations: %.1f MB per tile worker, %d worker%s\n", act / 1048576.0,
+               workers, workers == 1 ? "" : "s");
+    }
   bits = c.bits ? c.bits : (n_in ? in[0]->bit_depth : 8);
   ok = write_outputs (&c, outs, n_out, bits, error);
 
