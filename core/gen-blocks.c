@@ -36,6 +36,7 @@ gen_weights_open (GenWeights *w, const char *dir, GError **error)
             }
           w->where = path;
           w->owned = g_ptr_array_new_with_free_func (g_free);
+          w->keeps = g_ptr_array_new_with_free_func (gen_conv2d_keep_free);
           return TRUE;
         }
       g_free (path);
@@ -60,6 +61,7 @@ gen_weights_clear (GenWeights *w)
 {
   g_clear_pointer (&w->st, gen_safetensors_free);
   g_clear_pointer (&w->owned, g_ptr_array_unref);
+  g_clear_pointer (&w->keeps, g_ptr_array_unref);
   g_clear_pointer (&w->where, g_free);
 }
 
@@ -191,6 +193,11 @@ gen_weights_conv (GenWeights *w, GenConv2d *conv, int64_t ci, int64_t co, int k,
   ok = gen_weights_get (w, &conv->weight, 4, ws, error, "%s.weight", prefix)
        && (!bias || gen_weights_get (w, &conv->bias, 1, bs, error, "%s.bias", prefix));
   g_free (prefix);
+  if (ok && k == 3 && stride == 1 && w->keeps)
+    {
+      conv->keep = gen_conv2d_keep_new ();
+      g_ptr_array_add (w->keeps, conv->keep);
+    }
   return ok;
 }
 

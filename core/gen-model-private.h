@@ -18,6 +18,7 @@ typedef struct
 {
   GenSafetensors *st;
   GPtrArray      *owned;    /* converted float buffers (g_free) */
+  GPtrArray      *keeps;    /* the convs' Winograd slots (gen_conv2d_keep_free) */
   char           *where;    /* the weights file, for messages */
   gsize           n_params;
 } GenWeights;

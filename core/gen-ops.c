@@ -805,12 +805,85 @@ wino_bands_part (int part, int parts, gpointer data)
     }
 }
 
+/* Kept Winograd weights.  U is 4× the conv's weights; made per call it
+ * costs about as much as the products when the image has few tiles (16×16
+ * on 256 channels: 16 tiles), so for images of at most WINO_KEEP_TILES
+ * tiles a conv keeps its U after the first call, within WINO_KEEP_BYTES for
+ * the process (over that, U is made per call as before).  Kept or not, U is
+ * the same bits. */
+#define WINO_KEEP_TILES 64
+#define WINO_KEEP_BYTES ((gsize) 256 << 20)
+
+static GMutex wino_keep_lock;
+static gsize  wino_kept_bytes;    /* under wino_keep_lock */
+static float  wino_not_kept;      /* a full slot that holds nothing */
+
+gpointer *
+gen_conv2d_keep_new (void)
+{
+  return g_new0 (gpointer, 2);    /* [0] U or &wino_not_kept, [1] its bytes */
+}
+
+void
+gen_conv2d_keep_free (gpointer slot)
+{
+  gpointer *s = slot;
+
+  if (s[0] && s[0] != (gpointer) &wino_not_kept)
+    {
+      g_mutex_lock (&wino_keep_lock);
+      wino_kept_bytes -= GPOINTER_TO_SIZE (s[1]);
+      g_mutex_unlock (&wino_keep_lock);
+      g_free (s[0]);
+    }
+  g_free (s);
+}
+
+static void wino_weights_part (int part, int parts, gpointer data);
+
+/* K's U from KEEP, made there on the first call (the first caller makes
+ * it, others wait); NULL when it is not kept. */
+static float *
+wino_kept (gpointer *keep, Wino *k, int parts)
+{
+  if (g_once_init_enter (&keep[0]))
+    {
+      gsize n = (gsize) 36 * k->co * k->ci, bytes = n * sizeof (float);
+      gboolean room;
+      float *u = NULL;
+
+      g_mutex_lock (&wino_keep_lock);
+      room = wino_kept_bytes + bytes <= WINO_KEEP_BYTES;
+      if (room)
+        wino_kept_bytes += bytes;
+      g_mutex_unlock (&wino_keep_lock);
+      if (room && !(u = g_try_new (float, n)))
+        {
+          g_mutex_lock (&wino_keep_lock);
+          wino_kept_bytes -= bytes;
+          g_mutex_unlock (&wino_keep_lock);
+        }
+      if (u)
+        {
+          Wino w = *k;
+
+          w.u = u;
+          w.tmp = g_new (float, (gsize) parts * w.tmp_n);
+          gen_parallel_for ((int) MIN (parts, w.co), wino_weights_part, &w);
+          g_free (w.tmp);
+          keep[1] = GSIZE_TO_POINTER (bytes);
+        }
+      g_once_init_leave (&keep[0], u ? (gpointer) u : (gpointer) &wino_not_kept);
+    }
+  return keep[0] == (gpointer) &wino_not_kept ? NULL : keep[0];
+}
+
 /* Y (=, or += with ACCUMULATE) the 3×3 / stride 1 / pad 1 conv with BIAS
  * (or none) of the input conv2d_impl describes (XA, XB, PRE_A, PRE_B, UP),
  * by Winograd F(4×4, 3×3).  False (nothing done) when the scratch arena is
  * too small. */
 static bool
-conv3x3_winograd (const GenTensor *wt, const float *bias, const GenTensor *xa,
+conv3x3_winograd (const GenTensor *wt, const float *bias, gpointer *keep, const GenTensor *xa,
                   const GenTensor *xb, const float *pre_a, const float *pre_b, int up,
                   GenTensor *y, bool accumulate, GenArena *scratch)
 {
@@ -820,6 +893,7 @@ conv3x3_winograd (const GenTensor *wt, const float *bias, const GenTensor *xa,
   int64_t n = y->ne[0];
   int parts = gen_parallel_parts (), sets;
   gsize mark = gen_arena_mark (scratch);
+  float *kept;
 
   k.co = wt->ne[0], k.ci = wt->ne[1], k.h = y->ne[2], k.w = y->ne[3];
   wb.nty = (k.h + 3) / 4, k.ntx = (k.w + 3) / 4, k.wp = 4 * (k.ntx + 1);
@@ -833,7 +907,8 @@ conv3x3_winograd (const GenTensor *wt, const float *bias, const GenTensor *xa,
   wb.v_n = 36 * k.ci * wb.R * k.ntx, wb.m_n = 36 * k.co * wb.R * k.ntx;
   k.rows_n = MAX ((4 * wb.R + 2) * k.wp, 16 * k.ntx);   /* input rows, or output rows */
   k.tmp_n = MAX (6 * k.wp, 27 * k.ci);                   /* ≥ 24·NTX too */
-  k.u = gen_arena_alloc (scratch, (gsize) (36 * k.co * k.ci));
+  kept = keep && wb.nty * k.ntx <= WINO_KEEP_TILES ? wino_kept (keep, &k, parts) : NULL;
+  k.u = kept ? kept : gen_arena_alloc (scratch, (gsize) (36 * k.co * k.ci));
   k.v = gen_arena_alloc (scratch, (gsize) (sets * wb.v_n));
   k.m = gen_arena_alloc (scratch, (gsize) (sets * wb.m_n));
   k.rows = gen_arena_alloc (scratch, (gsize) (parts * k.rows_n));
@@ -843,7 +918,8 @@ conv3x3_winograd (const GenTensor *wt, const float *bias, const GenTensor *xa,
       gen_arena_release (scratch, mark);
       return false;
     }
-  gen_parallel_for ((int) MIN (parts, k.co), wino_weights_part, &k);
+  if (!kept)
+    gen_parallel_for ((int) MIN (parts, k.co), wino_weights_part, &k);
   if (sets > 1)
     gen_parallel_for (parts, wino_bands_part, &wb);
   else
@@ -956,8 +1032,8 @@ conv2d_impl (const GenConv2d *conv, const GenTensor *xa, const GenTensor *xb, co
 
   if (kh == 3 && kw == 3 && conv->stride == 1 && conv->pad[0] == 1 && conv->pad[1] == 1
       && conv->pad[2] == 1 && conv->pad[3] == 1 && use_winograd (ci, ho, wo)
-      && conv3x3_winograd (wt, conv->bias.data, xa, xb, pre_a, pre_b, up, y, accumulate,
-                           scratch))
+      && conv3x3_winograd (wt, conv->bias.data, conv->keep, xa, xb, pre_a, pre_b, up, y,
+                           accumulate, scratch))
     return;
 
   /* Start from the bias (or zero), then accumulate the products. */

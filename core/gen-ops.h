@@ -53,7 +53,14 @@ typedef struct
   GenTensor bias;       /* [1, Co, 1, 1] or data NULL */
   int       stride;
   int       pad[4];     /* top, left, bottom, right */
+  gpointer *keep;       /* 3×3 / stride 1: where its Winograd weights are kept once
+                           made for a small image (gen_conv2d_keep_new), or NULL */
 } GenConv2d;
+
+/* A slot for a conv's kept Winograd weights (empty until a forward fills it),
+ * and its free function (for a GPtrArray of slots). */
+gpointer *gen_conv2d_keep_new (void);
+void      gen_conv2d_keep_free (gpointer slot);
 
 typedef struct
 {
