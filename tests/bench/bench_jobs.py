@@ -167,18 +167,28 @@ def main():
         test_image(img, w, h)
         px = w * h
         image_mb = px * 3 * 4 * 2 / 1048576.0 + px * 3 * 2 / 1048576.0
+        # the process' fixed part (program, libraries, OpenBLAS' buffers): a
+        # 16×16 denoise's peak less its weights and activations
+        tiny = os.path.join(tmp, "tiny.png")
+        test_image(tiny, 16, 16)
+        _, rss, err = run_measured([args.cli, "denoise", "--model", args.model, "--mode", "fast",
+                                    "--sigma", "25", "--threads", "1", tiny,
+                                    "-o", os.path.join(tmp, "tiny-out.png")])
+        fixed = rss - wmb - job_activations(err)[0]
         print(f"\nWhole jobs, {th} thread(s); weights {wmb:.1f} MB as float32; a 512×512 tile's "
-              f"activations {act:.1f} MB (`generative forward`)")
+              f"activations {act:.1f} MB (`generative forward`); the process' fixed part "
+              f"{fixed:.0f} MB (a 16×16 denoise's peak RSS less weights and activations)")
         print("\n| job | wall s | peak RSS MB | budget MB (weights + workers × tile activations + "
-              "image buffers) |")
-        print("|---|---|---|---|")
+              "image buffers) | peak − fixed part |")
+        print("|---|---|---|---|---|")
         wall, rss, err = run_measured([args.cli, "denoise", "--model", args.model, "--mode", "fast",
                                        "--sigma", "25", "--threads", str(th), img,
                                        "-o", os.path.join(tmp, "photo-out.png")])
         jact, nw = job_activations(err)
         budget = wmb + nw * jact + image_mb
         print(f"| denoise fast, {w}×{h} ({px / 1e6:.1f} MP) | {wall:.1f} | {rss:.0f} | "
-              f"{budget:.0f} ({wmb:.0f} + {nw} × {jact:.0f} + {image_mb:.0f}) |", flush=True)
+              f"{budget:.0f} ({wmb:.0f} + {nw} × {jact:.0f} + {image_mb:.0f}) | {rss - fixed:.0f} |",
+              flush=True)
         wall, rss, err = run_measured([args.cli, "generate", "--model", args.model, "--steps", "30",
                                        "--seed", "1", "--width", "512", "--height", "512",
                                        "--threads", str(th), "-o", os.path.join(tmp, "gen.png")])
@@ -187,7 +197,8 @@ def main():
         budget = wmb + nw * jact + gen_img_mb
         ref = 30 * torch_step(model, 512, th, 1)
         print(f"| generate 512×512, 30 DDIM steps | {wall:.1f} (PyTorch's 30 forwards: {ref:.1f}) | "
-              f"{rss:.0f} | {budget:.0f} ({wmb:.0f} + {nw} × {jact:.0f} + {gen_img_mb:.0f}) |")
+              f"{rss:.0f} | {budget:.0f} ({wmb:.0f} + {nw} × {jact:.0f} + {gen_img_mb:.0f}) | "
+              f"{rss - fixed:.0f} |")
 
 
 if __name__ == "__main__":
