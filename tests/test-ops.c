@@ -5,7 +5,9 @@
  * OPS.json (written by tests/reference/ops.py) is an array of cases
  * {"name", "op", params…}; OPS.safetensors holds NAME.x, NAME.w, NAME.b,
  * NAME.q/k/v inputs and NAME.y, the reference output.  Each case passes when
- * NMSE = Σ(c − r)² / Σr² ≤ 1e-5 (and max |c − r| is printed beside it).
+ * NMSE = Σ(c − r)² / Σr² ≤ 1e-5 (and max |c − r| is printed beside it), and
+ * when 3 threads give the same bits as 1 (ops split their work between the
+ * threads, never changing what is summed in which order).
  */
 #include "gen-ops.h"
 #include "gen-safetensors.h"
@@ -230,6 +232,20 @@ main (int argc, char **argv)
         }
       else
         {
+          float *out3 = g_new0 (float, MAX (1, y.numel));
+          gboolean same;
+
+          gen_arena_reset (arena, NULL);
+          gen_set_threads (3);
+          run_case (o, st, name, &y, out3, arena);
+          gen_set_threads (1);
+          same = memcmp (out, out3, sizeof (float) * y.numel) == 0;
+          g_free (out3);
+          if (!same)
+            {
+              printf ("FAIL %-32s 3 threads differ from 1\n", name);
+              failed++;
+            }
           for (int64_t j = 0; j < y.numel; j++)
             {
               double d = (double) out[j] - y.data[j];

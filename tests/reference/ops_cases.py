@@ -94,8 +94,12 @@ def build():
     _conv(c, "conv_1x1_nobias", (1, 6, 4, 5), (3, 6, 1, 1), bias=False)
     _conv(c, "conv_wide_64to32", (1, 64, 8, 8), (32, 64, 3, 3), pad=1)
     _conv(c, "conv_1x1_s1_big", (2, 32, 9, 7), (48, 32, 1, 1))
-    # large enough for the automatic choice to take Winograd F(4x4, 3x3) (at
-    # least 1024 tiles of 4x4), in two bands of tile rows, with edge tiles
+    # thin products (a batch-1 UNet's low levels): run in row pieces, for
+    # OpenBLAS' small-matrix kernels (Winograd at 16x16, im2col at 8x8)
+    _conv(c, "conv_3x3_thin_16x16", (1, 256, 16, 16), (256, 256, 3, 3), pad=1)
+    _conv(c, "conv_3x3_thin_8x8", (1, 256, 8, 8), (256, 256, 3, 3), pad=1)
+    # large enough for Winograd F(4x4, 3x3), in two bands of tile rows, with
+    # edge tiles
     _conv(c, "conv_3x3_winograd_bands", (1, 256, 130, 130), (24, 256, 3, 3), pad=1)
     _conv(c, "conv_3x3_winograd_batch2", (2, 16, 129, 133), (8, 16, 3, 3), pad=1, bias=False)
 
