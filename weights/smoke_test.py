@@ -99,6 +99,23 @@ def main():
     check(sum(losses[-3:]) / 3 < 0.8 * sum(losses[:3]) / 3,
           "loss falls on a fixed batch (%.4f -> %.4f)" % (losses[0], losses[-1]))
 
+    # reuse: a drawn batch serves REUSE steps, turned by a quarter each time;
+    # a batch does not depend on which batches were drawn before it
+    r2 = train.RECIPE.copy()
+    r2.update(crop=32, batch=2, reuse=2, hflip=False)
+    b2, b3 = train.Batches(r2)(2), train.Batches(r2)(3)
+    seq = train.Batches(r2)
+    seq(0), seq(1), seq(2)
+    check(torch.equal(b3[0], torch.rot90(b2[0], 1, dims=(2, 3))) and torch.equal(seq(3)[0], b3[0])
+          and not torch.equal(b3[2], b2[2]),
+          "reuse 2: step 3 is step 2's images turned, with its own noise")
+    # a cosine that starts at decay_start (constant before it)
+    r3 = dict(train.RECIPE, lr=1.0, warmup=2, lr_schedule="cosine", decay_start=10,
+              decay_steps=20, min_lr_frac=0.1)
+    check(train.lr_at(r3, 5) == 1.0 and train.lr_at(r3, 10) == 1.0
+          and abs(train.lr_at(r3, 15) - 0.55) < 1e-9 and abs(train.lr_at(r3, 20) - 0.1) < 1e-9,
+          "cosine from decay_start to decay_steps")
+
     g = dead_leaves.DeadLeaves(32)
     a, b = g.batch(2, (7, 1)), g.batch(2, (7, 1))
     check(torch.equal(a, b) and a.min() >= 0 and a.max() <= 1 and a.std() > 0.02,

@@ -58,7 +58,9 @@ RECIPE = {
     "lr": 3e-4,
     "warmup": 200,
     "lr_schedule": "constant",      # or "cosine" (to min_lr_frac * lr at decay_steps)
+    "decay_start": 0,               # the cosine starts here (or at the end of the warm-up)
     "decay_steps": 0,
+    "reuse": 1,                     # steps per drawn image batch (each reuse rotated by 90 deg)
     "min_lr_frac": 0.1,
     "adam_betas": [0.9, 0.999],
     "weight_decay": 0.01,
@@ -95,6 +97,7 @@ class Batches:
         self.r = recipe
         self.gen = dead_leaves.DeadLeaves(recipe["crop"], recipe["dead_leaves"])
         self.sched = diffusion.VPSchedule(recipe["scheduler"])
+        self._drawn = None
 
     def timesteps(self, rng, n):
         r, sc = self.r, self.sched
@@ -108,7 +111,16 @@ class Batches:
     def __call__(self, step):
         r = self.r
         seed = (r["seed"], int(step))
-        x0 = self.gen.batch(r["batch"], seed) * 2 - 1
+        # with reuse k, steps k*j .. k*j+k-1 share the images of batch k*j, each
+        # turned by another quarter (noise, timesteps and flips stay per step)
+        k = r.get("reuse", 1)
+        if k > 1:
+            base = int(step) - int(step) % k
+            if self._drawn is None or self._drawn[0] != base:
+                self._drawn = (base, self.gen.batch(r["batch"], (r["seed"], base)) * 2 - 1)
+            x0 = torch.rot90(self._drawn[1], int(step) - base, dims=(2, 3))
+        else:
+            x0 = self.gen.batch(r["batch"], seed) * 2 - 1
         rng = np.random.default_rng(seed + (1,))
         if r["hflip"]:
             flip = torch.from_numpy(rng.random(r["batch"]) < 0.5)
@@ -208,7 +220,10 @@ def lr_at(recipe, step):
     if step < recipe["warmup"]:
         return base * (step + 1) / recipe["warmup"]
     if recipe["lr_schedule"] == "cosine" and recipe["decay_steps"] > 0:
-        p = min(1.0, (step - recipe["warmup"]) / max(1, recipe["decay_steps"] - recipe["warmup"]))
+        t0 = max(recipe["warmup"], recipe.get("decay_start", 0))
+        if step < t0:
+            return base
+        p = min(1.0, (step - t0) / max(1, recipe["decay_steps"] - t0))
         lo = recipe["min_lr_frac"]
         return base * (lo + (1 - lo) * 0.5 * (1 + math.cos(math.pi * p)))
     return base
