@@ -204,44 +204,30 @@ gen_gemm (bool trans_a, bool trans_b, int m, int n, int k,
    * place where its general path packs all of them for these few columns
    * (1.2–1.4× on the ddpm-cifar10 shapes at 16×16 and 8×8).  Pieces below
    * 4 rows lose; those products stay whole.  The pieces depend on the shape
-   * only, and the threads take whole pieces. */
-  if (!trans_b && n <= 64 && mnk > 1e6)
-    {
-      int piece = (int) (1e6 / ((double) n * k));
-
-      if (piece >= 4)
-        {
-          g.piece = piece;
-          parts = MIN (gen_parallel_parts (), (m + piece - 1) / piece);
-          parts = (int) MAX (1.0, MIN ((double) parts, 2.0 * mnk / 2e6));
-          if (parts > 1)
-            gen_parallel_for (parts, gemm_part, &g);
-          else
-            gemm_part (0, 1, &g);
-          return;
-        }
-    }
-  /* Side by side on the core's threads when the product is large enough
-   * to pay for the hand-over (~2 MFLOP a part); slices of C's columns, or
-   * of its rows when it is tall and narrow.  OpenBLAS computes every
-   * element of a slice as it does in the whole product (K is never split),
-   * so the bits do not depend on the thread count: test-jobs holds 1
-   * against 3 threads, tiled and whole. */
+   * only, and the threads take whole pieces.
+   * Other products go side by side on the core's threads as slices of C's
+   * columns, or of its rows when it is tall and narrow.  OpenBLAS computes
+   * every element of a slice as it does in the whole product (K is never
+   * split), so the bits do not depend on the thread count: test-jobs holds
+   * 1 against 3 threads, tiled and whole, and test-ops every op.
+   * Either way a part must be large enough to pay for the hand-over
+   * (~2 MFLOP). */
   parts = gen_parallel_parts ();
-  if (parts > 1)
+  if (!trans_b && n <= 64 && mnk > 1e6 && 1e6 / ((double) n * k) >= 4)
     {
-      double flop = 2.0 * m * n * (double) k;
-
+      g.piece = (int) (1e6 / ((double) n * k));
+      parts = MIN (parts, (m + g.piece - 1) / g.piece);
+    }
+  else if (parts > 1)
+    {
       g.split_n = n >= m || n >= 64 * parts;
-      parts = (int) MIN ((double) parts, flop / 2e6);
       parts = MIN (parts, ((g.split_n ? n : m) + 15) / 16);
     }
+  parts = (int) MIN ((double) parts, 2.0 * mnk / 2e6);
   if (parts > 1)
     gen_parallel_for (parts, gemm_part, &g);
   else
-    cblas_sgemm (CblasRowMajor, trans_a ? CblasTrans : CblasNoTrans,
-                 trans_b ? CblasTrans : CblasNoTrans,
-                 m, n, k, alpha, a, lda, b, ldb, beta, c, ldc);
+    gemm_part (0, 1, &g);
 }
 
 /* ---- vectorised elementwise kernels ------------------------------------ */
@@ -857,6 +843,21 @@ static GMutex wino_keep_lock;
 static gsize  wino_kept_bytes;    /* under wino_keep_lock */
 static float  wino_not_kept;      /* a full slot that holds nothing */
 
+/* Counts BYTES more (or fewer, negative) kept; FALSE, counting nothing,
+ * when that would pass WINO_KEEP_BYTES. */
+static gboolean
+wino_keep_count (gssize bytes)
+{
+  gboolean room;
+
+  g_mutex_lock (&wino_keep_lock);
+  room = bytes <= 0 || wino_kept_bytes + (gsize) bytes <= WINO_KEEP_BYTES;
+  if (room)
+    wino_kept_bytes += bytes;
+  g_mutex_unlock (&wino_keep_lock);
+  return room;
+}
+
 gpointer *
 gen_conv2d_keep_new (void)
 {
@@ -870,15 +871,11 @@ gen_conv2d_keep_free (gpointer slot)
 
   if (s[0] && s[0] != (gpointer) &wino_not_kept)
     {
-      g_mutex_lock (&wino_keep_lock);
-      wino_kept_bytes -= GPOINTER_TO_SIZE (s[1]);
-      g_mutex_unlock (&wino_keep_lock);
+      wino_keep_count (-(gssize) GPOINTER_TO_SIZE (s[1]));
       g_free (s[0]);
     }
   g_free (s);
 }
-
-static void wino_weights_part (int part, int parts, gpointer data);
 
 /* K's U from KEEP, made there on the first call (the first caller makes
  * it, others wait); NULL when it is not kept. */
@@ -888,20 +885,10 @@ wino_kept (gpointer *keep, Wino *k, int parts)
   if (g_once_init_enter (&keep[0]))
     {
       gsize n = (gsize) 36 * k->co * k->ci, bytes = n * sizeof (float);
-      gboolean room;
       float *u = NULL;
 
-      g_mutex_lock (&wino_keep_lock);
-      room = wino_kept_bytes + bytes <= WINO_KEEP_BYTES;
-      if (room)
-        wino_kept_bytes += bytes;
-      g_mutex_unlock (&wino_keep_lock);
-      if (room && !(u = g_try_new (float, n)))
-        {
-          g_mutex_lock (&wino_keep_lock);
-          wino_kept_bytes -= bytes;
-          g_mutex_unlock (&wino_keep_lock);
-        }
+      if (wino_keep_count ((gssize) bytes) && !(u = g_try_new (float, n)))
+        wino_keep_count (-(gssize) bytes);
       if (u)
         {
           Wino w = *k;
