@@ -90,6 +90,22 @@ def model_config(recipe):
 
 # ---------------------------------------------------------------- data
 
+class DrawnImages:
+    """Dead-leaves batches that each serve REUSE consecutive steps: the images
+    of step k are those drawn for j = k // REUSE (SEED_OF(j) seeds them),
+    turned by 90 degrees k % REUSE times.  The last drawn batch is kept."""
+
+    def __init__(self, gen, n, reuse, seed_of):
+        self.gen, self.n, self.reuse, self.seed_of = gen, n, max(1, reuse), seed_of
+        self.cache = (None, None)
+
+    def __call__(self, step):
+        j = int(step) // self.reuse
+        if self.cache[0] != j:
+            self.cache = (j, self.gen.batch(self.n, self.seed_of(j)) * 2 - 1)
+        return torch.rot90(self.cache[1], int(step) % self.reuse, dims=(-2, -1))
+
+
 class Batches:
     """The batch of step k: (x0 [B,3,S,S] in [-1,1], t [B] float, eps [B,3,S,S])."""
 
@@ -97,7 +113,10 @@ class Batches:
         self.r = recipe
         self.gen = dead_leaves.DeadLeaves(recipe["crop"], recipe["dead_leaves"])
         self.sched = diffusion.VPSchedule(recipe["scheduler"])
-        self._drawn = None
+        # with reuse k, steps k*j .. k*j+k-1 share the images of step k*j
+        # (noise, timesteps and flips stay per step)
+        k = max(1, recipe.get("reuse", 1))
+        self.images = DrawnImages(self.gen, recipe["batch"], k, lambda j: (recipe["seed"], j * k))
 
     def timesteps(self, rng, n):
         r, sc = self.r, self.sched
@@ -111,16 +130,7 @@ class Batches:
     def __call__(self, step):
         r = self.r
         seed = (r["seed"], int(step))
-        # with reuse k, steps k*j .. k*j+k-1 share the images of batch k*j, each
-        # turned by another quarter (noise, timesteps and flips stay per step)
-        k = r.get("reuse", 1)
-        if k > 1:
-            base = int(step) - int(step) % k
-            if self._drawn is None or self._drawn[0] != base:
-                self._drawn = (base, self.gen.batch(r["batch"], (r["seed"], base)) * 2 - 1)
-            x0 = torch.rot90(self._drawn[1], int(step) - base, dims=(2, 3))
-        else:
-            x0 = self.gen.batch(r["batch"], seed) * 2 - 1
+        x0 = self.images(step)
         rng = np.random.default_rng(seed + (1,))
         if r["hflip"]:
             flip = torch.from_numpy(rng.random(r["batch"]) < 0.5)

@@ -58,7 +58,8 @@ sys.path.insert(0, HERE)
 sys.path.insert(0, os.path.join(HERE, "..", "tests", "reference"))
 import dead_leaves  # noqa: E402
 import models  # noqa: E402  (tests/reference/models.py)
-from train import checkpoints, ema_update, lr_at, resolve_checkpoint, save_checkpoint  # noqa: E402  (the UNet recipe's)
+from train import (DrawnImages, checkpoints, ema_update, lr_at, resolve_checkpoint,  # noqa: E402
+                   save_checkpoint)  # (the UNet recipe's)
 
 DEFAULT_IMAGES = os.path.join(HERE, "..", "..", "shared", "testimages", "mcmaster")
 DEFAULT_OUT = os.path.join(HERE, "generative-vae")
@@ -155,15 +156,12 @@ class Batches:
     def __init__(self, recipe):
         self.r = recipe
         self.gen = dead_leaves.DeadLeaves(recipe["crop"], recipe["dead_leaves"])
-        self.cache = (None, None)
+        self.images = DrawnImages(self.gen, recipe["batch"], recipe["data_reuse"],
+                                  lambda j: (recipe["seed"], 2 ** 20 + j))
 
     def __call__(self, step):
         r = self.r
-        reuse = max(1, r["data_reuse"])
-        base = int(step) // reuse
-        if self.cache[0] != base:
-            self.cache = (base, self.gen.batch(r["batch"], (r["seed"], 2 ** 20 + base)) * 2 - 1)
-        x = torch.rot90(self.cache[1], int(step) % reuse, dims=(-2, -1))
+        x = self.images(step)
         rng = np.random.default_rng((r["seed"], 2 ** 20 + int(step), 1))
         if r["hflip"]:
             flip = torch.from_numpy(rng.random(r["batch"]) < 0.5)
