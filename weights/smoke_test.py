@@ -17,6 +17,7 @@
 
 Exits 77 (skip) when torch is missing, unless GENERATIVE_REQUIRE_REFERENCE=1 (then 1)."""
 
+import json
 import os
 import subprocess
 import sys
@@ -62,6 +63,26 @@ def main():
         state = torch.load(train.checkpoints(run)[-1], map_location="cpu")
         check(state["step"] == 5 and "opt" in state and "ema" in state,
               "resumed to step 5 with optimiser state and EMA")
+
+        # the committed resume state: a new run started from it continues at its step
+        # with the same model and EMA weights, the same recipe, and a warm-up from there
+        resume = os.path.join(tmp, "resume.safetensors")
+        train.train(train.parse_args(["--run", run, "--save-resume", resume]))
+        run2 = os.path.join(tmp, "run2")
+        train.train(train.parse_args(["--run", run2, "--steps", "7", "--init", resume,
+                                      "--ckpt-every", "7", "--log-every", "7",
+                                      "--val-every", "7"]))
+        s2 = torch.load(train.checkpoints(run2)[-1], map_location="cpu")
+        with open(os.path.join(run2, "recipe.json")) as f:
+            r2 = json.load(f)
+        check(s2["step"] == 7 and r2["start_step"] == 5 and r2["crop"] == 32
+              and train.lr_at(r2, 5) == r2["lr"] / r2["warmup"],
+              "--init from a resume state: steps 5..7, the run's recipe, warm-up from step 5")
+        m1 = train.diffusion.build_unet(state["config"], 0)
+        train.load_init(resume, m1, m1)
+        check(all(torch.equal(a, b) for a, b in zip(m1.state_dict().values(),
+                                                    state["ema"].values())),
+              "the resume state holds the checkpoint's EMA weights in F32")
 
         out = os.path.join(tmp, "generative-unet")
         export.export(run, out, "F16")

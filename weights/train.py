@@ -4,6 +4,16 @@
   nice -n 19 /usr/bin/python3 weights/train.py --run weights/runs/NAME --steps 200000
   nice -n 19 /usr/bin/python3 weights/train.py --run weights/runs/NAME --steps 400000 --resume
   /usr/bin/python3 weights/train.py --run ... --device cuda --workers 12 --set batch=64
+  nice -n 19 /usr/bin/python3 weights/train.py --run weights/runs/NAME --steps 60000 \
+      --init weights/resume/dl-unet32.safetensors      # continue on a new machine
+
+--init starts a new run from weights instead of PyTorch's initialisation: a
+resume state (model and EMA in F32, the step, the recipe; written by
+--save-resume, small enough to commit) or an exported diffusers folder (its
+weights become both the model and the EMA).  The run then starts at the state's
+step (or --init-step), so it draws the batches a longer run would have drawn
+there; the optimiser starts afresh with the recipe's warm-up counted from that
+step.  --save-resume FILE writes the latest checkpoint's resume state and exits.
 
 The recipe (model, schedule, data, optimiser) is the RECIPE dict below; a run
 folder keeps it as recipe.json, and --resume reads it back from there (the
@@ -44,6 +54,7 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, HERE)
 import dead_leaves  # noqa: E402
 import diffusion  # noqa: E402
+import st  # noqa: E402  (tests/reference/st.py, on the path diffusion set)
 
 RECIPE = {
     "seed": 0,
@@ -227,8 +238,9 @@ def save_checkpoint(run, step, model, ema, opt, keep):
 
 def lr_at(recipe, step):
     base = recipe["lr"]
-    if step < recipe["warmup"]:
-        return base * (step + 1) / recipe["warmup"]
+    into = step - recipe.get("start_step", 0)     # the warm-up of a run started from weights
+    if into < recipe["warmup"]:
+        return base * (into + 1) / recipe["warmup"]
     if recipe["lr_schedule"] == "cosine" and recipe["decay_steps"] > 0:
         t0 = max(recipe["warmup"], recipe.get("decay_start", 0))
         if step < t0:
@@ -237,6 +249,39 @@ def lr_at(recipe, step):
         lo = recipe["min_lr_frac"]
         return base * (lo + (1 - lo) * 0.5 * (1 + math.cos(math.pi * p)))
     return base
+
+
+def save_resume(run, path):
+    """The resume state of RUN's latest checkpoint: model and EMA weights in F32
+    (keys "model.NAME" / "ema.NAME"), its step and the run's recipe as metadata.
+    The optimiser's moments are left out (twice the weights again); --init
+    restarts it with a warm-up."""
+    ck = resolve_checkpoint(run)
+    state = torch.load(ck, map_location="cpu")
+    tensors = {"model." + k: v.float() for k, v in state["model"].items()}
+    tensors.update({"ema." + k: v.float() for k, v in state["ema"].items()})
+    with open(os.path.join(run, "recipe.json")) as f:
+        recipe = f.read()
+    os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
+    st.save(path, tensors, dtype="F32",
+                      metadata={"step": state["step"], "recipe": recipe,
+                                "config": json.dumps(state["config"])})
+    return ck, state["step"]
+
+
+def load_init(path, model, ema):
+    """Loads --init PATH into MODEL and EMA; -> (step, recipe or None)."""
+    if os.path.isdir(path):
+        sd = st.load(path)
+        model.load_state_dict(sd, strict=True)
+        ema.load_state_dict(sd, strict=True)
+        return 0, None
+    raw, meta = st.load_raw(path)
+    meta = meta or {}
+    for prefix, m in (("model.", model), ("ema.", ema)):
+        m.load_state_dict({k[len(prefix):]: v.float() for k, v in raw.items()
+                           if k.startswith(prefix)}, strict=True)
+    return int(meta.get("step", 0)), (json.loads(meta["recipe"]) if "recipe" in meta else None)
 
 
 def sample_losses(model, sched, x0, t, eps):
@@ -269,6 +314,18 @@ def train(args):
     os.makedirs(args.run, exist_ok=True)
     recipe_path = os.path.join(args.run, "recipe.json")
     ck = checkpoints(args.run)
+    if args.save_resume:
+        path, step = save_resume(args.run, args.save_resume)
+        print("wrote %s (step %d, from %s)" % (args.save_resume, step, path), flush=True)
+        return None, None
+    if args.steps <= 0:
+        sys.exit("--steps: give the total optimiser step count to reach")
+    init_recipe = None
+    if args.init:
+        if args.resume:
+            sys.exit("--init starts a new run; --resume continues one: pass one of them")
+        if os.path.isfile(args.init):
+            init_recipe = json.loads(st.load_raw(args.init)[1].get("recipe", "null"))
     if args.resume:
         if not os.path.exists(recipe_path):
             sys.exit("--resume: no recipe.json in %s" % args.run)
@@ -279,7 +336,7 @@ def train(args):
     else:
         if ck:
             sys.exit("%s already has checkpoints: pass --resume or use a new --run" % args.run)
-        recipe = copy.deepcopy(RECIPE)
+        recipe = copy.deepcopy(init_recipe or RECIPE)
         for item in args.set or []:
             k, _, v = item.partition("=")
             set_key(recipe, k, json.loads(v))
@@ -295,7 +352,20 @@ def train(args):
     ema.requires_grad_(False)
     state = None
     start = 0
-    if args.resume and ck:
+    if args.init:
+        start, _ = load_init(args.init, model, ema)
+        if args.init_step is not None:
+            start = args.init_step
+        if start >= args.steps:
+            sys.exit("--init: the weights are at step %d, --steps %d is not past it"
+                     % (start, args.steps))
+        recipe["start_step"] = start
+        with open(recipe_path, "w") as f:
+            json.dump(recipe, f, indent=2)
+            f.write("\n")
+        print("started from %s at step %d (optimiser afresh, warm-up %d steps)"
+              % (args.init, start, recipe["warmup"]), flush=True)
+    elif args.resume and ck:
         state = torch.load(ck[-1], map_location="cpu")
         model.load_state_dict(state["model"])
         ema.load_state_dict(state["ema"])
@@ -393,8 +463,12 @@ def parse_args(argv=None):
                                  formatter_class=argparse.RawDescriptionHelpFormatter,
                                  epilog=__doc__.split("\n", 2)[2])
     ap.add_argument("--run", required=True, help="run folder: recipe.json, checkpoints, metrics")
-    ap.add_argument("--steps", type=int, required=True, help="total optimiser steps to reach")
+    ap.add_argument("--steps", type=int, default=0, help="total optimiser steps to reach")
     ap.add_argument("--resume", action="store_true", help="continue from the latest checkpoint")
+    ap.add_argument("--init", help="start a new run from a resume state or a diffusers folder")
+    ap.add_argument("--init-step", type=int, help="the step a run started with --init is at")
+    ap.add_argument("--save-resume", metavar="FILE",
+                    help="write the latest checkpoint's resume state (F32 model + EMA) and exit")
     ap.add_argument("--set", action="append", metavar="KEY=JSON", help="override a recipe entry")
     ap.add_argument("--device", default="cpu")
     ap.add_argument("--threads", type=int, default=1, help="torch intra-op threads")
