@@ -27,6 +27,7 @@ import torch.nn.functional as F
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, HERE)
+import camera_noise  # noqa: E402
 import diffusion  # noqa: E402
 import export  # noqa: E402
 import train  # noqa: E402
@@ -71,7 +72,11 @@ def main():
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("model", help="checkpoint file, run folder (latest checkpoint) or exported folder")
     ap.add_argument("--images", default=DEFAULT_IMAGES)
-    ap.add_argument("--sigmas", default="15,25,50")
+    ap.add_argument("--sigmas", default="15,25,50",
+                    help="Gaussian noise levels; with --noise, that kind's levels (pg/demosaic: "
+                         "pg-low,pg-mid,pg-high; jpeg: qualities of sigma-15 noise)")
+    ap.add_argument("--noise", default="gaussian", choices=["gaussian", "pg", "demosaic", "jpeg"],
+                    help="noise kind (camera_noise.py); the model is given the noise's RMS as sigma")
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--limit", type=int, default=0, help="first N images only (0: all)")
     ap.add_argument("--threads", type=int, default=1)
@@ -91,20 +96,29 @@ def main():
     print("model: %s" % desc)
     print("images: %d from %s, noise seed %d" % (len(files), args.images, args.seed))
     results = {"model": desc, "images": len(files), "seed": args.seed, "sigmas": {}}
-    for sigma in [float(s) for s in args.sigmas.split(",")]:
+    results["noise"] = args.noise
+    for level in args.sigmas.split(","):
         t0 = time.time()
         p_noisy, p_out = [], []
+        sigma = float(level) if args.noise == "gaussian" else 0.0
         for i, path in enumerate(files):
             clean = np.asarray(Image.open(path).convert("RGB")).astype(np.float64)
-            noisy = noisy_image(clean, sigma, args.seed, i)
-            out = denoise_image(model, sched, noisy, sigma, multiple)
+            if args.noise == "gaussian":
+                noisy = noisy_image(clean, sigma, args.seed, i)
+                s_i = sigma
+            else:
+                noisy, s_i = camera_noise.eval_noisy(clean, args.noise, level, args.seed, i)
+                sigma += s_i / len(files)
+            out = denoise_image(model, sched, noisy, s_i, multiple)
             p_noisy.append(psnr(noisy, clean))
             p_out.append(psnr(out, clean))
         dt = time.time() - t0
         t = float(sched.t_of_sigma(2 * sigma / 255))
+        if args.noise != "gaussian":
+            print("%s %s: mean effective sigma %.2f" % (args.noise, level, sigma))
         print("sigma %g (timestep %.2f): noisy input %.2f dB, fast denoise %.2f dB  (%.1f s)"
               % (sigma, t, np.mean(p_noisy), np.mean(p_out), dt), flush=True)
-        results["sigmas"]["%g" % sigma] = {"noisy_psnr": float(np.mean(p_noisy)),
+        results["sigmas"][level] = {"sigma": sigma, "noisy_psnr": float(np.mean(p_noisy)),
                                           "denoised_psnr": float(np.mean(p_out)),
                                           "per_image": [float(p) for p in p_out],
                                           "timestep": t, "seconds": dt}

@@ -130,6 +130,26 @@ def main():
     check(torch.equal(b3[0], torch.rot90(b2[0], 1, dims=(2, 3))) and torch.equal(seq(3)[0], b3[0])
           and not torch.equal(b3[2], b2[2]),
           "reuse 2: step 3 is step 2's images turned, with its own noise")
+    # camera noise: off by default (the same batches as a recipe that predates it);
+    # on, the chosen samples get unit-RMS camera noise and JPEG's measured timestep
+    r4 = dict(train.RECIPE, crop=32, batch=8, p_photo=1.0)
+    old = dict(r4)
+    del old["camera"]
+    check(all(torch.equal(a, b) for a, b in zip(train.Batches(r4)(4), train.Batches(old)(4))),
+          "camera noise off: the batches of a recipe without it")
+    r5 = dict(r4, camera=dict(r4["camera"], p=1.0, kinds=[0, 0, 0, 1]))
+    x0, t5, eps5 = train.Batches(r5)(4)
+    _, t4, eps4 = train.Batches(r4)(4)
+    e_rms = eps5.pow(2).mean(dim=(1, 2, 3)).sqrt()
+    check(not torch.equal(eps5, eps4) and torch.allclose(e_rms, torch.ones(8), atol=1e-4)
+          and not torch.equal(t5, t4) and bool((t5 >= 0).all()),
+          "camera noise on (JPEG): unit-RMS noise, timesteps moved to its measured sigma")
+    r6 = dict(r4, camera=dict(r4["camera"], p=1.0, kinds=[0, 1, 1, 0]))
+    _, t6, eps6 = train.Batches(r6)(4)
+    e6 = eps6.pow(2).mean(dim=(1, 2, 3)).sqrt()
+    check(torch.equal(t6, t4) and bool(((e6 - 1).abs() < 0.25).all()) and not torch.equal(eps6, eps4),
+          "camera noise on (Poisson-Gaussian, demosaiced): same timesteps, RMS about 1")
+
     # a cosine that starts at decay_start (constant before it)
     r3 = dict(train.RECIPE, lr=1.0, warmup=2, lr_schedule="cosine", decay_start=10,
               decay_steps=20, min_lr_frac=0.1)

@@ -52,6 +52,7 @@ import torch
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, HERE)
+import camera_noise  # noqa: E402
 import dead_leaves  # noqa: E402
 import diffusion  # noqa: E402
 import st  # noqa: E402  (tests/reference/st.py, on the path diffusion set)
@@ -78,6 +79,13 @@ RECIPE = {
     "grad_clip": 1.0,
     "ema_decay": 0.999,
     "val_images": 16,
+    # camera-like noise (camera_noise.py) in place of the Gaussian noise for a
+    # share P of the photographic-range samples: Poisson-Gaussian, demosaiced,
+    # and demosaiced + JPEG, drawn with the weights KINDS (gaussian, poisson_gaussian,
+    # demosaic, jpeg); the noise is scaled to unit RMS, JPEG's timestep follows its
+    # measured RMS
+    "camera": {"p": 0.0, "kinds": [0, 1, 1, 1], "shot_frac": [0.3, 0.95],
+               "jpeg_quality": [70, 95]},
 }
 
 
@@ -130,13 +138,42 @@ class Batches:
         self.images = DrawnImages(self.gen, recipe["batch"], k, lambda j: (recipe["seed"], j * k))
 
     def timesteps(self, rng, n):
+        """-> (t [n], which samples are at a photographic noise level, their sigma 0..255)."""
         r, sc = self.r, self.sched
         t = rng.uniform(0, sc.T - 1, n)
         photo = rng.random(n) < r["p_photo"]
         lo, hi = r["photo_sigma"]
         s255 = np.exp(rng.uniform(math.log(lo), math.log(hi), n))
         t_photo = np.clip(sc.t_of_sigma(2.0 * s255 / 255.0), 0, sc.T - 1)
-        return np.where(photo, t_photo, t)
+        return np.where(photo, t_photo, t), photo, s255
+
+    def camera(self, step, x0, t, photo, s255, eps):
+        """Replaces the Gaussian EPS of a share of the photographic samples by
+        camera-like noise of unit RMS (in place); returns the timesteps, moved
+        for JPEG to the noise's measured sigma.  Its own random stream, so a
+        recipe without camera noise draws exactly the batches it drew before."""
+        c = self.r.get("camera", {})
+        if c.get("p", 0.0) <= 0:
+            return t
+        rng = np.random.default_rng((self.r["seed"], int(step), 2))
+        pick = photo & (rng.random(len(t)) < c["p"])
+        if not pick.any():
+            return t
+        w = np.asarray(c["kinds"], dtype=np.float64)
+        kinds = rng.choice(len(w), size=len(t), p=w / w.sum())
+        g = torch.Generator().manual_seed(int(rng.integers(2 ** 62)))
+        idx = np.flatnonzero(pick)
+        clean = (x0[idx] + 1) * 127.5
+        noise, eff = camera_noise.mixed(clean, torch.from_numpy(s255[idx]).float(), kinds[idx], g,
+                                        rng, c["shot_frac"], c["jpeg_quality"])
+        eff = eff.clamp(min=0.5)
+        eps[idx] = noise / eff.view(-1, 1, 1, 1)
+        jpeg = idx[kinds[idx] == camera_noise.KINDS.index("jpeg")]
+        if len(jpeg):
+            e = eff[np.isin(idx, jpeg)].double().numpy()
+            t = t.copy()
+            t[jpeg] = np.clip(self.sched.t_of_sigma(2.0 * e / 255.0), 0, self.sched.T - 1)
+        return t
 
     def __call__(self, step):
         r = self.r
@@ -146,9 +183,10 @@ class Batches:
         if r["hflip"]:
             flip = torch.from_numpy(rng.random(r["batch"]) < 0.5)
             x0 = torch.where(flip[:, None, None, None], x0.flip(-1), x0)
-        t = self.timesteps(rng, r["batch"])
+        t, photo, s255 = self.timesteps(rng, r["batch"])
         g = torch.Generator().manual_seed(int(rng.integers(2 ** 62)))
         eps = torch.randn(x0.shape, generator=g)
+        t = self.camera(step, x0, t, photo, s255, eps)
         return x0, torch.from_numpy(t).float(), eps
 
 
