@@ -41,6 +41,10 @@ in-process; every tool uses its default threads, all cores), and CPU seconds
 of all its threads, the steadier figure on a shared machine.  A best setting
 on the edge of its grid is flagged.
 
+--noise pg|demosaic|jpeg gives the camera-like noises of camera_noise.py
+instead (levels pg-low,pg-mid,pg-high for pg and demosaic; JPEG qualities of
+sigma-15 noise for jpeg); every method's sigma is then the noise's RMS, mean
+over the images.
 --grid-from OLD.json reuses the grid figures of an earlier run on the same
 images and noise (only settings not in it are measured), so re-measuring ours
 with new weights costs only the timed pass:
@@ -66,6 +70,7 @@ import numpy as np
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, HERE)
 from eval import DEFAULT_IMAGES, noisy_image, psnr  # noqa: E402  (the protocol's noise)
+import camera_noise  # noqa: E402
 
 import cv2  # noqa: E402
 from PIL import Image  # noqa: E402
@@ -154,7 +159,11 @@ def main():
     ap.add_argument("--model", default=os.path.join(HERE, "generative-unet"),
                     help="model folder for ours (default weights/generative-unet; '' = the CLI's embedded default)")
     ap.add_argument("--images", default=DEFAULT_IMAGES)
-    ap.add_argument("--sigmas", default="15,25,50")
+    ap.add_argument("--sigmas", default="15,25,50",
+                    help="Gaussian sigmas; with --noise, that kind's levels (eval.py --help)")
+    ap.add_argument("--noise", default="gaussian", choices=["gaussian", "pg", "demosaic", "jpeg"],
+                    help="noise kind (camera_noise.eval_noisy); every method's sigma (grid and "
+                         "ours) is the noise's mean RMS over the images")
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--limit", type=int, default=0, help="first N images only (0: all), for every method")
     ap.add_argument("--methods", default=",".join(m[0] for m in METHODS))
@@ -175,7 +184,7 @@ def main():
         sys.exit("no PNG images in %s" % args.images)
     if args.limit:
         files = files[:args.limit]
-    sigmas = [float(s) for s in args.sigmas.split(",")]
+    levels = args.sigmas.split(",")
     methods = [m for m in METHODS if m[0] in args.methods.split(",")]
     for tool in (args.gegl, args.gmic, args.cli):
         if not shutil.which(tool):
@@ -202,12 +211,25 @@ def main():
     clean, noisy_files, noisy_psnr = {}, {}, {}
     for i, path in enumerate(files):
         clean[i] = np.asarray(Image.open(path).convert("RGB")).astype(np.uint8)
-    for s in sigmas:
-        d = os.path.join(work, "sigma%g" % s)
+    # each level's sigma: Gaussian's own, else the mean RMS of the noise made
+    sigmas, level_of, folder = [], {}, {}
+    for level in levels:
+        made = []
+        for i in range(len(files)):
+            c = clean[i].astype(np.float64)
+            if args.noise == "gaussian":
+                made.append((noisy_image(c, float(level), args.seed, i), float(level)))
+            else:
+                made.append(camera_noise.eval_noisy(c, args.noise, level, args.seed, i))
+        s = float(level) if args.noise == "gaussian" else round(float(np.mean([m[1] for m in made])), 2)
+        sigmas.append(s)
+        level_of[s] = level
+        d = folder[s] = os.path.join(work, "sigma%g" % s if args.noise == "gaussian"
+                                     else "%s-%s" % (args.noise, level))
         os.makedirs(d, exist_ok=True)
         ps = []
         for i, path in enumerate(files):
-            n = noisy_image(clean[i].astype(np.float64), s, args.seed, i).astype(np.uint8)
+            n = made[i][0].astype(np.uint8)
             p = os.path.join(d, "noisy-%02d.png" % i)
             Image.fromarray(n).save(p)
             assert np.array_equal(read_rgb8(p), n)
@@ -216,7 +238,7 @@ def main():
         noisy_psnr[s] = float(np.mean(ps))
 
     def one(key, apply, value, s, i):
-        out = os.path.join(work, "sigma%g" % s, "%s-%s-%02d.png" % (key, value, i))
+        out = os.path.join(folder[s], "%s-%s-%02d.png" % (key, value, i))
         t0, c0, r0 = time.perf_counter(), time.process_time(), resource.getrusage(resource.RUSAGE_CHILDREN)
         apply(noisy_files[s, i], out, value, s, args)
         dt, r1 = time.perf_counter() - t0, resource.getrusage(resource.RUSAGE_CHILDREN)
@@ -228,6 +250,7 @@ def main():
     # PSNR pass: every setting of every grid (ours: one) on all the images,
     # --jobs at a time.
     results = {"images": len(files), "image_folder": args.images, "seed": args.seed,
+               "noise": args.noise,
                "model": args.model, "cli": version, "sigmas": {}}
     # Grid figures of an earlier run (its --json) on the same images, seed and
     # filter versions are taken as they are; only what is missing is measured.
@@ -235,15 +258,16 @@ def main():
     if args.grid_from:
         with open(args.grid_from) as f:
             prev = json.load(f)
-        if (prev["images"], os.path.realpath(prev["image_folder"]), prev["seed"]) != \
-                (len(files), os.path.realpath(args.images), args.seed):
+        if (prev["images"], os.path.realpath(prev["image_folder"]), prev["seed"],
+                prev.get("noise", "gaussian")) != \
+                (len(files), os.path.realpath(args.images), args.seed, args.noise):
             sys.exit("%s was measured on other images or noise" % args.grid_from)
         for s_, d in prev["sigmas"].items():
             for key, m in d["methods"].items():
                 if key == "ours":  # always measured afresh
                     continue
                 for v, p in (m.get("grid") or {}).items():
-                    cached[key, float(s_), v] = p
+                    cached[key, float(d.get("sigma", s_)), v] = p
         say("grid figures from %s (%d)" % (args.grid_from, len(cached)))
     t_grid = time.time()
     grid = {}
@@ -285,19 +309,24 @@ def main():
     say("PSNR (dB), mean over %d images; classical filters at their best setting per sigma "
         "on these same images (an upper bound for them):" % len(files))
     say()
+    if args.noise != "gaussian":
+        say("Noise: %s (camera_noise.eval_noisy); σ is the noise's RMS, mean over the images."
+            % args.noise)
+        say()
+    lv = (lambda s: "%g" % s) if args.noise == "gaussian" else (lambda s: "%s (σ %g)" % (level_of[s], s))
     say("| σ | noisy | " + " | ".join(m[1] for m in methods) + " |")
     say("| --- | --- | " + " | ".join("---" for _ in methods) + " |")
     for s in sigmas:
         best = max(table[m[0], s] for m in methods)
         cells = [("**%.2f**" if table[m[0], s] == best else "%.2f") % table[m[0], s] for m in methods]
-        say("| %g | %.2f | %s |" % (s, noisy_psnr[s], " | ".join(cells)))
+        say("| %s | %.2f | %s |" % (lv(s), noisy_psnr[s], " | ".join(cells)))
     say()
     say("Chosen settings (grid searched per sigma):")
     say()
     say("| σ | " + " | ".join("%s (%s)" % (m[1], m[2]) for m in methods if m[0] != "ours") + " |")
     say("| --- | " + " | ".join("---" for m in methods if m[0] != "ours") + " |")
     for s in sigmas:
-        say("| %g | %s |" % (s, " | ".join(chosen[m[0], s] for m in methods if m[0] != "ours")))
+        say("| %s | %s |" % (lv(s), " | ".join(chosen[m[0], s] for m in methods if m[0] != "ours")))
     say()
     say("Time per 500×500 image, mean over %d image(s) × %d sigma(s), one method at a time at "
         "its chosen setting: wall seconds / CPU seconds of all threads (%s):" % (nt, len(sigmas), cpu_name()))
@@ -305,14 +334,15 @@ def main():
     say("| σ | " + " | ".join(m[1] for m in methods) + " |")
     say("| --- | " + " | ".join("---" for _ in methods) + " |")
     for s in sigmas:
-        say("| %g | %s |" % (s, " | ".join("%.2f / %.2f" % (times[m[0], s], cputimes[m[0], s])
+        say("| %s | %s |" % (lv(s), " | ".join("%.2f / %.2f" % (times[m[0], s], cputimes[m[0], s])
                                             for m in methods)))
     say()
     say("load average at the end: %s; PSNR pass: %.0f s with %d job(s)"
         % (" ".join("%.2f" % x for x in os.getloadavg()), t_grid, args.jobs))
 
     for s in sigmas:
-        results["sigmas"]["%g" % s] = {
+        results["sigmas"]["%g" % s if args.noise == "gaussian" else level_of[s]] = {
+            "sigma": s,
             "noisy_psnr": noisy_psnr[s],
             "methods": {m[0]: {"label": m[1], "psnr": table[m[0], s], "seconds_per_image": times[m[0], s],
                                "cpu_seconds_per_image": cputimes[m[0], s],
