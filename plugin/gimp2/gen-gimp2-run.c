@@ -7,7 +7,6 @@
 #include <glib/gi18n.h>
 
 #include "gen-error.h"
-#include "gen-ops.h"
 #include "gen-gimp2.h"
 #include "gen-plugin-pixels.h"
 
@@ -243,8 +242,6 @@ gen_gimp2_apply (gint32 image, gint32 drawable, GenPluginSettings *s, gint32 **l
 
   s->opts.progress = progress_cb;
   s->opts.progress_data = (gpointer) _(progress_text[s->job]);
-  /* libgimp 2.10 has no gimp_get_num_processors: use the machine's count */
-  gen_set_threads (MAX (1, (int) g_get_num_processors ()));
   gimp_progress_init (_(progress_text[s->job]));
   if (s->job == GEN_PLUGIN_INTERPOLATE
       && (src[0].in.width != src[1].in.width || src[0].in.height != src[1].in.height

@@ -6,7 +6,6 @@
 #include <glib/gi18n.h>
 
 #include "gen-error.h"
-#include "gen-ops.h"
 #include "gen-gimp3.h"
 #include "gen-gimp3-dialog.h"
 #include "gen-plugin-pixels.h"
@@ -271,7 +270,7 @@ apply (GimpImage *image, GimpDrawable **drawables, int n_drawables, GenPluginSet
   s->opts.progress = progress_cb;
   s->opts.progress_data = (gpointer) _(progress_text[s->job]);
   /* the thread count GIMP's preferences give (Edit > Preferences > System Resources) */
-  gen_set_threads (MAX (1, gimp_get_num_processors ()));
+  s->opts.threads = MAX (1, gimp_get_num_processors ());
   gimp_progress_init (_(progress_text[s->job]));
   {
     GenPixels ins[2] = { src[0].in, n_src > 1 ? src[1].in : src[0].in };
