@@ -627,7 +627,7 @@ test_bad_input (Fixture *f, gconstpointer data)
     GenPipeline *bad = gen_pipeline_load (ff->unet4_dir, NULL, &error);
     g_assert_null (bad);
     g_assert_error (error, GEN_ERROR, GEN_ERROR_INVALID);
-    g_assert_nonnull (strstr (error->message, "--vae"));
+    g_assert_nonnull (strstr (error->message, "VAE folder"));
     g_clear_error (&error);
   }
   g_free (one.data);

@@ -84,8 +84,8 @@ gen_pipeline_load (const char *model_dir, const char *vae_dir, GError **error)
                          "belong together", ui.in_channels, vi.latent_channels);
           else
             g_set_error (error, GEN_ERROR, GEN_ERROR_INVALID,
-                         "%s: this UNet works on %d-channel latents; give its VAE with --vae",
-                         model_dir, ui.in_channels);
+                         "%s: this UNet works on %d-channel latents and needs the VAE it was "
+                         "trained with: give its VAE folder as well", model_dir, ui.in_channels);
           goto fail;
         }
       if (ui.out_channels != ui.in_channels)

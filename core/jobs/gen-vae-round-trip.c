@@ -32,8 +32,8 @@ gen_job_vae (GenPipeline *p, const GenJobOptions *o, const GenPixels *in, gboole
   if (!p->vae)
     {
       g_set_error (error, GEN_ERROR, GEN_ERROR_INVALID,
-                   "the VAE round trip needs a VAE (AutoencoderKL or AutoencoderTiny): give one "
-                   "with --vae or as the model");
+                   "the VAE round trip needs a VAE (AutoencoderKL or AutoencoderTiny): give a VAE "
+                   "folder, or a VAE as the model");
       return FALSE;
     }
   if (!gen_pixels_check (in, "vae", error) || !gen_pixels_same_shape (in, out, "vae", error))
