@@ -9,7 +9,7 @@
  * Where each part lives:
  *   gen-pipeline.c      loading the model chain
  *   gen-run.c           a run: options, threads, arenas, progress, cancel, clock
- *   gen-pixels.c        pixels ⇄ tensors, result buffers, input checks
+ *   gen-pixels-tensor.c pixels ⇄ tensors, result buffers, input checks
  *   gen-eval.c          model evaluations through the tiler; the model space
  *   gen-noise-level.c   schedule arithmetic for the jobs that leave the sampler's grid
  *   gen-sample-loop.c   the sampling loop over a GenSampler
@@ -26,7 +26,7 @@ G_BEGIN_DECLS
 
 #define GEN_JOB_DEFAULT_TILE 512   /* tile edge in pixels when the options give 0 */
 
-/* ---- the pipeline (gen-pipeline.c) -------------------------------------------- */
+/* ---- the pipeline (gen-pipeline.c) --------------------------------------------- */
 
 struct _GenPipeline
 {
@@ -43,7 +43,7 @@ int      gen_pipeline_unet_multiple (GenPipeline *p);
 /* FALSE with an error naming JOB when P has no UNet. */
 gboolean gen_pipeline_need_unet (GenPipeline *p, const char *job, GError **error);
 
-/* ---- a run (gen-run.c) ----------------------------------------------------------
+/* ---- a run (gen-run.c) ------------------------------------------------------------
  * Everything one job call needs besides the read-only pipeline; it ends with
  * the call. */
 
@@ -73,7 +73,7 @@ int      gen_run_tile (const GenRun *r);
 /* An arena for each of T's workers (each grows to one tile's activations). */
 void     gen_run_ready_arenas (GenRun *r, const GenTiler *t);
 
-/* ---- pixels ⇄ tensors (gen-pixels.c) ------------------------------------------- */
+/* ---- pixels ⇄ tensors (gen-pixels-tensor.c) ------------------------------------ */
 
 /* N floats (uninitialised), or NULL with NO_MEMORY. */
 float   *gen_job_alloc_floats (gsize n, GError **error);
@@ -84,7 +84,7 @@ gboolean gen_pixels_check (const GenPixels *px, const char *what, GError **error
 /* FALSE with an error naming WHAT unless B is allocated with A's shape. */
 gboolean gen_pixels_same_shape (const GenPixels *a, const GenPixels *b, const char *what,
                                 GError **error);
-/* IN as a [1, MC, PH, PW] tensor in [-1, 1] (see gen-pixels.c). */
+/* IN as a [1, MC, PH, PW] tensor in [-1, 1] (see gen-pixels-tensor.c). */
 float   *gen_pixels_to_tensor (const GenPixels *in, int mc, int64_t ph, int64_t pw,
                                GError **error);
 /* The top-left of T [1, MC, PH, PW] into OUT, clamped to 0..1; alpha from
@@ -101,7 +101,7 @@ float   *gen_job_result_new (const GenJobOptions *o, const GenPixels *in, GenPix
 void     gen_job_result_finish (float *res, const GenPixels *in, GenPixels *out);
 void     gen_job_result_free (float *res, const GenPixels *out);
 
-/* ---- model evaluations through the tiler (gen-eval.c) ---------------------------- */
+/* ---- model evaluations through the tiler (gen-eval.c) -------------------------- */
 
 /* Model space: a canvas of the UNet's (or VAE's) space. */
 typedef struct
