@@ -20,45 +20,10 @@ gen_plugin_pixels_format (int channels, GeglBuffer *buffer)
 }
 
 gboolean
-gen_plugin_pixels_alloc (GenPixels *px, int width, int height, int channels, GError **error)
-{
-  gsize n, bytes;
-
-  memset (px, 0, sizeof *px);
-  if (width <= 0 || height <= 0 || channels < 1 || channels > 4
-      || !g_size_checked_mul (&n, (gsize) width, (gsize) height)
-      || !g_size_checked_mul (&n, n, (gsize) channels)
-      || !g_size_checked_mul (&bytes, n, sizeof (float)))
-    {
-      g_set_error (error, GEN_ERROR, GEN_ERROR_INVALID,
-                   _("Cannot hold an image of %d×%d×%d."), width, height, channels);
-      return FALSE;
-    }
-  px->data = g_try_malloc0 (bytes);
-  if (!px->data)
-    {
-      g_set_error (error, GEN_ERROR, GEN_ERROR_NO_MEMORY,
-                   _("Out of memory for an image of %d×%d."), width, height);
-      return FALSE;
-    }
-  px->width = width;
-  px->height = height;
-  px->channels = channels;
-  return TRUE;
-}
-
-void
-gen_plugin_pixels_clear (GenPixels *px)
-{
-  g_free (px->data);
-  memset (px, 0, sizeof *px);
-}
-
-gboolean
 gen_plugin_pixels_read (GeglBuffer *buffer, const GeglRectangle *rect, int channels,
                         GenPixels *px, GError **error)
 {
-  if (!gen_plugin_pixels_alloc (px, rect->width, rect->height, channels, error))
+  if (!gen_pixels_init (px, rect->width, rect->height, channels, error))
     return FALSE;
   gegl_buffer_get (buffer, rect, 1.0, gen_plugin_pixels_format (channels, buffer), px->data,
                    GEGL_AUTO_ROWSTRIDE, GEGL_ABYSS_NONE);
@@ -110,7 +75,7 @@ gen_plugin_estimate_noise (GeglBuffer *buffer, const GeglRectangle *rect, int ch
   if (!gen_plugin_pixels_read (buffer, &crop, channels, &px, NULL))
     return -1.0;
   sigma = gen_estimate_noise (&px);
-  gen_plugin_pixels_clear (&px);
+  gen_pixels_clear (&px);
   return sigma;
 }
 
@@ -130,7 +95,7 @@ gen_plugin_pixels_convert (const GenPixels *in, int channels, GenPixels *out, GE
   int ocol = (channels == 2 || channels == 4) ? channels - 1 : channels;
   gsize n = (gsize) in->width * (gsize) in->height;
 
-  if (!gen_plugin_pixels_alloc (out, in->width, in->height, channels, error))
+  if (!gen_pixels_init (out, in->width, in->height, channels, error))
     return FALSE;
   for (gsize i = 0; i < n; i++)
     {

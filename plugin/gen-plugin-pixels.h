@@ -15,14 +15,8 @@ G_BEGIN_DECLS
  * 4 R'G'B'A) in the colour space of BUFFER (NULL: sRGB). */
 const Babl *gen_plugin_pixels_format (int channels, GeglBuffer *buffer);
 
-/* Allocates PX as WIDTH×HEIGHT×CHANNELS zeros; sizes are overflow-checked.
- * Free with gen_plugin_pixels_clear. */
-gboolean gen_plugin_pixels_alloc (GenPixels *px, int width, int height, int channels,
-                                  GError **error);
-void     gen_plugin_pixels_clear (GenPixels *px);
-
 /* Reads RECT of BUFFER (buffer coordinates) as CHANNELS-channel float into
- * a new PX. */
+ * a new PX (free with gen_pixels_clear). */
 gboolean gen_plugin_pixels_read (GeglBuffer *buffer, const GeglRectangle *rect, int channels,
                                  GenPixels *px, GError **error);
 

@@ -199,7 +199,7 @@ gen_plugin_run_job (GenPipeline *p, GenPluginSettings *s, const GenPixels *in, c
 
       if (!gen_plugin_pixels_convert (&out[0], 1, &gray, error))
         return FALSE;
-      gen_plugin_pixels_clear (&out[0]);
+      gen_pixels_clear (&out[0]);
       out[0] = gray;
     }
   return TRUE;
@@ -223,10 +223,10 @@ gen_plugin_prepare_outputs (GenPipeline *p, const GenPluginSettings *s, const Ge
       int w = s->width ? s->width : gen_pipeline_native_size (p);
       int h = s->height ? s->height : gen_pipeline_native_size (p);
 
-      return gen_plugin_pixels_alloc (&(*out)[0], w, h, 3, error);
+      return gen_pixels_init (&(*out)[0], w, h, 3, error);
     }
   for (int i = 0; i < *n_out; i++)
-    if (!gen_plugin_pixels_alloc (&(*out)[i], in0->width, in0->height, in0->channels, error))
+    if (!gen_pixels_init (&(*out)[i], in0->width, in0->height, in0->channels, error))
       return FALSE;
   return TRUE;
 }

@@ -65,7 +65,7 @@ char *gen_plugin_model_dir (const GenPluginSettings *s, const char *default_dir,
 /* Checks what S's job needs of its first input IN0 (inpaint: a non-empty
  * selection MASK0, aligned with IN0) and allocates its outputs: *N_OUT
  * buffers in *OUT (generate: the requested or the model's size, RGB;
- * otherwise IN0's shape).  Free each with gen_plugin_pixels_clear, then
+ * otherwise IN0's shape).  Free each with gen_pixels_clear, then
  * *OUT with g_free (also on failure). */
 gboolean gen_plugin_prepare_outputs (GenPipeline *p, const GenPluginSettings *s,
                                      const GenPixels *in0, const float *mask0, GenPixels **out,

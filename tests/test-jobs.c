@@ -108,6 +108,7 @@ options (int steps, guint64 seed)
   GenJobOptions o;
 
   gen_job_options_init (&o);
+  o.threads = 1;
   o.steps = steps;
   o.seed = seed;
   return o;
@@ -328,7 +329,7 @@ test_tiles_threads (Fixture *f, gconstpointer data)
               if (k == 3)
                 memcpy (out[3].data, in.data, sizeof (float) * in.width * in.height * channels);
               o.scratch_outputs = k >= 2;
-              gen_set_threads (k == 0 ? 1 : 3);
+              o.threads = k == 0 ? 1 : 3;
               if (job == 0)
                 ok = gen_job_denoise (f->pixel, &o, src, NULL, GEN_DENOISE_FAST, 30.0, 1.0,
                                       &out[k], NULL, &error);
@@ -342,7 +343,6 @@ test_tiles_threads (Fixture *f, gconstpointer data)
               g_assert_no_error (error);
               g_assert_true (ok);
             }
-          gen_set_threads (1);
           if (g_test_verbose ())
             g_printerr ("%s, channels %d job %d: %s\n", whole ? "one tile" : "tiles", channels,
                         job, same_bits (&out[0], &out[1]) ? "same bits" : "DIFFERENT");
@@ -354,6 +354,64 @@ test_tiles_threads (Fixture *f, gconstpointer data)
           for (int k = 0; k < 4; k++)
             g_free (out[k].data);
         }
+}
+
+/* A run's threads and arenas are its own: the count before the job comes
+ * back after it, and each job reports only the workers it ran. */
+static void
+test_run_state (Fixture *f, gconstpointer data)
+{
+  GenPixels in = image_new (150, 130, 3), out = image_like (&in, 0.0f);
+  GenJobOptions o = options (1, 7);
+  GenJobStats stats = { 0, 0 };
+  GError *error = NULL;
+
+  (void) data;
+  o.tile = 48;
+  o.tile_overlap = 16;
+  o.stats = &stats;
+  o.threads = 3;
+  g_assert_true (gen_job_denoise (f->pixel, &o, &in, NULL, GEN_DENOISE_FAST, 30.0, 1.0, &out,
+                                  NULL, &error));
+  g_assert_no_error (error);
+  g_assert_cmpint (gen_get_threads (), ==, 1);
+  g_assert_cmpint (stats.workers, ==, 3);
+  g_assert_cmpuint (stats.activation_bytes, >, 0);
+  o.threads = 1;
+  g_assert_true (gen_job_denoise (f->pixel, &o, &in, NULL, GEN_DENOISE_FAST, 30.0, 1.0, &out,
+                                  NULL, &error));
+  g_assert_no_error (error);
+  g_assert_cmpint (stats.workers, ==, 1);
+  g_free (in.data);
+  g_free (out.data);
+}
+
+static void
+test_pixels_alloc (void)
+{
+  GenPixels px;
+  GError *error = NULL;
+
+  g_assert_true (gen_pixels_init (&px, 3, 5, 2, &error));
+  g_assert_no_error (error);
+  g_assert_cmpint (px.width, ==, 3);
+  g_assert_cmpint (px.height, ==, 5);
+  g_assert_cmpint (px.channels, ==, 2);
+  for (int i = 0; i < 3 * 5 * 2; i++)
+    g_assert_true (px.data[i] == 0.0f);
+  gen_pixels_clear (&px);
+  g_assert_null (px.data);
+  gen_pixels_clear (&px);
+  g_assert_false (gen_pixels_init (&px, 0, 5, 3, &error));
+  g_assert_error (error, GEN_ERROR, GEN_ERROR_INVALID);
+  g_clear_error (&error);
+  g_assert_null (px.data);
+  g_assert_false (gen_pixels_init (&px, 4, 4, 5, &error));
+  g_assert_error (error, GEN_ERROR, GEN_ERROR_INVALID);
+  g_clear_error (&error);
+  g_assert_false (gen_pixels_init (&px, G_MAXINT, G_MAXINT, 4, &error));
+  g_assert_true (error != NULL);
+  g_clear_error (&error);
 }
 
 /* ---- inpaint -------------------------------------------------------------------- */
@@ -569,7 +627,7 @@ test_bad_input (Fixture *f, gconstpointer data)
     GenPipeline *bad = gen_pipeline_load (ff->unet4_dir, NULL, &error);
     g_assert_null (bad);
     g_assert_error (error, GEN_ERROR, GEN_ERROR_INVALID);
-    g_assert_nonnull (strstr (error->message, "--vae"));
+    g_assert_nonnull (strstr (error->message, "VAE folder"));
     g_clear_error (&error);
   }
   g_free (one.data);
@@ -589,6 +647,8 @@ main (int argc, char **argv)
   g_test_add_func ("/jobs/denoise/noise-estimate", test_noise_estimate);
   g_test_add_func ("/jobs/tiles/seamless", test_tiles_seamless);
   ADD ("/jobs/tiles/threads", test_tiles_threads);
+  ADD ("/jobs/run-state", test_run_state);
+  g_test_add_func ("/jobs/pixels-alloc", test_pixels_alloc);
   ADD ("/jobs/inpaint", test_inpaint);
   ADD ("/jobs/vary", test_vary);
   ADD ("/jobs/vae", test_vae);

@@ -9,7 +9,6 @@
 #include "gen-error.h"
 #include "gen-image.h"
 #include "gen-job.h"
-#include "gen-ops.h"
 #include "gen-safetensors.h"
 
 #include <errno.h>
@@ -193,7 +192,7 @@ common_setup (Common *c, GenJobOptions *opts, Bar *bar, gboolean need_seed, gboo
                    "no --model given and the embedded default model is not installed");
       goto fail;
     }
-  gen_set_threads (c->threads > 0 ? c->threads : (int) g_get_num_processors ());
+  opts->threads = c->threads;
   bar->tty = !c->quiet && isatty (STDERR_FILENO);
   bar->quiet = c->quiet;
   opts->progress = progress_bar;
@@ -352,6 +351,7 @@ run_job (JobKind kind, int argc, char **argv, GError **error)
   GOptionContext *ctx = g_option_context_new (job_help[kind].args);
   GOptionGroup *grp = g_option_group_new ("job", "Options of this job:", "job options", NULL, NULL);
   GenJobOptions opts;
+  GenJobStats stats = { 0, 0 };
   GenPipeline *p = NULL;
   GenImage *in[2] = { NULL, NULL }, **outs = NULL;
   float *mask = NULL;
@@ -392,6 +392,7 @@ run_job (JobKind kind, int argc, char **argv, GError **error)
   if (!(p = common_setup (&c, &opts, &bar, kind != JOB_DENOISE && kind != JOB_VAE,
                           kind == JOB_VAE, error)))
     goto out;
+  opts.stats = &stats;
 
   if (kind == JOB_GENERATE)
     {
@@ -497,11 +498,8 @@ run_job (JobKind kind, int argc, char **argv, GError **error)
     goto out;
   if (!c.quiet)
     {
-      int workers = 0;
-      gsize act = gen_pipeline_activation_bytes (p, &workers);
-
-      fprintf (stderr, "activations: %.1f MB per tile worker, %d worker%s\n", act / 1048576.0,
-               workers, workers == 1 ? "" : "s");
+      fprintf (stderr, "activations: %.1f MB per tile worker, %d worker%s\n",
+               stats.activation_bytes / 1048576.0, stats.workers, stats.workers == 1 ? "" : "s");
     }
   bits = c.bits ? c.bits : (n_in ? in[0]->bit_depth : 8);
   ok = write_outputs (&c, outs, n_out, bits, error);

@@ -15,6 +15,7 @@
 #include "gen-image.h"
 
 #include "gen-error.h"
+#include "gen-pixels.h"
 
 #include <png.h>
 
@@ -51,7 +52,7 @@ GenImage *
 gen_image_new (int width, int height, int channels, int bit_depth, GError **error)
 {
   GenImage *img;
-  gsize n, bytes;
+  GenPixels px;
 
   if (width < 1 || height < 1 || width > GEN_IMAGE_MAX_SIDE || height > GEN_IMAGE_MAX_SIDE
       || (gsize) width * (gsize) height > GEN_IMAGE_MAX_PIXELS)
@@ -72,26 +73,10 @@ gen_image_new (int width, int height, int channels, int bit_depth, GError **erro
       g_set_error (error, GEN_ERROR, GEN_ERROR_INVALID, "bit depth %d (8 or 16)", bit_depth);
       return NULL;
     }
-  if (!g_size_checked_mul (&n, (gsize) width, (gsize) height)
-      || !g_size_checked_mul (&n, n, (gsize) channels)
-      || !g_size_checked_mul (&bytes, n, sizeof (float)))
-    {
-      g_set_error (error, GEN_ERROR, GEN_ERROR_NO_MEMORY,
-                   "a %dx%d image with %d channels does not fit in memory", width, height,
-                   channels);
-      return NULL;
-    }
-  img = g_try_new0 (GenImage, 1);
-  if (img != NULL)
-    img->data = g_try_malloc0 (bytes);
-  if (img == NULL || img->data == NULL)
-    {
-      g_free (img);
-      g_set_error (error, GEN_ERROR, GEN_ERROR_NO_MEMORY,
-                   "cannot allocate a %dx%d image with %d channels (%" G_GSIZE_FORMAT " MiB)",
-                   width, height, channels, bytes >> 20);
-      return NULL;
-    }
+  if (!gen_pixels_init (&px, width, height, channels, error))
+    return NULL;
+  img = g_new0 (GenImage, 1);
+  img->data = px.data;
   img->width = width;
   img->height = height;
   img->channels = channels;

@@ -1,56 +1,37 @@
 /* gen-job.h — what users run: generate, denoise, inpaint, vary, VAE round
  * trip and interpolate, on images of any size, with progress and cancel.
  *
- * Front ends (the CLI, the GIMP plug-in) hand the jobs interleaved float
- * pixels in 0..1 — gray, gray+alpha, RGB or RGBA — and get the same layout
- * back.  Alpha is carried through unchanged; gray images run through the
- * model as RGB and come back as the mean of its channels.  Nothing is
- * written to an output until the job has succeeded.
+ * Front ends (the CLI, the GIMP plug-in) load a pipeline (gen-pipeline.h),
+ * hand the jobs interleaved float pixels in 0..1 (gen-pixels.h) and get
+ * the same layout back.  Alpha is carried through unchanged; gray images
+ * run through the model as RGB and come back as the mean of its channels.
+ * Nothing is written to an output until the job has succeeded.
+ *
+ * A run's state — its threads, activation arenas, clock and cancel flag —
+ * comes in through the options and ends with the job: the pipeline stays
+ * read-only, and nothing of one run is left for the next.
  */
 #pragma once
 
-#include "gen-model.h"
+#include "gen-pipeline.h"
+#include "gen-pixels.h"
 #include "gen-random.h"
 #include "gen-sched.h"
 
 G_BEGIN_DECLS
 
-typedef struct
-{
-  float *data;          /* [height][width][channels], 0..1 */
-  int    width, height;
-  int    channels;      /* 1 gray, 2 gray+alpha, 3 RGB, 4 RGBA */
-} GenPixels;
-
-/* ---- the model chain ----------------------------------------------------------
- * A UNet (pixel space, or latent space when a VAE is given), its scheduler
- * config, and optionally a VAE.  The VAE alone serves the vae job and latent
- * interpolation. */
-typedef struct _GenPipeline GenPipeline;
-
-/* MODEL_DIR: a UNet2DModel folder (scheduler_config.json beside
- * config.json, or DDPM defaults), a VAE folder, or a diffusers pipeline
- * folder with unet/, scheduler/ and vae/ subfolders.  VAE_DIR (may be NULL)
- * adds or replaces the VAE.  A UNet whose channels do not match the VAE's
- * latent channels is an error naming both. */
-GenPipeline *gen_pipeline_load (const char *model_dir, const char *vae_dir, GError **error);
-void         gen_pipeline_free (GenPipeline *p);
-GenModel    *gen_pipeline_unet (GenPipeline *p);   /* NULL if none */
-GenModel    *gen_pipeline_vae (GenPipeline *p);    /* NULL if none */
-const GenSchedConfig *gen_pipeline_sched (GenPipeline *p);
-/* The model's natural image size (UNet sample_size × VAE factor), or 0. */
-int          gen_pipeline_native_size (GenPipeline *p);
-/* Sizes must be multiples of this to generate (UNet downscale × VAE factor). */
-int          gen_pipeline_size_multiple (GenPipeline *p);
-/* The largest activation memory one tile worker has needed so far (the
- * arenas' high-water mark, bytes), and in *WORKERS (may be NULL) how many
- * workers have run. */
-gsize        gen_pipeline_activation_bytes (GenPipeline *p, int *workers);
-
 /* ---- options shared by every job ---------------------------------------------- */
 
 /* Called after each model evaluation: STEP of TOTAL done, ELAPSED seconds. */
 typedef void (*GenProgressFunc) (int step, int total, double elapsed, gpointer user_data);
+
+/* What a run used, for reports and benchmarks. */
+typedef struct
+{
+  gsize activation_bytes; /* the most activation memory one tile worker needed (the
+                             high-water mark of its arena) */
+  int   workers;          /* how many tile workers ran the models */
+} GenJobStats;
 
 typedef struct
 {
@@ -61,12 +42,15 @@ typedef struct
   guint64          seed;
   int              tile;        /* tile edge in pixels; 0 = default (512) */
   int              tile_overlap;/* pixels; 0 = default (tile / 4) */
+  int              threads;     /* the core's threads for this run; 0 = one per processor.
+                                   Set for the run only: the count before it comes back */
   GenProgressFunc  progress;
   gpointer         progress_data;
   const gint      *cancel;      /* read between evaluations and tiles; nonzero = stop */
   gboolean         scratch_outputs; /* TRUE: the caller discards the outputs on failure, so
                                        denoise, vary and the VAE build their result in them
                                        directly (one image-sized buffer less) */
+  GenJobStats     *stats;       /* NULL, or filled in when the job returns */
 } GenJobOptions;
 
 void gen_job_options_init (GenJobOptions *opts);

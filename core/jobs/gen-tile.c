@@ -6,8 +6,6 @@
 #include <math.h>
 #include <string.h>
 
-#define MAX_WORKERS 64
-
 struct _GenTiler
 {
   int64_t   h, w, cin, cout;
@@ -17,8 +15,9 @@ struct _GenTiler
   int64_t  *ys, *xs;        /* tile origins (input units) */
   float    *wy, *wx;        /* per-tile 1-D weights, output units: [ny][th·num/den], [nx][…] */
   float    *sy, *sx;        /* their sums along each output axis: [oh], [ow] */
+  int       workers;        /* tiles that run side by side */
   int       n_bufs;         /* workers with tile buffers */
-  GenTensor tin[MAX_WORKERS], tout[MAX_WORKERS];
+  GenTensor tin[GEN_TILER_MAX_WORKERS], tout[GEN_TILER_MAX_WORKERS];
 };
 
 /* The tile size along an axis of LENGTH: the fewest tiles of at most 9/8
@@ -104,7 +103,7 @@ axis_weights (int n, const int64_t *pos, int64_t tile, int num, int den)
 
 GenTiler *
 gen_tiler_new (int64_t h, int64_t w, int64_t cin, int64_t cout, int num, int den, int multiple,
-               int tile, int overlap, GError **error)
+               int tile, int overlap, int workers, GError **error)
 {
   GenTiler *t;
   int64_t m = MAX (1, multiple), oh = h * num / den, ow = w * num / den;
@@ -121,6 +120,7 @@ gen_tiler_new (int64_t h, int64_t w, int64_t cin, int64_t cout, int num, int den
   ov = MIN (tt / 2, ((overlap + m - 1) / m) * m);
   t = g_new0 (GenTiler, 1);
   t->h = h, t->w = w, t->cin = cin, t->cout = cout, t->num = num, t->den = den;
+  t->workers = CLAMP (workers, 1, GEN_TILER_MAX_WORKERS);
   t->th = fit_tile (h, tt, ov, m);
   t->tw = fit_tile (w, tt, ov, m);
   t->ny = axis_tiles (h, t->th, ov, &t->ys);
@@ -167,7 +167,7 @@ gen_tiler_n_tiles (const GenTiler *t)
 int
 gen_tiler_workers (const GenTiler *t)
 {
-  return MAX (1, MIN (MIN (gen_get_threads (), MAX_WORKERS), t->ny * t->nx));
+  return MAX (1, MIN (t->workers, t->ny * t->nx));
 }
 
 const float *
@@ -298,8 +298,8 @@ gen_tiler_run_with (GenTiler *t, GenTileFill fill, gpointer fill_data, GenTileFu
 {
   int nw = gen_tiler_workers (t);
   Work k;
-  Worker ws[MAX_WORKERS];
-  GThread *threads[MAX_WORKERS];
+  Worker ws[GEN_TILER_MAX_WORKERS];
+  GThread *threads[GEN_TILER_MAX_WORKERS];
   int started = 1;
 
   if (!ensure_buffers (t, nw, error))

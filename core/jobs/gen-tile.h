@@ -3,15 +3,18 @@
  * boundary shows (the overlap is averaged with a raised-cosine ramp, as in
  * MultiDiffusion, Bar-Tal et al. 2023).  Internal to the jobs.
  *
- * Tiles run in parallel on up to gen_get_threads() workers, each with its
- * own tile buffers (and, in the jobs, its own activation arena); BLAS runs
- * single-threaded inside each worker meanwhile.  Results are committed in
+ * Tiles run in parallel on up to the workers their run allows, each with
+ * its own tile buffers (and, in the jobs, its own activation arena); the
+ * ops run single-threaded inside each worker meanwhile.  Results are committed in
  * tile order, so the output does not depend on the number of workers. */
 #pragma once
 
 #include "gen-tensor.h"
 
 G_BEGIN_DECLS
+
+/* The most tiles that run side by side, whatever the thread count. */
+#define GEN_TILER_MAX_WORKERS 64
 
 /* Maps IN [1, Cin, h, w] to OUT [1, Cout, h·num/den, w·num/den] on worker
  * WORKER (0 .. workers − 1; calls on different workers run concurrently). */
@@ -35,14 +38,15 @@ typedef struct _GenTiler GenTiler;
  * 8/1 for a decoder).  TILE and OVERLAP are in input pixels (rounded to
  * MULTIPLE; a canvas no larger than TILE is one tile of its own size;
  * otherwise each axis takes the fewest tiles of at most 9/8 TILE, evenly
- * split).
+ * split).  At most WORKERS tiles run side by side (clamped to
+ * 1..GEN_TILER_MAX_WORKERS and the tile count).
  * Its memory is the tile buffers and a few rows of weights: nothing of
  * the canvas' size. */
 GenTiler *gen_tiler_new (int64_t h, int64_t w, int64_t cin, int64_t cout, int num, int den,
-                         int multiple, int tile, int overlap, GError **error);
+                         int multiple, int tile, int overlap, int workers, GError **error);
 void      gen_tiler_free (GenTiler *t);
 int       gen_tiler_n_tiles (const GenTiler *t);
-/* The number of workers a run will use: min (gen_get_threads (), tiles). */
+/* The number of workers a run will use: min (WORKERS, tiles). */
 int       gen_tiler_workers (const GenTiler *t);
 /* The weights' sum at output row OY and column OX are WSUM_Y[OY]·WSUM_X[OX]
  * (the tiles form a grid); an accumulator divides by them at the end. */

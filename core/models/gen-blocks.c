@@ -520,7 +520,7 @@ gen_mid_block_forward (const GenMidBlock *m, const GenTensor *x, const float *te
   gen_arena_release (arena, mark);
 }
 
-/* ---- samplers, taps, channel lists ------------------------------------------- */
+/* ---- Downsample2D / Upsample2D, taps, channel lists ------------------------- */
 
 GenTensor
 gen_downsample_forward (const GenConv2d *conv, const GenTensor *h, GenArena *arena)

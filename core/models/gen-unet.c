@@ -12,8 +12,10 @@ typedef struct
   int        n_layers;
   GenResnet *resnets;     /* [n_layers] */
   GenAttn   *attns;       /* [n_layers] when attn */
-  bool       has_sampler; /* Downsample2D / Upsample2D */
-  GenConv2d  sampler;
+  bool       has_downsampler; /* down blocks: downsamplers.0 (Downsample2D) */
+  GenConv2d  downsampler;     /* its conv: downsamplers.0.conv */
+  bool       has_upsampler;   /* up blocks: upsamplers.0 (Upsample2D) */
+  GenConv2d  upsampler;       /* its conv: upsamplers.0.conv */
   int64_t    out_ch;
 } GenUNetBlock;
 
@@ -101,7 +103,7 @@ check_unsupported_keys (GenConfig *cfg, GError **error)
 
 static gboolean
 load_block (GenWeights *w, GenUNetBlock *b, bool up, int index, bool attn, int n_layers,
-            int64_t in_ch, int64_t out_ch, int64_t prev_out_ch, bool add_sampler,
+            int64_t in_ch, int64_t out_ch, int64_t prev_out_ch, bool add_resampler,
             int64_t temb_ch, int groups, float eps, bool scale_shift, int64_t head_dim,
             int downsample_padding, GError **error)
 {
@@ -137,21 +139,22 @@ load_block (GenWeights *w, GenUNetBlock *b, bool up, int index, bool attn, int n
             return FALSE;
         }
     }
-  b->has_sampler = add_sampler;
-  if (add_sampler && !up)
+  b->has_downsampler = add_resampler && !up;
+  b->has_upsampler = add_resampler && up;
+  if (b->has_downsampler)
     {
       /* Downsample2D: stride-2 conv; padding 0 means F.pad (0, 1, 0, 1) */
-      if (!gen_weights_conv (w, &b->sampler, out_ch, out_ch, 3, 2, downsample_padding, true,
+      if (!gen_weights_conv (w, &b->downsampler, out_ch, out_ch, 3, 2, downsample_padding, true,
                              error, "%s.%d.downsamplers.0.conv", kind, index))
         return FALSE;
       if (downsample_padding == 0)
         {
-          b->sampler.pad[0] = b->sampler.pad[1] = 0;
-          b->sampler.pad[2] = b->sampler.pad[3] = 1;
+          b->downsampler.pad[0] = b->downsampler.pad[1] = 0;
+          b->downsampler.pad[2] = b->downsampler.pad[3] = 1;
         }
     }
-  else if (add_sampler
-           && !gen_weights_conv (w, &b->sampler, out_ch, out_ch, 3, 1, 1, true, error,
+  else if (b->has_upsampler
+           && !gen_weights_conv (w, &b->upsampler, out_ch, out_ch, 3, 1, 1, true, error,
                                  "%s.%d.upsamplers.0.conv", kind, index))
     return FALSE;
   return TRUE;
@@ -437,9 +440,9 @@ gen_unet_forward (GenModel *model, const GenTensor *x, const float *timesteps,
           h = y;
           skips[n_skip++] = h;
         }
-      if (b->has_sampler)
+      if (b->has_downsampler)
         {
-          h = gen_downsample_forward (&b->sampler, &h, arena);
+          h = gen_downsample_forward (&b->downsampler, &h, arena);
           skips[n_skip++] = h;
         }
       gen_tap (tap, tap_data, &h, "down_blocks.%d", i);
@@ -467,8 +470,8 @@ gen_unet_forward (GenModel *model, const GenTensor *x, const float *timesteps,
             gen_attn_forward (&b->attns[j], &y, &y, arena);
           h = y;
         }
-      if (b->has_sampler)
-        h = gen_upsample_forward (&b->sampler, &h, arena);
+      if (b->has_upsampler)
+        h = gen_upsample_forward (&b->upsampler, &h, arena);
       gen_tap (tap, tap_data, &h, "up_blocks.%d", i);
     }
 

@@ -11,8 +11,10 @@ typedef struct
 {
   int        n_layers;
   GenResnet *resnets;
-  bool       has_sampler;
-  GenConv2d  sampler;
+  bool       has_downsampler; /* encoder: downsamplers.0 (Downsample2D) */
+  GenConv2d  downsampler;     /* its conv: downsamplers.0.conv */
+  bool       has_upsampler;   /* decoder: upsamplers.0 (Upsample2D) */
+  GenConv2d  upsampler;       /* its conv: upsamplers.0.conv */
   int64_t    out_ch;
 } GenVaeLevel;
 
@@ -70,7 +72,7 @@ check_types (GenConfig *cfg, const char *key, char **types, guint n, const char 
 
 static gboolean
 load_level (GenWeights *w, GenVaeLevel *l, const char *prefix, int n_layers, int64_t in_ch,
-            int64_t out_ch, bool sampler, bool down, int groups, GError **error)
+            int64_t out_ch, bool resample, bool down, int groups, GError **error)
 {
   l->n_layers = n_layers;
   l->out_ch = out_ch;
@@ -84,20 +86,20 @@ load_level (GenWeights *w, GenVaeLevel *l, const char *prefix, int n_layers, int
                             1e-6f, false, 1.0f, error))
         return FALSE;
     }
-  l->has_sampler = sampler;
-  if (!sampler)
-    return TRUE;
-  if (down)
+  l->has_downsampler = resample && down;
+  l->has_upsampler = resample && !down;
+  if (l->has_downsampler)
     {
       /* Downsample2D with padding 0: F.pad (0, 1, 0, 1), then stride 2 */
-      if (!gen_weights_conv (w, &l->sampler, out_ch, out_ch, 3, 2, 0, true, error,
+      if (!gen_weights_conv (w, &l->downsampler, out_ch, out_ch, 3, 2, 0, true, error,
                              "%s.downsamplers.0.conv", prefix))
         return FALSE;
-      l->sampler.pad[2] = l->sampler.pad[3] = 1;
+      l->downsampler.pad[2] = l->downsampler.pad[3] = 1;
       return TRUE;
     }
-  return gen_weights_conv (w, &l->sampler, out_ch, out_ch, 3, 1, 1, true, error,
-                           "%s.upsamplers.0.conv", prefix);
+  return !l->has_upsampler
+         || gen_weights_conv (w, &l->upsampler, out_ch, out_ch, 3, 1, 1, true, error,
+                              "%s.upsamplers.0.conv", prefix);
 }
 
 gboolean
@@ -221,10 +223,10 @@ out:
   return ok;
 }
 
-/* Runs one level (resnets, then the sampler) on H; returns the new H.
- * Each output replaces its input in the arena (gen_arena_keep). */
+/* Runs one level (resnets, then its Downsample2D or Upsample2D) on H;
+ * returns the new H.  Each output replaces its input in the arena (gen_arena_keep). */
 static GenTensor
-level_forward (const GenVaeLevel *l, GenTensor h, bool down, GenArena *arena)
+level_forward (const GenVaeLevel *l, GenTensor h, GenArena *arena)
 {
   int64_t n = h.ne[0];
   gsize mark = gen_arena_mark (arena);
@@ -235,10 +237,10 @@ level_forward (const GenVaeLevel *l, GenTensor h, bool down, GenArena *arena)
       gen_resnet_forward (&l->resnets[j], &h, NULL, &y, arena);
       h = gen_arena_keep (arena, mark, &y);
     }
-  if (l->has_sampler)
+  if (l->has_downsampler || l->has_upsampler)
     {
-      GenTensor y = down ? gen_downsample_forward (&l->sampler, &h, arena)
-                         : gen_upsample_forward (&l->sampler, &h, arena);
+      GenTensor y = l->has_downsampler ? gen_downsample_forward (&l->downsampler, &h, arena)
+                                       : gen_upsample_forward (&l->upsampler, &h, arena);
       h = gen_arena_keep (arena, mark, &y);
     }
   return h;
@@ -260,7 +262,7 @@ gen_vae_kl_encode (GenModel *m, const GenTensor *x, GenTensor *mean, GenTensor *
   gen_tap (tap, tap_data, &h, "encoder.conv_in");
   for (int i = 0; i < v->n_levels; i++)
     {
-      GenTensor o = level_forward (&v->enc.levels[i], h, true, arena);
+      GenTensor o = level_forward (&v->enc.levels[i], h, arena);
       h = gen_arena_keep (arena, mark, &o);
       gen_tap (tap, tap_data, &h, "encoder.down_blocks.%d", i);
     }
@@ -318,7 +320,7 @@ gen_vae_kl_decode (GenModel *m, const GenTensor *z, GenTensor *out, GenArena *ar
   gen_tap (tap, tap_data, &h, "decoder.mid_block");
   for (int i = 0; i < v->n_levels; i++)
     {
-      GenTensor o = level_forward (&v->dec.levels[i], h, false, arena);
+      GenTensor o = level_forward (&v->dec.levels[i], h, arena);
       h = gen_arena_keep (arena, mark, &o);
       gen_tap (tap, tap_data, &h, "decoder.up_blocks.%d", i);
     }

@@ -7,7 +7,6 @@
 #include <glib/gi18n.h>
 
 #include "gen-error.h"
-#include "gen-ops.h"
 #include "gen-gimp2.h"
 #include "gen-plugin-pixels.h"
 
@@ -28,7 +27,7 @@ typedef struct
 static void
 source_clear (Source *src)
 {
-  gen_plugin_pixels_clear (&src->in);
+  gen_pixels_clear (&src->in);
   g_clear_pointer (&src->mask, g_free);
 }
 
@@ -154,7 +153,7 @@ add_layer (gint32 image, const GenPixels *px, int x, int y, const char *name, GE
                           gimp_image_get_default_new_layer_mode (image));
   if (layer < 0 || !gimp_image_insert_layer (image, layer, -1, -1))
     {
-      gen_plugin_pixels_clear (&with_alpha);
+      gen_pixels_clear (&with_alpha);
       g_set_error (error, GEN_ERROR, GEN_ERROR_INVALID, _("Could not add a layer: %s"),
                    gimp_get_pdb_error ());
       return -1;
@@ -164,7 +163,7 @@ add_layer (gint32 image, const GenPixels *px, int x, int y, const char *name, GE
   gen_plugin_pixels_write (buf, GEGL_RECTANGLE (0, 0, px->width, px->height), &with_alpha);
   g_object_unref (buf);
   gimp_drawable_update (layer, 0, 0, px->width, px->height);
-  gen_plugin_pixels_clear (&with_alpha);
+  gen_pixels_clear (&with_alpha);
   return layer;
 }
 
@@ -243,8 +242,6 @@ gen_gimp2_apply (gint32 image, gint32 drawable, GenPluginSettings *s, gint32 **l
 
   s->opts.progress = progress_cb;
   s->opts.progress_data = (gpointer) _(progress_text[s->job]);
-  /* libgimp 2.10 has no gimp_get_num_processors: use the machine's count */
-  gen_set_threads (MAX (1, (int) g_get_num_processors ()));
   gimp_progress_init (_(progress_text[s->job]));
   if (s->job == GEN_PLUGIN_INTERPOLATE
       && (src[0].in.width != src[1].in.width || src[0].in.height != src[1].in.height
@@ -303,7 +300,7 @@ gen_gimp2_apply (gint32 image, gint32 drawable, GenPluginSettings *s, gint32 **l
 
 done:
   for (int i = 0; out && i < n_out; i++)
-    gen_plugin_pixels_clear (&out[i]);
+    gen_pixels_clear (&out[i]);
   g_free (out);
   source_clear (&src[0]);
   source_clear (&src[1]);

@@ -6,7 +6,6 @@
 #include <glib/gi18n.h>
 
 #include "gen-error.h"
-#include "gen-ops.h"
 #include "gen-gimp3.h"
 #include "gen-gimp3-dialog.h"
 #include "gen-plugin-pixels.h"
@@ -28,7 +27,7 @@ typedef struct
 static void
 source_clear (Source *src)
 {
-  gen_plugin_pixels_clear (&src->in);
+  gen_pixels_clear (&src->in);
   g_clear_pointer (&src->mask, g_free);
 }
 
@@ -185,7 +184,7 @@ add_layer (GimpImage *image, const GenPixels *px, int x, int y, const char *name
                           gimp_image_get_default_new_layer_mode (image));
   if (!layer || !gimp_image_insert_layer (image, layer, NULL, -1))
     {
-      gen_plugin_pixels_clear (&with_alpha);
+      gen_pixels_clear (&with_alpha);
       g_set_error (error, GEN_ERROR, GEN_ERROR_INVALID, _("Could not add a layer: %s"),
                    gimp_pdb_get_last_error (gimp_get_pdb ()));
       return NULL;
@@ -195,7 +194,7 @@ add_layer (GimpImage *image, const GenPixels *px, int x, int y, const char *name
   gen_plugin_pixels_write (buf, GEGL_RECTANGLE (0, 0, px->width, px->height), &with_alpha);
   g_object_unref (buf);
   gimp_drawable_update (GIMP_DRAWABLE (layer), 0, 0, px->width, px->height);
-  gen_plugin_pixels_clear (&with_alpha);
+  gen_pixels_clear (&with_alpha);
   return layer;
 }
 
@@ -271,7 +270,7 @@ apply (GimpImage *image, GimpDrawable **drawables, int n_drawables, GenPluginSet
   s->opts.progress = progress_cb;
   s->opts.progress_data = (gpointer) _(progress_text[s->job]);
   /* the thread count GIMP's preferences give (Edit > Preferences > System Resources) */
-  gen_set_threads (MAX (1, gimp_get_num_processors ()));
+  s->opts.threads = MAX (1, gimp_get_num_processors ());
   gimp_progress_init (_(progress_text[s->job]));
   {
     GenPixels ins[2] = { src[0].in, n_src > 1 ? src[1].in : src[0].in };
@@ -319,7 +318,7 @@ apply (GimpImage *image, GimpDrawable **drawables, int n_drawables, GenPluginSet
 
 done:
   for (int i = 0; out && i < n_out; i++)
-    gen_plugin_pixels_clear (&out[i]);
+    gen_pixels_clear (&out[i]);
   g_free (out);
   source_clear (&src[0]);
   source_clear (&src[1]);

@@ -1,0 +1,172 @@
+/* gen-job-private.h — what the jobs' files share (core/jobs only).
+ *
+ * Images enter as interleaved 0..1 pixels and become the model's space: an
+ * NCHW tensor in [-1, 1] (RGB, or gray for a 1-channel UNet), reflected to a
+ * multiple of what the models need, and — for a latent UNet — encoded by the
+ * VAE ((z − shift) · scaling_factor).  Every UNet evaluation and VAE pass
+ * runs through the tiler, so any size works in bounded memory.
+ *
+ * Where each part lives:
+ *   gen-pipeline.c      loading the model chain
+ *   gen-run.c           a run: options, threads, arenas, progress, cancel, clock
+ *   gen-pixels-tensor.c pixels ⇄ tensors, result buffers, input checks
+ *   gen-eval.c          model evaluations through the tiler; the model space
+ *   gen-noise-level.c   schedule arithmetic for the jobs that leave the sampler's grid
+ *   gen-sample-loop.c   the sampling loop over a GenSampler
+ *   gen-generate.c, gen-denoise.c, gen-denoise-fast.c, gen-vary.c,
+ *   gen-vae-round-trip.c, gen-inpaint.c, gen-interpolate.c   one job each
+ */
+#pragma once
+
+#include "gen-error.h"
+#include "gen-job.h"
+#include "gen-tile.h"
+
+G_BEGIN_DECLS
+
+#define GEN_JOB_DEFAULT_TILE 512   /* tile edge in pixels when the options give 0 */
+
+/* ---- the pipeline (gen-pipeline.c) --------------------------------------------- */
+
+struct _GenPipeline
+{
+  GenModel       *unet;
+  GenModel       *vae;
+  GenSchedConfig *sched;
+  gboolean        latent;   /* the UNet works on the VAE's latents */
+};
+
+/* The VAE's downscale when the UNet works on its latents, else 1. */
+int      gen_pipeline_vae_factor (GenPipeline *p);
+/* The UNet's downscale (sizes in its space are multiples of it), or 1. */
+int      gen_pipeline_unet_multiple (GenPipeline *p);
+/* FALSE with an error naming JOB when P has no UNet. */
+gboolean gen_pipeline_need_unet (GenPipeline *p, const char *job, GError **error);
+
+/* ---- a run (gen-run.c) ------------------------------------------------------------
+ * Everything one job call needs besides the read-only pipeline; it ends with
+ * the call. */
+
+typedef struct
+{
+  GenPipeline         *p;
+  const GenJobOptions *o;
+  int                  threads;       /* the core's threads while the run lasts */
+  int                  outer_threads; /* theirs before it, given back by gen_run_clear */
+  GTimer              *timer;
+  int                  done, total;   /* model evaluations, for the progress callback */
+  GenArena            *arenas[GEN_TILER_MAX_WORKERS]; /* each tile worker's activations,
+                                                         made before the workers start */
+} GenRun;
+
+/* Starts a run of TOTAL evaluations (at least 1; may be set later) and sets
+ * the core's threads for it. */
+void     gen_run_init (GenRun *r, GenPipeline *p, const GenJobOptions *o, int total);
+/* Fills the options' stats, frees the arenas, gives the threads back. */
+void     gen_run_clear (GenRun *r);
+/* One evaluation done: the progress callback. */
+void     gen_run_tick (GenRun *r);
+/* TRUE with GEN_ERROR_CANCELLED when the options' cancel flag is set. */
+gboolean gen_run_cancelled (GenRun *r, GError **error);
+/* The tile edge the options ask for (pixels). */
+int      gen_run_tile (const GenRun *r);
+/* An arena for each of T's workers (each grows to one tile's activations). */
+void     gen_run_ready_arenas (GenRun *r, const GenTiler *t);
+
+/* ---- pixels ⇄ tensors (gen-pixels-tensor.c) ------------------------------------ */
+
+/* N floats (uninitialised), or NULL with NO_MEMORY. */
+float   *gen_job_alloc_floats (gsize n, GError **error);
+/* I reflected into 0..N−1 (whole-sample symmetric, as numpy's 'reflect'). */
+int64_t  gen_pixels_reflect (int64_t i, int64_t n);
+/* FALSE with an error naming WHAT for an empty, too small or odd image. */
+gboolean gen_pixels_check (const GenPixels *px, const char *what, GError **error);
+/* FALSE with an error naming WHAT unless B is allocated with A's shape. */
+gboolean gen_pixels_same_shape (const GenPixels *a, const GenPixels *b, const char *what,
+                                GError **error);
+/* IN as a [1, MC, PH, PW] tensor in [-1, 1] (see gen-pixels-tensor.c). */
+float   *gen_pixels_to_tensor (const GenPixels *in, int mc, int64_t ph, int64_t pw,
+                               GError **error);
+/* The top-left of T [1, MC, PH, PW] into OUT, clamped to 0..1; alpha from
+ * ALPHA_SRC (same size) or opaque. */
+void     gen_pixels_from_tensor (const float *t, int mc, int64_t ph, int64_t pw,
+                                 const GenPixels *alpha_src, GenPixels *out);
+
+/* Where a job builds its image-sized result (IN's shape): OUT's own buffer
+ * when the options allow it and OUT does not share IN's memory, else a new
+ * one.  gen_job_result_finish copies it to OUT on success;
+ * gen_job_result_free frees it if it was new. */
+float   *gen_job_result_new (const GenJobOptions *o, const GenPixels *in, GenPixels *out,
+                             GError **error);
+void     gen_job_result_finish (float *res, const GenPixels *in, GenPixels *out);
+void     gen_job_result_free (float *res, const GenPixels *out);
+
+/* ---- model evaluations through the tiler (gen-eval.c) -------------------------- */
+
+/* Model space: a canvas of the UNet's (or VAE's) space. */
+typedef struct
+{
+  int64_t   ih, iw;     /* the image */
+  int64_t   ph, pw;     /* padded image canvas (pixels) */
+  int64_t   mh, mw, mc; /* model space */
+  GenTiler *unet_tiler; /* over the model space, 1:1; NULL without a UNet */
+} GenSpace;
+
+/* The model space of an H×W image for R's pipeline (without a UNet only
+ * the padded canvas: mc 0, no tiler). */
+gboolean gen_space_init (GenSpace *s, GenRun *r, int64_t h, int64_t w, GError **error);
+void     gen_space_clear (GenSpace *s);
+
+/* gen_tiler_run (with the options' cancel flag) once an arena is ready for
+ * each of T's workers: every tiled model evaluation of the jobs but the
+ * streamed fast denoise goes through here. */
+gboolean gen_job_run_tiles (GenRun *r, GenTiler *t, const GenTensor *in, float in_scale,
+                            GenTensor *out, GenTileFunc func, gpointer data, GError **error);
+/* OUT = unet (X · IN_SCALE, T) over the tiles; both [1, mc, mh, mw]. */
+gboolean gen_job_unet_eval (GenRun *r, GenSpace *s, const float *x, float in_scale, double t,
+                            float *out, GError **error);
+/* One tiled VAE pass: ENCODE maps IN [1, 3, H, W] (pixels, [-1, 1]) to the
+ * mean latent (unscaled), else the latent [1, L, H, W] to pixels. */
+gboolean gen_job_vae_pass (GenRun *r, gboolean encode, const float *in, int64_t h, int64_t w,
+                           float *out, GError **error);
+/* A GenTileFunc for the VAE's encoder (DATA: the GenRun): the mean latent. */
+gboolean gen_job_encode_tile (gpointer data, int worker, const GenTensor *in, GenTensor *out,
+                              GError **error);
+/* Image pixels → model space X0 [mc, mh, mw] (new; g_free). */
+float   *gen_job_to_model_space (GenRun *r, GenSpace *s, const GenPixels *in, GError **error);
+/* Model space X0 → OUT pixels (alpha from ALPHA_SRC). */
+gboolean gen_job_from_model_space (GenRun *r, GenSpace *s, const float *x0,
+                                   const GenPixels *alpha_src, GenPixels *out, GError **error);
+
+/* ---- schedule arithmetic off the sampler's grid (gen-noise-level.c) ------------ */
+
+/* ᾱ at a fractional timestep T. */
+double   gen_job_abar_at (const GenSchedConfig *cfg, double t);
+/* The fractional timestep whose ᾱ is ABAR. */
+double   gen_job_timestep_for_abar (const GenSchedConfig *cfg, double abar);
+/* x0 and ε (either may be NULL) of N values from the model's OUT at state X
+ * and ᾱ ABAR, by the config's prediction type. */
+void     gen_job_split_output (const GenSchedConfig *cfg, double abar, const float *x,
+                               const float *out, float *x0, float *eps, gint64 n);
+
+/* ---- the sampling loop (gen-sample-loop.c) ------------------------------------- */
+
+/* Runs after step I of the loop on the state X (inpaint's blending). */
+typedef void (*GenStepHook) (gpointer data, int i, float *x);
+
+/* The options' sampler, with room for N-value states. */
+GenSampler *gen_job_new_sampler (GenRun *r, gint64 n, GError **error);
+/* Runs evaluations START.. of SMP on X (model space), with OUT as the
+ * model-output buffer; HOOK (may be NULL) after each step. */
+gboolean    gen_job_sample_loop (GenRun *r, GenSpace *s, GenSampler *smp, int start, float *x,
+                                 float *out, GenRng *rng, GenStepHook hook, gpointer hook_data,
+                                 GError **error);
+
+/* ---- fast denoise (gen-denoise-fast.c) ----------------------------------------- */
+
+/* RES (IN's layout) = the x0 prediction of IN at ᾱ ABAR, timestep T, clamped
+ * to 0..1, alpha from IN; streamed tile by tile from the pixels. */
+gboolean gen_job_denoise_fast (GenRun *r, GenSpace *s, const GenPixels *in, double abar, double t,
+                               float *res, GError **error);
+
+G_END_DECLS

@@ -1,0 +1,95 @@
+/* gen-run.c — a run: the options, the core's threads, the tile workers'
+ * arenas, progress, cancel and the clock (see gen-job-private.h).
+ *
+ * The threads are set when a run starts and given back when it ends, so
+ * one run's count never carries over to the next (or to a caller that
+ * runs the models itself); the arenas are made for the run and freed with
+ * it, so a loaded pipeline holds nothing of a run. */
+#include "gen-job-private.h"
+#include "gen-ops.h"
+
+#include <string.h>
+
+void
+gen_job_options_init (GenJobOptions *o)
+{
+  memset (o, 0, sizeof *o);
+  o->sampler = GEN_SAMPLER_DDIM;
+  o->sigmas = GEN_SIGMAS_DEFAULT;
+  o->steps = 30;
+}
+
+void
+gen_run_init (GenRun *r, GenPipeline *p, const GenJobOptions *o, int total)
+{
+  memset (r, 0, sizeof *r);
+  r->p = p;
+  r->o = o;
+  r->threads = o->threads > 0 ? o->threads : MAX (1, (int) g_get_num_processors ());
+  r->outer_threads = gen_get_threads ();
+  gen_set_threads (r->threads);
+  r->timer = g_timer_new ();
+  r->done = 0;
+  r->total = MAX (1, total);
+}
+
+void
+gen_run_clear (GenRun *r)
+{
+  gsize most = 0;
+  int workers = 0;
+
+  for (int i = 0; i < GEN_TILER_MAX_WORKERS; i++)
+    if (r->arenas[i])
+      {
+        if (gen_arena_peak_bytes (r->arenas[i]) > 0)
+          {
+            most = MAX (most, gen_arena_peak_bytes (r->arenas[i]));
+            workers++;
+          }
+        g_clear_pointer (&r->arenas[i], gen_arena_free);
+      }
+  if (r->o->stats)
+    {
+      r->o->stats->activation_bytes = most;
+      r->o->stats->workers = workers;
+    }
+  g_timer_destroy (r->timer);
+  gen_set_threads (r->outer_threads);
+}
+
+void
+gen_run_tick (GenRun *r)
+{
+  r->done++;
+  if (r->o->progress)
+    r->o->progress (MIN (r->done, r->total), r->total, g_timer_elapsed (r->timer, NULL),
+                    r->o->progress_data);
+}
+
+gboolean
+gen_run_cancelled (GenRun *r, GError **error)
+{
+  if (r->o->cancel && g_atomic_int_get (r->o->cancel))
+    {
+      g_set_error (error, GEN_ERROR, GEN_ERROR_CANCELLED, "cancelled");
+      return TRUE;
+    }
+  return FALSE;
+}
+
+int
+gen_run_tile (const GenRun *r)
+{
+  return r->o->tile > 0 ? r->o->tile : GEN_JOB_DEFAULT_TILE;
+}
+
+void
+gen_run_ready_arenas (GenRun *r, const GenTiler *t)
+{
+  int n = gen_tiler_workers (t);
+
+  for (int i = 0; i < n; i++)
+    if (!r->arenas[i])
+      r->arenas[i] = gen_arena_new (0);
+}

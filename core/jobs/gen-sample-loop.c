@@ -1,0 +1,35 @@
+/* gen-sample-loop.c — the sampling loop: the options' sampler stepped over
+ * the model space, one tiled UNet evaluation per step. */
+#include "gen-job-private.h"
+
+gboolean
+gen_job_sample_loop (GenRun *r, GenSpace *s, GenSampler *smp, int start, float *x, float *out,
+                     GenRng *rng, GenStepHook hook, gpointer hook_data, GError **error)
+{
+  gint64 n = s->mc * s->mh * s->mw;
+  int total = gen_sampler_n_evals (smp);
+
+  for (int i = start; i < total; i++)
+    {
+      if (gen_run_cancelled (r, error)
+          || !gen_job_unet_eval (r, s, x, gen_sampler_input_scale (smp, i),
+                                 gen_sampler_timestep (smp, i), out, error))
+        return FALSE;
+      gen_sampler_step (smp, i, out, x, n, rng);
+      if (hook)
+        hook (hook_data, i, x);
+      gen_run_tick (r);
+    }
+  return TRUE;
+}
+
+GenSampler *
+gen_job_new_sampler (GenRun *r, gint64 n, GError **error)
+{
+  const GenJobOptions *o = r->o;
+  GenSampler *smp = gen_sampler_new (r->p->sched, o->sampler, o->sigmas, o->steps, o->eta, error);
+
+  if (smp && !gen_sampler_reserve (smp, n, error))
+    g_clear_pointer (&smp, gen_sampler_free);
+  return smp;
+}
