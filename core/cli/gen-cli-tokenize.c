@@ -16,7 +16,7 @@ gen_cli_tokenize (int argc, char **argv, GError **error)
     { "model", 0, 0, G_OPTION_ARG_FILENAME, &model,
       "pipeline or tokenizer folder (default, and for a model without a tokenizer: "
       "the CLIP vocabulary installed with the program)", "DIR" },
-    { G_OPTION_REMAINING, 0, 0, G_OPTION_ARG_STRING_ARRAY, &texts, NULL, "TEXT…" },
+    { G_OPTION_REMAINING, 0, 0, G_OPTION_ARG_FILENAME_ARRAY, &texts, NULL, "TEXT…" },
     { NULL }
   };
   GOptionContext *ctx = g_option_context_new ("TEXT… — print the token ids of each prompt");

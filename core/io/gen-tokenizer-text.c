@@ -53,7 +53,9 @@ is_cased (gunichar c)
 
   return t == G_UNICODE_UPPERCASE_LETTER || t == G_UNICODE_LOWERCASE_LETTER
          || t == G_UNICODE_TITLECASE_LETTER || c == 0xaa || c == 0xba
-         || (c >= 0x2160 && c <= 0x217f) || (c >= 0x24b6 && c <= 0x24e9);
+         || (c >= 0x2160 && c <= 0x217f) || (c >= 0x24b6 && c <= 0x24e9)
+         || (c >= 0x1f130 && c <= 0x1f149) || (c >= 0x1f150 && c <= 0x1f169)
+         || (c >= 0x1f170 && c <= 0x1f189);
 }
 
 /* Python's "case-ignorable": Mn, Me, Cf, Lm, Sk, and the word-break
@@ -185,10 +187,14 @@ gen_tok_clean (const char *text, gsize len)
 
 enum { CLASS_LETTER, CLASS_NUMBER, CLASS_SPACE, CLASS_OTHER };
 
-/* \p{L}, \p{N}, \s (Unicode White_Space) or none of them. */
+/* \p{L}, \p{N}, \s (Unicode White_Space) or none of them.  The pattern
+ * ignores case, so a character one of whose case variants is a letter
+ * counts as one: U+0345 (a mark; upper case U+0399) is the only such. */
 static int
 char_class (gunichar c)
 {
+  if (c == 0x345)
+    return CLASS_LETTER;
   switch (g_unichar_type (c))
     {
     case G_UNICODE_UPPERCASE_LETTER:

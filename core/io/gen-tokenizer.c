@@ -199,7 +199,7 @@ gen_tokenizer_tokenize (GenTokenizer *tok, const char *text, gsize *n_ids, GErro
     }
 
   c.tok = tok;
-  c.ids = g_array_new (FALSE, FALSE, sizeof (gint32));
+  c.ids = g_array_sized_new (FALSE, FALSE, sizeof (gint32), 16); /* data never NULL */
   c.word = g_string_new (NULL);
   /* transformers cuts out its special tokens first, exactly as written:
    * the leftmost, and the longest there */
