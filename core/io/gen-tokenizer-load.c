@@ -245,7 +245,7 @@ load_merges (GenTokenizer *tok, const char *data, gsize len, const char *file, G
       g_free (joined);
       p = eol;
     }
-  if (ok)
+  if (ok && merges->len > 1) /* (an empty GArray has no data) */
     {
       GenTokMerge *v = (GenTokMerge *) (void *) merges->data;
 

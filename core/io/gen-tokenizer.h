@@ -40,8 +40,10 @@ typedef struct _GenTokenizer GenTokenizer;
  * vocab.json is 0.9 MB, merges.txt 0.5 MB). */
 #define GEN_TOKENIZER_MAX_FILE_BYTES   (16u * 1024u * 1024u)
 #define GEN_TOKENIZER_MAX_CONFIG_BYTES (1u * 1024u * 1024u)
-/* A longer prompt is refused (a prompt's first 75 tokens are ~400 bytes). */
-#define GEN_TOKENIZER_MAX_TEXT_BYTES   (64u * 1024u)
+/* A longer prompt is refused: a prompt's first 75 tokens are ~400 bytes,
+ * and BPE is quadratic in a word's length (a 16 KiB word of random
+ * letters takes ~0.5 s). */
+#define GEN_TOKENIZER_MAX_TEXT_BYTES   (16u * 1024u)
 /* transformers reads at most this many merges (CLIP's 49152-entry vocab
  * less 256 bytes and 2 special tokens); later lines are ignored. */
 #define GEN_TOKENIZER_MAX_MERGES       48894
