@@ -64,8 +64,8 @@ common_clear (Common *c)
 
 /* The embedded default model: installed beside the program's data, or in
  * the source tree when run from a build folder. */
-static char *
-default_model_dir (const char *name)
+char *
+gen_cli_model_dir (const char *name)
 {
   char *exe = g_file_read_link ("/proc/self/exe", NULL);
   char *dir = exe ? g_path_get_dirname (exe) : NULL;
@@ -125,8 +125,8 @@ common_setup (Common *c, GenJobOptions *opts, Bar *bar, gboolean need_seed, gboo
   GenPipeline *p;
   /* the vae job with neither --model nor --vae: the embedded VAE */
   char *model = c->model ? g_strdup (c->model)
-              : vae_job && !c->vae ? default_model_dir ("generative-vae")
-                                   : default_model_dir ("generative-unet");
+              : vae_job && !c->vae ? gen_cli_model_dir ("generative-vae")
+                                   : gen_cli_model_dir ("generative-unet");
 
   gen_job_options_init (opts);
   opts->scratch_outputs = TRUE; /* outputs are only written to files on success */

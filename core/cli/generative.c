@@ -4,10 +4,12 @@
  *   generative forward --model DIR --input IN.safetensors [--timestep T]
  *                      [--part encode|decode] [--threads N] [--dump-blocks]
  *                      -o OUT.safetensors
+ *   generative tokenize [--model DIR] TEXT…
  *
  * Exit status 0 on success; otherwise 1 with a one-line reason on stderr.
  */
 #include "gen-cli-jobs.h"
+#include "gen-cli-tokenize.h"
 #include "gen-cpu.h"
 #include "gen-error.h"
 #include "gen-model.h"
@@ -330,6 +332,7 @@ usage (FILE *f)
   gen_cli_jobs_usage (f);
   fprintf (f,
            "  forward     runs one raw forward pass of a UNet or VAE (for checking)\n"
+           "  tokenize    prints the CLIP token ids of prompts\n"
            "\n"
            "generative COMMAND --help shows the options of a command.\n");
 }
@@ -355,6 +358,8 @@ main (int argc, char **argv)
     }
   if (strcmp (argv[1], "forward") == 0)
     ok = run_forward (argc - 1, argv + 1, &error);
+  else if (strcmp (argv[1], "tokenize") == 0)
+    ok = gen_cli_tokenize (argc - 1, argv + 1, &error);
   else if (gen_cli_is_job (argv[1]))
     ok = gen_cli_job (argv[1], argc - 1, argv + 1, &error);
   else

@@ -2,11 +2,13 @@
 # run-fuzz.sh BUILDDIR SECONDS — runs each libFuzzer target for SECONDS.
 #
 #   CC=clang meson setup build-fuzz -Dfuzzing=true
-#   ninja -C build-fuzz tests/fuzz/fuzz-safetensors tests/fuzz/fuzz-config tests/fuzz/fuzz-image
+#   ninja -C build-fuzz tests/fuzz/fuzz-safetensors tests/fuzz/fuzz-config \
+#     tests/fuzz/fuzz-tokenizer tests/fuzz/fuzz-image
 #   bash tests/fuzz/run-fuzz.sh build-fuzz 60
 #
 # Each target starts from a fresh temporary corpus seeded here (valid
-# safetensors files with F32/F16/BF16 tensors, valid diffusers configs, and
+# safetensors files with F32/F16/BF16 tensors, valid diffusers configs, small
+# tokenizers with prompts, and
 # small PNG/JPEG/TIFF files that fuzz-image writes itself: no binary files
 # live in the repository).  Exits non-zero if any target finds
 # a crash, a leak, undefined behaviour or a timeout; the reproducer is kept
@@ -94,6 +96,22 @@ EOF
 EOF
 }
 
+# tok FILE VOCAB MERGES SPECIAL PROMPT: fuzz-tokenizer's input, the four
+# parts separated by NUL bytes.
+tok () {
+  printf '%s\0%s\0%s\0%s' "$2" "$3" "$4" "$5" > "$1"
+}
+
+seed_tokenizer () {
+  local dir=$1
+  local v='{"!": 0, "a": 1, "b": 2, "c": 3, "d": 4, "e": 5, "o": 6, "r": 7, "!</w>": 8, "a</w>": 9, "b</w>": 10, "c</w>": 11, "d</w>": 12, "e</w>": 13, "o</w>": 14, "r</w>": 15, "ab": 16, "cd</w>": 17, "abcd</w>": 18, "!!</w>": 19, "\u0120</w>": 20, "<|startoftext|>": 21, "<|endoftext|>": 22}'
+  local m=$'#version: 0.2\na b\nc d</w>\nab cd</w>\n! !</w>\n'
+  tok "$dir/sd1" "$v" "$m" '' "abcd ABCD!! ab'cd e<|endoftext|>x"
+  tok "$dir/sd2" "$v" "$m" '{"pad_token": "!", "eos_token": {"content": "<|endoftext|>"}}' \
+    '!! abcd! e or eor'
+  tok "$dir/unicode" "$v" "$m" '' $'caf\xc3\xa9 \xce\xa3\xce\x9f\xce\xa3 \xe7\x8c\xab 1,234 \xf0\x9f\x98\x80 &amp; \t\x01 don'"'"'t'
+}
+
 # Image seeds: fuzz-image writes them (libpng/libjpeg/libtiff and
 # gen_image_save) when GEN_FUZZ_IMAGE_SEEDS names a folder.
 seed_image () {
@@ -112,6 +130,13 @@ dict_config () {
     '"sample_size"' '"down_block_types"' '"act_fn"' '"scaling_factor"' '"force_upcast"' \
     '"attention_head_dim"' '"true"' '"false"' '"null"' '"1e-05"' '"32.0"' '"-0"' '"\\u"' \
     '"\\ud83d\\ude00"' '"{"' '"}"' '"["' '"]"' '":"' '","' > "$1"
+}
+
+dict_tokenizer () {
+  printf '%s\n' '"#version: 0.2\x0a"' '"</w>"' '"<|startoftext|>"' '"<|endoftext|>"' \
+    '"\"pad_token\""' '"\"content\""' '"\"unk_token\""' '"\x00"' '"\xce\xa3"' \
+    '"\xc4\xb0"' '"\xcd\x85"' '"\xe2\x80\xa8"' '"\xe7\x8c\xab"' '"\xef\xbf\xbd"' \
+    '"'"'"'s"' '"'"'"'ll"' '"&amp;"' '"\\u0120"' '": 1, "' '"{"' '"}"' > "$1"
 }
 
 dict_image () {
@@ -133,7 +158,7 @@ export ASAN_OPTIONS=${ASAN_OPTIONS:-detect_leaks=1:abort_on_error=0}
 export UBSAN_OPTIONS=${UBSAN_OPTIONS:-halt_on_error=1:print_stacktrace=1}
 
 status=0
-for target in safetensors config image; do
+for target in safetensors config tokenizer image; do
   bin=$builddir/tests/fuzz/fuzz-$target
   if [ ! -x "$bin" ]; then
     echo "run-fuzz: $bin is not built (ninja -C $builddir tests/fuzz/fuzz-$target)" >&2
