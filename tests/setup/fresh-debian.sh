@@ -1,0 +1,117 @@
+#!/bin/sh
+# fresh-debian.sh [SUITE] — the README's two commands (set-up, then tests),
+# exactly as README.md's "## Set up" section writes them, as root without
+# sudo on a fresh minimal Debian SUITE (default bookworm; trixie works too):
+#
+#   1. debootstrap --variant=minbase SUITE into a temporary root (the bare
+#      root is cached as a tarball in /var/cache/generative-fresh-debian and
+#      made again when a week old; apt-get update in the command refreshes it)
+#   2. git clone of this checkout's HEAD into ROOT/root/generative
+#   3. each command run there with sh, as root, with no sudo installed
+#   4. checks: both exit 0; `generative --version` runs; the plug-in is in
+#      the plug-in folder of the GIMP the command installed; the installed
+#      CLI found the models (its demo ran and reported a gain) and the
+#      plug-in's default model path is where the models were installed
+#
+# Needs root, debootstrap and Debian's mirror.  Prints the time of each
+# stage; exit status 0 only if everything passed.  KEEP=1 keeps the root.
+set -eu
+
+SUITE=${1:-bookworm}
+MIRROR=${DEBIAN_MIRROR:-http://deb.debian.org/debian}
+SRC=$(realpath "$(dirname "$0")/../..")
+CACHE=/var/cache/generative-fresh-debian
+TARBALL=$CACHE/$SUITE-minbase.tar
+now () { date +%s; }
+t0=$(now)
+fail () { echo "fresh-debian: FAIL $*"; exit 1; }
+
+[ "$(id -u)" = 0 ] || fail "needs root (debootstrap, chroot)"
+if ! command -v debootstrap >/dev/null 2>&1; then
+  apt-get update -q
+  DEBIAN_FRONTEND=noninteractive apt-get install -y -q debootstrap
+fi
+
+ROOT=$(mktemp -d "/var/tmp/generative-fresh-$SUITE.XXXXXX")
+MOUNTED=""
+cleanup () {
+  for m in $MOUNTED; do umount -l "$ROOT$m" 2>/dev/null || true; done
+  if [ "${KEEP:-0}" = 1 ]; then echo "fresh-debian: kept $ROOT"; else rm -rf "$ROOT"; fi
+}
+trap cleanup EXIT INT TERM
+
+# 1. a bare minimal Debian
+if [ -f "$TARBALL" ] && [ -n "$(find "$TARBALL" -mtime -7)" ]; then
+  tar -xf "$TARBALL" -C "$ROOT"
+  echo "fresh-debian: bare $SUITE from $TARBALL"
+else
+  debootstrap --variant=minbase "$SUITE" "$ROOT" "$MIRROR" >"$ROOT.debootstrap.log" 2>&1 \
+    || { tail -20 "$ROOT.debootstrap.log"; fail "debootstrap $SUITE"; }
+  rm -f "$ROOT.debootstrap.log"
+  mkdir -p "$CACHE"
+  tar -cf "$TARBALL.tmp" -C "$ROOT" . && mv "$TARBALL.tmp" "$TARBALL"
+fi
+! chroot "$ROOT" sh -c 'command -v sudo' >/dev/null || fail "the bare root has sudo"
+t1=$(now)
+
+# 2. the project, as a clone of this checkout
+git clone -q "$SRC" "$ROOT/root/generative"
+echo "fresh-debian: cloned $(git -C "$ROOT/root/generative" log -1 --format='%h %s')"
+t2=$(now)
+
+for m in /proc /sys /dev /dev/pts; do
+  mkdir -p "$ROOT$m"
+  mount --bind "$m" "$ROOT$m"
+  MOUNTED="$m $MOUNTED"
+done
+cp /etc/resolv.conf "$ROOT/etc/resolv.conf"
+
+# 3. the README's commands: the sh blocks of its "## Set up" section
+awk '/^## / { inside = ($0 == "## Set up") }
+     inside && /^```sh$/ { block++; next }
+     inside && /^```$/ { next }
+     inside && block { print > (dir "/readme-command-" block) }' \
+  dir="$ROOT/root" "$SRC/README.md"
+[ -s "$ROOT/root/readme-command-1" ] && [ -s "$ROOT/root/readme-command-2" ] \
+  && [ ! -e "$ROOT/root/readme-command-3" ] \
+  || fail "README.md's Set up section does not hold exactly two sh blocks"
+
+in_root () {
+  # a root login's environment; no terminal, so apt asks nothing
+  chroot "$ROOT" /usr/bin/env -i HOME=/root TERM=dumb DEBIAN_FRONTEND=noninteractive \
+    PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin "$@" </dev/null
+}
+run_command () {
+  n=$1
+  echo "fresh-debian: README command $n:"
+  cat "$ROOT/root/readme-command-$n"
+  status=0
+  in_root sh -c "cd /root/generative && sh /root/readme-command-$n" \
+    >"$ROOT/root/readme-command-$n.log" 2>&1 || status=$?
+  tail -25 "$ROOT/root/readme-command-$n.log"
+  [ "$status" = 0 ] || fail "README command $n exited $status (log: $ROOT/root/readme-command-$n.log)"
+}
+run_command 1
+t3=$(now)
+run_command 2
+t4=$(now)
+
+# 4. what the set-up command promised
+in_root generative --version || fail "generative --version"
+grep -q 'a gain of +' "$ROOT/root/readme-command-1.log" || fail "the demo reported no gain"
+[ -s "$ROOT/root/generative/before-after.png" ] || fail "the demo wrote no before-after.png"
+if in_root sh -c 'command -v gimptool-2.0' >/dev/null; then
+  plugindir=$(in_root gimptool-2.0 --gimpplugindir)
+else
+  plugindir=$(in_root pkg-config --variable=gimplibdir gimp-3.0)
+fi
+plugin=$ROOT$plugindir/plug-ins/generative/generative
+[ -x "$plugin" ] || fail "no plug-in at $plugindir/plug-ins/generative/generative"
+model=$(grep -a -o '/[[:print:]]*/generative/generative-unet' "$plugin" | head -1)
+[ -f "$ROOT$model/config.json" ] || fail "the plug-in's default model ($model) is not installed"
+t5=$(now)
+
+echo "fresh-debian: all passed on $SUITE: plug-in $plugindir/plug-ins/generative/generative," \
+     "default model $model"
+echo "fresh-debian: root $((t1 - t0)) s, clone $((t2 - t1)) s, set-up command $((t3 - t2)) s," \
+     "test command $((t4 - t3)) s, checks $((t5 - t4)) s, total $((t5 - t0)) s"
