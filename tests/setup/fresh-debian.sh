@@ -68,9 +68,9 @@ cp /etc/resolv.conf "$ROOT/etc/resolv.conf"
 
 # 3. the README's commands: the sh blocks of its "## Set up" section
 awk '/^## / { inside = ($0 == "## Set up") }
-     inside && /^```sh$/ { block++; next }
-     inside && /^```$/ { next }
-     inside && block { print > (dir "/readme-command-" block) }' \
+     inside && /^```sh$/ { block++; code = 1; next }
+     code && /^```$/ { code = 0; next }
+     code { print > (dir "/readme-command-" block) }' \
   dir="$ROOT/root" "$SRC/README.md"
 [ -s "$ROOT/root/readme-command-1" ] && [ -s "$ROOT/root/readme-command-2" ] \
   && [ ! -e "$ROOT/root/readme-command-3" ] \
