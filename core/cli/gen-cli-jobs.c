@@ -317,9 +317,9 @@ static const struct
   { "vary", "IN", "--strength S IN -o OUT",
     "a variation of an image (img2img; --strength 0..1)",
     "Makes a variation of the image (img2img, SDEdit): noise to --strength, then\n"
-    "denoise from there.  With the embedded model, strengths past ~0.3 turn a\n"
-    "photo into an abstract texture.",
-    "generative vary --strength 0.3 photo.png -o variation.png" },
+    "denoise from there.  From about 0.2 the embedded model lays a blotchy mosaic\n"
+    "over a photo; at 0.5 little of the photo is left.",
+    "generative vary --strength 0.2 photo.png -o variation.png" },
   { "vae", "IN", "IN -o OUT",
     "encodes and decodes an image through the VAE",
     "Encodes the image through the VAE and decodes it again (the embedded VAE\n"
