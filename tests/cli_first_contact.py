@@ -78,7 +78,7 @@ def main():
     r = run(["--help"])
     top = r.stdout.decode()
     check("top-level help exits 0", r.returncode == 0, r.stderr.decode())
-    for cmd in list(JOB_OPTIONS) + ["forward"]:
+    for cmd in list(JOB_OPTIONS) + ["forward", "tokenize"]:
         lines = [l for l in top.splitlines() if re.match(r"  %s +\S" % cmd, l)]
         check(f"top-level help: {cmd} on one line", len(lines) == 1, top)
     long = [l for l in top.splitlines() if len(l) > 79]
@@ -108,7 +108,7 @@ def main():
         out = os.path.join(tmp, "ba.png")
         for locale in ("C", "POSIX"):
             for argv in (["--help"], ["generate", "--help"], ["interpolate", "--help"],
-                         ["forward", "--help"], ["demo", "-q", "-o", out],
+                         ["forward", "--help"], ["tokenize", "--help"], ["demo", "-q", "-o", out],
                          ["denoise", "--mask", os.path.join(tmp, "none.png"), "x.png", "-o", out]):
                 r = run(argv, locale)
                 data = r.stdout + r.stderr

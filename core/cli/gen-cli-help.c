@@ -147,7 +147,7 @@ gen_cli_help (const char *command, const char *args, const char *description,
     {
       g_string_append_printf (s, "\n%s\n", sections[k].title);
       for (const GOptionEntry *e = sections[k].entries; e->long_name; e++)
-        if (!(e->flags & G_OPTION_FLAG_HIDDEN))
+        if (!(e->flags & G_OPTION_FLAG_HIDDEN) && *e->long_name)  /* "": the arguments */
           append_entry (s, e);
     }
   g_string_append (s, "  -h, --help              this help\n");
