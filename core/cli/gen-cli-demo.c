@@ -245,6 +245,15 @@ pixels (GenImage *img)
   return (GenPixels) { img->data, img->width, img->height, img->channels };
 }
 
+static const GenCliCommand demo_command = {
+  "demo", "[PHOTO]",
+  "Shows what the model does for a photograph: adds camera-like noise (Gaussian,\n"
+  "σ 25 by default, seeded) to a test scene drawn here, or to PHOTO, denoises it\n"
+  "with the embedded default model (fast mode), writes the noisy and the\n"
+  "denoised image side by side and prints the PSNR gain.",
+  "generative demo holiday.jpg -o before-after.png"
+};
+
 gboolean
 gen_cli_demo (int argc, char **argv, GError **error)
 {
@@ -267,7 +276,6 @@ gen_cli_demo (int argc, char **argv, GError **error)
     { "help", 'h', G_OPTION_FLAG_HIDDEN, G_OPTION_ARG_NONE, &help, NULL, NULL },
     { NULL }
   };
-  GOptionContext *ctx = g_option_context_new (NULL);
   g_autoptr (GenImage) clean = NULL;
   g_autoptr (GenImage) noisy = NULL;
   g_autoptr (GenImage) denoised = NULL;
@@ -278,21 +286,13 @@ gen_cli_demo (int argc, char **argv, GError **error)
   GenPixels in, out;
   char *dir = NULL;
   gint64 t0;
+  GenCliHelpSection section = { "Options:", entries };
+  gboolean shown;
 
-  g_option_context_set_help_enabled (ctx, FALSE);
-  g_option_context_add_main_entries (ctx, entries, NULL);
-  if (!g_option_context_parse (ctx, &argc, &argv, error))
+  if (!gen_cli_parse (&demo_command, &section, 1, &help, &argc, &argv, &shown, error))
     goto out;
-  if (help)
+  if (shown)
     {
-      GenCliHelpSection section = { "Options:", entries };
-
-      gen_cli_help ("demo", "[PHOTO]",
-        "Shows what the model does for a photograph: adds camera-like noise (Gaussian,\n"
-        "σ 25 by default, seeded) to a test scene drawn here, or to PHOTO, denoises it\n"
-        "with the embedded default model (fast mode), writes the noisy and the\n"
-        "denoised image side by side and prints the PSNR gain.",
-        &section, 1, "generative demo holiday.jpg -o before-after.png");
       ok = TRUE;
       goto out;
     }
@@ -364,7 +364,6 @@ gen_cli_demo (int argc, char **argv, GError **error)
 
 out:
   gen_pipeline_free (p);
-  g_option_context_free (ctx);
   g_free (dir);
   g_free (output);
   g_free (model);

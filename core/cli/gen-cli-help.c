@@ -136,13 +136,12 @@ append_entry (GString *s, const GOptionEntry *e)
 }
 
 void
-gen_cli_help (const char *command, const char *args, const char *description,
-              const GenCliHelpSection *sections, int n_sections, const char *example)
+gen_cli_help (const GenCliCommand *cmd, const GenCliHelpSection *sections, int n_sections)
 {
   GString *s = g_string_new (NULL);
 
-  g_string_append_printf (s, "Usage: generative %s [OPTIONS]%s%s\n\n%s\n", command,
-                          *args ? " " : "", args, description);
+  g_string_append_printf (s, "Usage: generative %s [OPTIONS]%s%s\n\n%s\n", cmd->name,
+                          *cmd->args ? " " : "", cmd->args, cmd->description);
   for (int k = 0; k < n_sections; k++)
     {
       g_string_append_printf (s, "\n%s\n", sections[k].title);
@@ -151,7 +150,26 @@ gen_cli_help (const char *command, const char *args, const char *description,
           append_entry (s, e);
     }
   g_string_append (s, "  -h, --help              this help\n");
-  g_string_append_printf (s, "\nExample:\n  %s\n", example);
+  g_string_append_printf (s, "\nExample:\n  %s\n", cmd->example);
   gen_cli_print (stdout, "%s", s->str);
   g_string_free (s, TRUE);
+}
+
+gboolean
+gen_cli_parse (const GenCliCommand *cmd, const GenCliHelpSection *sections, int n_sections,
+               const gboolean *help, int *argc, char ***argv, gboolean *shown, GError **error)
+{
+  GOptionContext *ctx = g_option_context_new (NULL);
+  gboolean ok;
+
+  /* GOption's help would print "…" as "?" outside UTF-8 locales */
+  g_option_context_set_help_enabled (ctx, FALSE);
+  for (int k = 0; k < n_sections; k++)
+    g_option_context_add_main_entries (ctx, sections[k].entries, NULL);
+  ok = g_option_context_parse (ctx, argc, argv, error);
+  g_option_context_free (ctx);
+  *shown = ok && *help;
+  if (*shown)
+    gen_cli_help (cmd, sections, n_sections);
+  return ok;
 }

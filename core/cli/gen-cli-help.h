@@ -22,9 +22,21 @@ typedef struct
   const GOptionEntry *entries;
 } GenCliHelpSection;
 
-/* A command's help on stdout: "Usage: generative COMMAND ARGS", the
- * description, the sections and one example. */
-void gen_cli_help (const char *command, const char *args, const char *description,
-                   const GenCliHelpSection *sections, int n_sections, const char *example);
+/* A command, as its help shows it. */
+typedef struct
+{
+  const char *name, *args, *description, *example;
+} GenCliCommand;
+
+/* CMD's help on stdout: "Usage: generative NAME [OPTIONS] ARGS", the
+ * description, the sections and the example. */
+void     gen_cli_help (const GenCliCommand *cmd, const GenCliHelpSection *sections,
+                       int n_sections);
+/* Parses ARGC, ARGV (consumed as GOption does) with the SECTIONS' entries,
+ * one of which, hidden, sets *HELP for --help; then, if it is set, prints
+ * CMD's help and sets *SHOWN.  FALSE with ERROR for a bad argument. */
+gboolean gen_cli_parse (const GenCliCommand *cmd, const GenCliHelpSection *sections,
+                        int n_sections, const gboolean *help, int *argc, char ***argv,
+                        gboolean *shown, GError **error);
 
 G_END_DECLS

@@ -420,7 +420,6 @@ run_job (JobKind kind, int argc, char **argv, GError **error)
   GPtrArray *texts = g_ptr_array_new_with_free_func (g_free);
   GOptionEntry *own = job_entries (kind, &a, texts);
   GOptionEntry *common = common_entries (&c);
-  GOptionContext *ctx = g_option_context_new (job_help[kind].args);
   GenJobOptions opts;
   GenJobStats stats = { 0, 0 };
   GenPipeline *p = NULL;
@@ -430,22 +429,22 @@ run_job (JobKind kind, int argc, char **argv, GError **error)
   GenCliProgress progress;
   gboolean ok = FALSE;
 
-  g_option_context_set_help_enabled (ctx, FALSE);
-  g_option_context_add_main_entries (ctx, own, NULL);
-  g_option_context_add_main_entries (ctx, common, NULL);
-  if (!g_option_context_parse (ctx, &argc, &argv, error))
-    goto out;
-  if (c.help)
-    {
-      char *title = g_strdup_printf ("Options of %s:", job_help[kind].name);
-      GenCliHelpSection sections[] = { { title, own }, { "Common options:", common } };
+  {
+    GenCliCommand command = { job_help[kind].name, job_help[kind].usage,
+                              job_help[kind].description, job_help[kind].example };
+    char *title = g_strdup_printf ("Options of %s:", job_help[kind].name);
+    GenCliHelpSection sections[] = { { title, own }, { "Common options:", common } };
+    gboolean parsed, shown;
 
-      gen_cli_help (job_help[kind].name, job_help[kind].usage, job_help[kind].description,
-                    sections, G_N_ELEMENTS (sections), job_help[kind].example);
-      g_free (title);
-      ok = TRUE;
-      goto out;
-    }
+    parsed = gen_cli_parse (&command, sections, G_N_ELEMENTS (sections), &c.help, &argc, &argv,
+                            &shown, error);
+    g_free (title);
+    if (!parsed || shown)
+      {
+        ok = shown;
+        goto out;
+      }
+  }
   if (argc - 1 != n_in)
     {
       g_set_error (error, GEN_ERROR, GEN_ERROR_INVALID, "%s takes %s (see generative %s --help)",
@@ -597,7 +596,6 @@ out:
   gen_image_free (in[1]);
   g_free (mask);
   gen_pipeline_free (p);
-  g_option_context_free (ctx);
   g_free (common);
   g_free (own);
   g_ptr_array_unref (texts);

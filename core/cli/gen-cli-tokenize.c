@@ -22,24 +22,22 @@ gen_cli_tokenize (int argc, char **argv, GError **error)
     { "help", 'h', G_OPTION_FLAG_HIDDEN, G_OPTION_ARG_NONE, &help, NULL, NULL },
     { NULL }
   };
-  GOptionContext *ctx = g_option_context_new ("TEXT… — print the token ids of each prompt");
   GenTokenizer *tok = NULL;
   gint32 *ids = NULL;
   gboolean ok = FALSE;
 
-  g_option_context_set_help_enabled (ctx, FALSE);
-  g_option_context_add_main_entries (ctx, entries, NULL);
-  if (!g_option_context_parse (ctx, &argc, &argv, error))
-    goto out;
-  if (help)
-    {
-      GenCliHelpSection section = { "Options:", entries };
+  static const GenCliCommand command = {
+    "tokenize", "TEXT…",
+    "Prints one line per TEXT: the ids the text encoder reads (start, tokens, end,\n"
+    "padding).  Put -- before a TEXT that starts with '-'.",
+    "generative tokenize 'a photo of a cat'"
+  };
+  GenCliHelpSection section = { "Options:", entries };
+  gboolean shown;
 
-      gen_cli_help ("tokenize", "TEXT…",
-                    "Prints one line per TEXT: the ids the text encoder reads (start, tokens, end,\n"
-                    "padding).  Put -- before a TEXT that starts with '-'.", &section, 1,
-                    "generative tokenize 'a photo of a cat'");
-      ok = TRUE;
+  if (!gen_cli_parse (&command, &section, 1, &help, &argc, &argv, &shown, error) || shown)
+    {
+      ok = shown;
       goto out;
     }
   if (!texts || !texts[0])
@@ -74,7 +72,6 @@ gen_cli_tokenize (int argc, char **argv, GError **error)
   ok = TRUE;
 
 out:
-  g_option_context_free (ctx);
   gen_tokenizer_free (tok);
   g_free (ids);
   g_free (model);

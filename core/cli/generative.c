@@ -161,7 +161,6 @@ run_forward (int argc, char **argv, GError **error)
     { "help", 'h', G_OPTION_FLAG_HIDDEN, G_OPTION_ARG_NONE, &help, NULL, NULL },
     { NULL }
   };
-  GOptionContext *ctx = g_option_context_new ("— run one raw forward pass of a model");
   GenSafetensors *in_st = NULL;
   GenModel *model = NULL;
   GenArena *arena = NULL;
@@ -169,24 +168,21 @@ run_forward (int argc, char **argv, GError **error)
   TensorList outs;
   float *x = NULL, *ts = NULL, *y = NULL, *z = NULL;
   int64_t ne[4];
-  gboolean ok = FALSE;
+  gboolean ok = FALSE, shown;
+  static const GenCliCommand command = {
+    "forward", "--model DIR --input IN -o OUT",
+    "Runs one raw forward pass of a model, for checking: reads tensor 'sample'\n"
+    "(float32 NCHW) from IN, runs the UNet (with the timestep) or the VAE part,\n"
+    "and writes tensor 'sample' to OUT.  A VAE without --part runs\n"
+    "decode(encode(x).mean).",
+    "generative forward --model unet/ --input x.safetensors --timestep 500 -o y.safetensors"
+  };
+  GenCliHelpSection section = { "Options:", entries };
 
   tensor_list_init (&outs);
-  g_option_context_set_help_enabled (ctx, FALSE);
-  g_option_context_add_main_entries (ctx, entries, NULL);
-  if (!g_option_context_parse (ctx, &argc, &argv, error))
-    goto out;
-  if (help)
+  if (!gen_cli_parse (&command, &section, 1, &help, &argc, &argv, &shown, error) || shown)
     {
-      GenCliHelpSection section = { "Options:", entries };
-
-      gen_cli_help ("forward", "--model DIR --input IN -o OUT",
-        "Runs one raw forward pass of a model, for checking: reads tensor 'sample'\n"
-        "(float32 NCHW) from IN, runs the UNet (with the timestep) or the VAE part,\n"
-        "and writes tensor 'sample' to OUT.  A VAE without --part runs\n"
-        "decode(encode(x).mean).", &section, 1,
-        "generative forward --model unet/ --input x.safetensors --timestep 500 -o y.safetensors");
-      ok = TRUE;
+      ok = shown;
       goto out;
     }
   if (!model_dir || !input || !output)
@@ -321,7 +317,6 @@ run_forward (int argc, char **argv, GError **error)
   ok = tensor_list_write (&outs, output, error);
 
 out:
-  g_option_context_free (ctx);
   tensor_list_clear (&outs);
   gen_arena_free (arena);
   gen_model_free (model);
