@@ -1,13 +1,15 @@
 #!/bin/sh
 # fresh-debian.sh [SUITE] — the README's two commands (set-up, then tests),
 # exactly as README.md's "## Set up" section writes them, as root without
-# sudo on a fresh minimal Debian SUITE (default bookworm; trixie works too):
+# sudo on a fresh minimal Debian SUITE (default bookworm; trixie works too);
+# with AS=user, as a user with sudo instead (sudo is installed first):
 #
 #   1. debootstrap --variant=minbase SUITE into a temporary root (the bare
 #      root is cached as a tarball in /var/cache/generative-fresh-debian and
 #      made again when a week old; apt-get update in the command refreshes it)
-#   2. git clone of this checkout's HEAD into ROOT/root/generative
-#   3. each command run there with sh, as root, with no sudo installed
+#   2. git clone of this checkout's HEAD into the home folder
+#   3. each command run there with sh, as root with no sudo installed (or as
+#      the user)
 #   4. checks: both exit 0; `generative --version` runs; the plug-in is in
 #      the plug-in folder of the GIMP the command installed; the installed
 #      CLI found the models (its demo ran and reported a gain) and the
@@ -18,6 +20,7 @@
 set -eu
 
 SUITE=${1:-bookworm}
+AS=${AS:-root}
 MIRROR=${DEBIAN_MIRROR:-http://deb.debian.org/debian}
 SRC=$(realpath "$(dirname "$0")/../..")
 CACHE=/var/cache/generative-fresh-debian
@@ -52,12 +55,6 @@ else
   tar -cf "$TARBALL.tmp" -C "$ROOT" . && mv "$TARBALL.tmp" "$TARBALL"
 fi
 ! chroot "$ROOT" sh -c 'command -v sudo' >/dev/null || fail "the bare root has sudo"
-t1=$(now)
-
-# 2. the project, as a clone of this checkout
-git clone -q "$SRC" "$ROOT/root/generative"
-echo "fresh-debian: cloned $(git -C "$ROOT/root/generative" log -1 --format='%h %s')"
-t2=$(now)
 
 for m in /proc /sys /dev /dev/pts; do
   mkdir -p "$ROOT$m"
@@ -66,30 +63,51 @@ for m in /proc /sys /dev /dev/pts; do
 done
 cp /etc/resolv.conf "$ROOT/etc/resolv.conf"
 
+# a login's environment (root's, or the user's); no terminal, so apt asks nothing
+in_root () {
+  chroot "$ROOT" /usr/bin/env -i HOME=/root TERM=dumb DEBIAN_FRONTEND=noninteractive \
+    PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin "$@" </dev/null
+}
+if [ "$AS" = user ]; then
+  in_root sh -ec 'apt-get update -q >/dev/null; apt-get install -y -q sudo >/dev/null
+                  useradd -m -s /bin/sh tester
+                  echo "tester ALL=(ALL) NOPASSWD: ALL" >/etc/sudoers.d/tester'
+  HOMEDIR=/home/tester
+  as_user () {
+    chroot --userspec=tester:tester "$ROOT" /usr/bin/env -i HOME=$HOMEDIR TERM=dumb \
+      DEBIAN_FRONTEND=noninteractive PATH=/usr/local/bin:/usr/bin:/bin "$@" </dev/null
+  }
+else
+  HOMEDIR=/root
+  as_user () { in_root "$@"; }
+fi
+t1=$(now)
+
+# 2. the project, as a clone of this checkout
+git clone -q "$SRC" "$ROOT$HOMEDIR/generative"
+[ "$AS" = root ] || chroot "$ROOT" chown -R tester:tester $HOMEDIR/generative
+echo "fresh-debian: cloned $(git -C "$ROOT$HOMEDIR/generative" log -1 --format='%h %s')"
+t2=$(now)
+
 # 3. the README's commands: the sh blocks of its "## Set up" section
 awk '/^## / { inside = ($0 == "## Set up") }
      inside && /^```sh$/ { block++; code = 1; next }
      code && /^```$/ { code = 0; next }
      code { print > (dir "/readme-command-" block) }' \
-  dir="$ROOT/root" "$SRC/README.md"
-[ -s "$ROOT/root/readme-command-1" ] && [ -s "$ROOT/root/readme-command-2" ] \
-  && [ ! -e "$ROOT/root/readme-command-3" ] \
+  dir="$ROOT/tmp" "$ROOT$HOMEDIR/generative/README.md"
+[ -s "$ROOT/tmp/readme-command-1" ] && [ -s "$ROOT/tmp/readme-command-2" ] \
+  && [ ! -e "$ROOT/tmp/readme-command-3" ] \
   || fail "README.md's Set up section does not hold exactly two sh blocks"
 
-in_root () {
-  # a root login's environment; no terminal, so apt asks nothing
-  chroot "$ROOT" /usr/bin/env -i HOME=/root TERM=dumb DEBIAN_FRONTEND=noninteractive \
-    PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin "$@" </dev/null
-}
 run_command () {
   n=$1
-  echo "fresh-debian: README command $n:"
-  cat "$ROOT/root/readme-command-$n"
+  echo "fresh-debian: README command $n, as $AS:"
+  cat "$ROOT/tmp/readme-command-$n"
   status=0
-  in_root sh -c "cd /root/generative && sh /root/readme-command-$n" \
-    >"$ROOT/root/readme-command-$n.log" 2>&1 || status=$?
-  tail -25 "$ROOT/root/readme-command-$n.log"
-  [ "$status" = 0 ] || fail "README command $n exited $status (log: $ROOT/root/readme-command-$n.log)"
+  as_user sh -c "cd $HOMEDIR/generative && sh /tmp/readme-command-$n" \
+    >"$ROOT/tmp/readme-command-$n.log" 2>&1 || status=$?
+  tail -25 "$ROOT/tmp/readme-command-$n.log"
+  [ "$status" = 0 ] || fail "README command $n exited $status (log: $ROOT/tmp/readme-command-$n.log)"
 }
 run_command 1
 t3=$(now)
@@ -97,9 +115,9 @@ run_command 2
 t4=$(now)
 
 # 4. what the set-up command promised
-in_root generative --version || fail "generative --version"
-grep -q 'a gain of +' "$ROOT/root/readme-command-1.log" || fail "the demo reported no gain"
-[ -s "$ROOT/root/generative/before-after.png" ] || fail "the demo wrote no before-after.png"
+as_user generative --version || fail "generative --version"
+grep -q 'a gain of +' "$ROOT/tmp/readme-command-1.log" || fail "the demo reported no gain"
+[ -s "$ROOT$HOMEDIR/generative/before-after.png" ] || fail "the demo wrote no before-after.png"
 if in_root sh -c 'command -v gimptool-2.0' >/dev/null; then
   plugindir=$(in_root gimptool-2.0 --gimpplugindir)
 else
@@ -111,7 +129,7 @@ model=$(grep -a -o '/[[:print:]]*/generative/generative-unet' "$plugin" | head -
 [ -f "$ROOT$model/config.json" ] || fail "the plug-in's default model ($model) is not installed"
 t5=$(now)
 
-echo "fresh-debian: all passed on $SUITE: plug-in $plugindir/plug-ins/generative/generative," \
+echo "fresh-debian: all passed on $SUITE as $AS: plug-in $plugindir/plug-ins/generative/generative," \
      "default model $model"
 echo "fresh-debian: root $((t1 - t0)) s, clone $((t2 - t1)) s, set-up command $((t3 - t2)) s," \
      "test command $((t4 - t3)) s, checks $((t5 - t4)) s, total $((t5 - t0)) s"
