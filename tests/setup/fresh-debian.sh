@@ -21,13 +21,24 @@ set -eu
 
 SUITE=${1:-bookworm}
 AS=${AS:-root}
+HOMEDIR=/root
 MIRROR=${DEBIAN_MIRROR:-http://deb.debian.org/debian}
 SRC=$(realpath "$(dirname "$0")/../..")
 CACHE=/var/cache/generative-fresh-debian
 TARBALL=$CACHE/$SUITE-minbase.tar
 now () { date +%s; }
 t0=$(now)
-fail () { echo "fresh-debian: FAIL $*"; exit 1; }
+LOGS=/var/tmp/fresh-debian-$SUITE-$AS.logs   # the commands' logs, kept after a failure
+fail () {
+  if [ -n "${ROOT:-}" ] && [ -d "$ROOT/tmp" ]; then
+    rm -rf "$LOGS" && mkdir -p "$LOGS"
+    cp "$ROOT"/tmp/readme-command-*.log "$ROOT$HOMEDIR"/generative/build/meson-logs/*.txt \
+       "$LOGS" 2>/dev/null || true
+    echo "fresh-debian: logs in $LOGS"
+  fi
+  echo "fresh-debian: FAIL $*"
+  exit 1
+}
 
 [ "$(id -u)" = 0 ] || fail "needs root (debootstrap, chroot)"
 if ! command -v debootstrap >/dev/null 2>&1; then
@@ -54,6 +65,7 @@ else
   mkdir -p "$CACHE"
   tar -cf "$TARBALL.tmp" -C "$ROOT" . && mv "$TARBALL.tmp" "$TARBALL"
 fi
+chmod 755 "$ROOT"   # it is /, which every user reads (mktemp made it 0700)
 ! chroot "$ROOT" sh -c 'command -v sudo' >/dev/null || fail "the bare root has sudo"
 
 for m in /proc /sys /dev /dev/pts; do
@@ -78,15 +90,14 @@ if [ "$AS" = user ]; then
       DEBIAN_FRONTEND=noninteractive PATH=/usr/local/bin:/usr/bin:/bin "$@" </dev/null
   }
 else
-  HOMEDIR=/root
   as_user () { in_root "$@"; }
 fi
 t1=$(now)
 
 # 2. the project, as a clone of this checkout
 git clone -q "$SRC" "$ROOT$HOMEDIR/generative"
-[ "$AS" = root ] || chroot "$ROOT" chown -R tester:tester $HOMEDIR/generative
 echo "fresh-debian: cloned $(git -C "$ROOT$HOMEDIR/generative" log -1 --format='%h %s')"
+[ "$AS" = root ] || chroot "$ROOT" chown -R tester:tester $HOMEDIR/generative
 t2=$(now)
 
 # 3. the README's commands: the sh blocks of its "## Set up" section
@@ -107,7 +118,7 @@ run_command () {
   as_user sh -c "cd $HOMEDIR/generative && sh /tmp/readme-command-$n" \
     >"$ROOT/tmp/readme-command-$n.log" 2>&1 || status=$?
   tail -25 "$ROOT/tmp/readme-command-$n.log"
-  [ "$status" = 0 ] || fail "README command $n exited $status (log: $ROOT/tmp/readme-command-$n.log)"
+  [ "$status" = 0 ] || fail "README command $n exited $status"
 }
 run_command 1
 t3=$(now)
