@@ -95,84 +95,130 @@ static const GenSigmaRow sigma_rows[] = {
   },
 };
 
-/* NAMES (N of them, the name at NAME_OFFSET in rows of ROW_SIZE bytes)
- * as "a, b, c" with LAST_SEP before the last. */
+/* What the lookups need to know of a table: its rows, and where a row keeps
+ * its name, its aliases (or -1) and its stable number. */
+typedef struct
+{
+  const char *what;           /* for messages: "sampler" */
+  gconstpointer rows;
+  gsize       row_size;
+  int         n;
+  gsize       name, number;
+  gssize      aliases;
+} Table;
+
+static const Table samplers = {
+  "sampler", sampler_rows, sizeof sampler_rows[0], G_N_ELEMENTS (sampler_rows),
+  G_STRUCT_OFFSET (GenSamplerRow, info.name), G_STRUCT_OFFSET (GenSamplerRow, info.number),
+  G_STRUCT_OFFSET (GenSamplerRow, info.aliases),
+};
+
+static const Table sigma_schedules = {
+  "sigma schedule", sigma_rows, sizeof sigma_rows[0], G_N_ELEMENTS (sigma_rows),
+  G_STRUCT_OFFSET (GenSigmaRow, info.name), G_STRUCT_OFFSET (GenSigmaRow, info.number), -1,
+};
+
+/* Row I, or NULL outside. */
+static gconstpointer
+table_row (const Table *t, int i)
+{
+  return i >= 0 && i < t->n ? (const char *) t->rows + (gsize) i * t->row_size : NULL;
+}
+
+static const char *
+table_name (const Table *t, int i)
+{
+  return G_STRUCT_MEMBER (const char *, table_row (t, i), t->name);
+}
+
+static gconstpointer
+table_find_number (const Table *t, int number)
+{
+  for (int i = 0; i < t->n; i++)
+    if (G_STRUCT_MEMBER (int, table_row (t, i), t->number) == number)
+      return table_row (t, i);
+  return NULL;
+}
+
+/* The names as "a, b, c" with LAST_SEP before the last. */
 static char *
-join_names (gconstpointer rows, gsize row_size, gsize name_offset, int n, const char *last_sep)
+table_names (const Table *t, const char *last_sep)
 {
   GString *out = g_string_new (NULL);
 
-  for (int i = 0; i < n; i++)
-    {
-      const char *name = G_STRUCT_MEMBER (const char *, (const char *) rows + i * row_size,
-                                          name_offset);
-
-      g_string_append_printf (out, "%s%s", i == 0 ? "" : i == n - 1 ? last_sep : ", ", name);
-    }
+  for (int i = 0; i < t->n; i++)
+    g_string_append_printf (out, "%s%s", i == 0 ? "" : i == t->n - 1 ? last_sep : ", ",
+                            table_name (t, i));
   return g_string_free (out, FALSE);
 }
+
+/* The index of the row NAME is the name of (or else an alias of), or -1
+ * with an INVALID error listing the names. */
+static int
+table_find_name (const Table *t, const char *name, GError **error)
+{
+  char *valid;
+
+  for (int i = 0; name && i < t->n; i++)
+    if (strcmp (name, table_name (t, i)) == 0)
+      return i;
+  for (int i = 0; name && t->aliases >= 0 && i < t->n; i++)
+    for (const char *const *alias = G_STRUCT_MEMBER (const char *const *, table_row (t, i),
+                                                     t->aliases);
+         alias && *alias; alias++)
+      if (strcmp (name, *alias) == 0)
+        return i;
+  valid = table_names (t, ", ");
+  g_set_error (error, GEN_ERROR, GEN_ERROR_INVALID, "unknown %s '%s' (valid: %s)", t->what,
+               name ? name : "(null)", valid);
+  g_free (valid);
+  return -1;
+}
+
+/* A row's address is its public info's. */
+G_STATIC_ASSERT (G_STRUCT_OFFSET (GenSamplerRow, info) == 0);
+G_STATIC_ASSERT (G_STRUCT_OFFSET (GenSigmaRow, info) == 0);
 
 const GenSamplerRow *
 gen_sampler_row (GenSamplerKind kind)
 {
-  return (guint) kind < G_N_ELEMENTS (sampler_rows) ? &sampler_rows[kind] : NULL;
+  return table_row (&samplers, (int) kind);
 }
 
 int
 gen_sampler_info_count (void)
 {
-  return G_N_ELEMENTS (sampler_rows);
+  return samplers.n;
 }
 
 const GenSamplerInfo *
 gen_sampler_info (int i)
 {
-  const GenSamplerRow *row = gen_sampler_row ((GenSamplerKind) i);
-
-  return row ? &row->info : NULL;
+  return table_row (&samplers, i);
 }
 
 const GenSamplerInfo *
 gen_sampler_info_from_number (int number)
 {
-  for (guint i = 0; i < G_N_ELEMENTS (sampler_rows); i++)
-    if (sampler_rows[i].info.number == number)
-      return &sampler_rows[i].info;
-  return NULL;
+  return table_find_number (&samplers, number);
 }
 
 char *
 gen_sampler_names (const char *last_sep)
 {
-  return join_names (sampler_rows, sizeof sampler_rows[0],
-                     G_STRUCT_OFFSET (GenSamplerRow, info.name), G_N_ELEMENTS (sampler_rows),
-                     last_sep);
+  return table_names (&samplers, last_sep);
 }
 
 gboolean
 gen_sampler_kind_from_name (const char *name, GenSamplerKind *out, GError **error)
 {
-  char *valid;
+  int i;
 
   g_return_val_if_fail (out != NULL, FALSE);
-  for (guint i = 0; name && i < G_N_ELEMENTS (sampler_rows); i++)
-    if (strcmp (name, sampler_rows[i].info.name) == 0)
-      {
-        *out = sampler_rows[i].info.kind;
-        return TRUE;
-      }
-  for (guint i = 0; name && i < G_N_ELEMENTS (sampler_rows); i++)
-    for (const char *const *alias = sampler_rows[i].info.aliases; alias && *alias; alias++)
-      if (strcmp (name, *alias) == 0)
-        {
-          *out = sampler_rows[i].info.kind;
-          return TRUE;
-        }
-  valid = gen_sampler_names (", ");
-  g_set_error (error, GEN_ERROR, GEN_ERROR_INVALID, "unknown sampler '%s' (valid: %s)",
-               name ? name : "(null)", valid);
-  g_free (valid);
-  return FALSE;
+  if ((i = table_find_name (&samplers, name, error)) < 0)
+    return FALSE;
+  *out = (GenSamplerKind) i;
+  return TRUE;
 }
 
 const char *
@@ -186,57 +232,43 @@ gen_sampler_kind_name (GenSamplerKind kind)
 const GenSigmaRow *
 gen_sigma_row (GenSigmaSchedule schedule)
 {
-  return (guint) schedule < G_N_ELEMENTS (sigma_rows) ? &sigma_rows[schedule] : NULL;
+  return table_row (&sigma_schedules, (int) schedule);
 }
 
 int
 gen_sigma_schedule_info_count (void)
 {
-  return G_N_ELEMENTS (sigma_rows);
+  return sigma_schedules.n;
 }
 
 const GenSigmaScheduleInfo *
 gen_sigma_schedule_info (int i)
 {
-  const GenSigmaRow *row = gen_sigma_row ((GenSigmaSchedule) i);
-
-  return row ? &row->info : NULL;
+  return table_row (&sigma_schedules, i);
 }
 
 const GenSigmaScheduleInfo *
 gen_sigma_schedule_info_from_number (int number)
 {
-  for (guint i = 0; i < G_N_ELEMENTS (sigma_rows); i++)
-    if (sigma_rows[i].info.number == number)
-      return &sigma_rows[i].info;
-  return NULL;
+  return table_find_number (&sigma_schedules, number);
 }
 
 char *
 gen_sigma_schedule_names (const char *last_sep)
 {
-  return join_names (sigma_rows, sizeof sigma_rows[0],
-                     G_STRUCT_OFFSET (GenSigmaRow, info.name), G_N_ELEMENTS (sigma_rows),
-                     last_sep);
+  return table_names (&sigma_schedules, last_sep);
 }
 
 gboolean
 gen_sigma_schedule_from_name (const char *name, GenSigmaSchedule *out, GError **error)
 {
-  char *valid;
+  int i;
 
   g_return_val_if_fail (out != NULL, FALSE);
-  for (guint i = 0; name && i < G_N_ELEMENTS (sigma_rows); i++)
-    if (strcmp (name, sigma_rows[i].info.name) == 0)
-      {
-        *out = sigma_rows[i].info.schedule;
-        return TRUE;
-      }
-  valid = gen_sigma_schedule_names (", ");
-  g_set_error (error, GEN_ERROR, GEN_ERROR_INVALID, "unknown sigma schedule '%s' (valid: %s)",
-               name ? name : "(null)", valid);
-  g_free (valid);
-  return FALSE;
+  if ((i = table_find_name (&sigma_schedules, name, error)) < 0)
+    return FALSE;
+  *out = (GenSigmaSchedule) i;
+  return TRUE;
 }
 
 const char *
