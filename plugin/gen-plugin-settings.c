@@ -45,6 +45,19 @@ gen_plugin_job_name (GenPluginJob job)
 }
 
 char *
+gen_plugin_sigma_samplers (gboolean translate)
+{
+  GString *list = g_string_new (NULL);
+  const GenSamplerInfo *info;
+
+  for (int n = 0; (info = gen_sampler_info_from_number (n)); n++)
+    if (info->uses_sigmas)
+      g_string_append_printf (list, "%s%s", list->len ? ", " : "",
+                              translate ? _(info->label) : info->label);
+  return g_string_free (list, FALSE);
+}
+
+char *
 gen_plugin_model_dir (const GenPluginSettings *s, const char *default_dir, GError **error)
 {
   if (s->model && s->model[0])

@@ -57,6 +57,12 @@ extern const GenPluginProcText gen_plugin_proc_text[GEN_PLUGIN_N_JOBS];
 /* "generate", "denoise", … as in the procedure names. */
 const char *gen_plugin_job_name (GenPluginJob job);
 
+/* The labels of the samplers a sigma schedule applies to, ", "-separated in
+ * the dialogs' order (the stable numbers of gen-sampler-table.h),
+ * translated when TRANSLATE: for the blurb N_("Sigma spacing (%s only)").
+ * Caller frees. */
+char *gen_plugin_sigma_samplers (gboolean translate);
+
 /* The model folder to load: S->model, or the installed default
  * (DEFAULT_DIR) when that is empty.  NULL with an error naming the folder
  * when it does not exist.  Caller frees. */

@@ -20,21 +20,35 @@
 typedef struct
 {
   char    *model, *vae, *scheduler, *sigmas, *seed, *output, *raw;
+  char    *scheduler_help, *sigmas_help;   /* from the sampler table */
   int      steps, tile, threads, bits;
   double   eta;
   gboolean quiet;
 } Common;
 
+/* "ddpm, ddim, … or dpmpp_2m (default ddim)", from the sampler table. */
+static char *
+scheduler_help (void)
+{
+  GenJobOptions defaults;
+  char *names = gen_sampler_names (" or "), *help;
+
+  gen_job_options_init (&defaults);
+  help = g_strdup_printf ("%s (default %s)", names, gen_sampler_kind_name (defaults.sampler));
+  g_free (names);
+  return help;
+}
+
 static GOptionEntry *
 common_entries (Common *c)
 {
+  char *sampler_names = scheduler_help (), *sigma_names = gen_sigma_schedule_names (" or ");
   GOptionEntry e[] = {
     { "model", 0, 0, G_OPTION_ARG_FILENAME, &c->model,
       "diffusers model folder (default: the embedded model)", "DIR" },
     { "vae", 0, 0, G_OPTION_ARG_FILENAME, &c->vae, "VAE folder (latent models, vae, interpolate)", "DIR" },
-    { "scheduler", 0, 0, G_OPTION_ARG_STRING, &c->scheduler,
-      "ddpm, ddim, euler, euler_a, heun or dpmpp_2m (default ddim)", "NAME" },
-    { "sigmas", 0, 0, G_OPTION_ARG_STRING, &c->sigmas, "default, karras or exponential", "S" },
+    { "scheduler", 0, 0, G_OPTION_ARG_STRING, &c->scheduler, sampler_names, "NAME" },
+    { "sigmas", 0, 0, G_OPTION_ARG_STRING, &c->sigmas, sigma_names, "S" },
     { "steps", 0, 0, G_OPTION_ARG_INT, &c->steps, "sampling steps (default 30)", "N" },
     { "seed", 0, 0, G_OPTION_ARG_STRING, &c->seed, "random seed (default: random, printed)", "N" },
     { "eta", 0, 0, G_OPTION_ARG_DOUBLE, &c->eta, "DDIM eta (default 0)", "E" },
@@ -47,6 +61,9 @@ common_entries (Common *c)
     { "quiet", 'q', 0, G_OPTION_ARG_NONE, &c->quiet, "no progress bar", NULL },
     { NULL }
   };
+
+  c->scheduler_help = sampler_names;
+  c->sigmas_help = sigma_names;
   return g_memdup2 (e, sizeof e);
 }
 
@@ -60,6 +77,8 @@ common_clear (Common *c)
   g_free (c->seed);
   g_free (c->output);
   g_free (c->raw);
+  g_free (c->scheduler_help);
+  g_free (c->sigmas_help);
 }
 
 /* The embedded default model: installed beside the program's data, or in

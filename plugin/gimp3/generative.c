@@ -33,6 +33,31 @@ generative_query_procedures (G_GNUC_UNUSED GimpPlugIn *plug_in)
   return list;
 }
 
+/* The rows of the core's sampler table, in their stable order: nick the
+ * name, id the GenSamplerKind. */
+static GimpChoice *
+sampler_choice (void)
+{
+  GimpChoice *choice = gimp_choice_new ();
+  const GenSamplerInfo *info;
+
+  for (int n = 0; (info = gen_sampler_info_from_number (n)); n++)
+    gimp_choice_add (choice, info->name, info->kind, _(info->label), NULL);
+  return choice;
+}
+
+/* The same for the sigma schedules; id the GenSigmaSchedule. */
+static GimpChoice *
+sigma_choice (void)
+{
+  GimpChoice *choice = gimp_choice_new ();
+  const GenSigmaScheduleInfo *info;
+
+  for (int n = 0; (info = gen_sigma_schedule_info_from_number (n)); n++)
+    gimp_choice_add (choice, info->name, info->schedule, _(info->label), NULL);
+  return choice;
+}
+
 static void
 add_common_arguments (GimpProcedure *p, GenPluginJob job)
 {
@@ -46,24 +71,21 @@ add_common_arguments (GimpProcedure *p, GenPluginJob job)
                                       "", G_PARAM_READWRITE);
   if (sampling)
     {
+      GenJobOptions defaults;
+      char *users = gen_plugin_sigma_samplers (TRUE);
+      char *blurb = g_strdup_printf (_("Sigma spacing (%s only)"), users);
+
+      gen_job_options_init (&defaults);
       gimp_procedure_add_choice_argument (p, "scheduler", _("Sched_uler"), _("The sampler"),
-                                          gimp_choice_new_with_values (
-                                            "ddim", GEN_SAMPLER_DDIM, _("DDIM"), NULL,
-                                            "ddpm", GEN_SAMPLER_DDPM, _("DDPM"), NULL,
-                                            "euler", GEN_SAMPLER_EULER, _("Euler"), NULL,
-                                            "euler_a", GEN_SAMPLER_EULER_A, _("Euler ancestral"), NULL,
-                                            "heun", GEN_SAMPLER_HEUN, _("Heun"), NULL,
-                                            "dpmpp_2m", GEN_SAMPLER_DPMPP_2M, _("DPM++ 2M"), NULL,
-                                            NULL),
-                                          "ddim", G_PARAM_READWRITE);
-      gimp_procedure_add_choice_argument (p, "sigmas", _("Si_gma schedule"),
-                                          _("Sigma spacing (Euler, Heun, DPM++ only)"),
-                                          gimp_choice_new_with_values (
-                                            "default", GEN_SIGMAS_DEFAULT, _("Default"), NULL,
-                                            "karras", GEN_SIGMAS_KARRAS, _("Karras"), NULL,
-                                            "exponential", GEN_SIGMAS_EXPONENTIAL, _("Exponential"), NULL,
-                                            NULL),
-                                          "default", G_PARAM_READWRITE);
+                                          sampler_choice (),
+                                          gen_sampler_kind_name (defaults.sampler),
+                                          G_PARAM_READWRITE);
+      gimp_procedure_add_choice_argument (p, "sigmas", _("Si_gma schedule"), blurb,
+                                          sigma_choice (),
+                                          gen_sigma_schedule_name (defaults.sigmas),
+                                          G_PARAM_READWRITE);
+      g_free (blurb);
+      g_free (users);
       gimp_procedure_add_int_argument (p, "steps", _("S_teps"), _("Number of sampling steps"),
                                        1, 1000, 30, G_PARAM_READWRITE);
       gimp_procedure_add_double_argument (p, "eta", _("_Eta"), _("DDIM eta (0 = deterministic)"),

@@ -23,8 +23,8 @@ static const char *const job_frames[GEN_PLUGIN_N_JOBS] = {
 typedef struct
 {
   GenGimp2Values *v;
-  GtkWidget      *sigmas;       /* combo: Euler, Heun, DPM++ only */
-  GtkObject      *eta;          /* scale entry: DDIM only */
+  GtkWidget      *sigmas;       /* combo: greyed out where the sampler ignores it */
+  GtkObject      *eta;          /* scale entry: the same */
   GtkObject      *seed;
   GtkWidget      *noise_auto;   /* toggle: noise level -1 */
   GtkObject      *noise;        /* scale entry 0..255 */
@@ -51,18 +51,38 @@ field (const Dialog *d, GenGimp2ArgId id)
   return G_STRUCT_MEMBER_P (d->v, gen_gimp2_args[id].offset);
 }
 
+static void
+combo_append (GtkWidget *combo, int value, const char *label)
+{
+  gimp_int_combo_box_append (GIMP_INT_COMBO_BOX (combo), GIMP_INT_STORE_VALUE, value,
+                             GIMP_INT_STORE_LABEL, _(label), -1);
+}
+
+/* A combo of the argument's choices: its "|"-separated labels, or the rows
+ * of the core's sampler / sigma schedule table by their stable numbers. */
 static GtkWidget *
 add_combo (GtkWidget *table, int row, const Dialog *d, GenGimp2ArgId id)
 {
   const GenGimp2Arg *a = &gen_gimp2_args[id];
-  char **labels = g_strsplit (a->choices, "|", -1);
   GtkWidget *combo = g_object_new (GIMP_TYPE_INT_COMBO_BOX, NULL);
   gint32 *value = field (d, id);
+  const GenSamplerInfo *sampler;
+  const GenSigmaScheduleInfo *sigmas;
 
-  for (int i = 0; labels[i]; i++)
-    gimp_int_combo_box_append (GIMP_INT_COMBO_BOX (combo), GIMP_INT_STORE_VALUE, i,
-                               GIMP_INT_STORE_LABEL, _(labels[i]), -1);
-  g_strfreev (labels);
+  if (a->widget == GEN_GIMP2_WIDGET_SAMPLERS)
+    for (int n = 0; (sampler = gen_sampler_info_from_number (n)); n++)
+      combo_append (combo, n, sampler->label);
+  else if (a->widget == GEN_GIMP2_WIDGET_SIGMAS)
+    for (int n = 0; (sigmas = gen_sigma_schedule_info_from_number (n)); n++)
+      combo_append (combo, n, sigmas->label);
+  else
+    {
+      char **labels = g_strsplit (a->choices, "|", -1);
+
+      for (int i = 0; labels[i]; i++)
+        combo_append (combo, i, labels[i]);
+      g_strfreev (labels);
+    }
   gimp_int_combo_box_connect (GIMP_INT_COMBO_BOX (combo), *value,
                               G_CALLBACK (gimp_int_combo_box_get_active), value);
   gimp_table_attach_aligned (GTK_TABLE (table), 0, row, _(a->label), 0.0, 0.5, combo, 2, FALSE);
@@ -139,12 +159,14 @@ model_changed (const char *model, const char *vae, gpointer user_data)
   g_strlcpy (d->v->vae, vae, GEN_GIMP2_PATH_MAX);
 }
 
-/* sigma schedules for Euler, Euler a, Heun and DPM++ (2..5); eta for DDIM (0) */
+/* the sigma schedule and eta where the sampler's row says it reads them */
 static void
 scheduler_changed (G_GNUC_UNUSED GtkWidget *combo, Dialog *d)
 {
-  gtk_widget_set_sensitive (d->sigmas, d->v->scheduler >= 2);
-  gimp_scale_entry_set_sensitive (d->eta, d->v->scheduler == 0);
+  const GenSamplerInfo *sampler = gen_sampler_info_from_number (d->v->scheduler);
+
+  gtk_widget_set_sensitive (d->sigmas, sampler && sampler->uses_sigmas);
+  gimp_scale_entry_set_sensitive (d->eta, sampler && sampler->uses_eta);
 }
 
 static void

@@ -105,19 +105,22 @@ noise_level_add (NoiseLevel *nl, GtkWidget *box, int position)
   noise_level_show (nl);
 }
 
-/* Makes PROPERTY sensitive only while the scheduler is one of NICKS. */
+/* Makes PROPERTY sensitive only while the scheduler's row in the core's
+ * sampler table has its gboolean at USES (an offset in GenSamplerInfo) set. */
 static void
-sensitive_for_schedulers (GimpProcedureDialog *dialog, const char *property,
-                          const char *const *nicks)
+sensitive_for_samplers (GimpProcedureDialog *dialog, const char *property, gsize uses)
 {
   GimpValueArray *values = gimp_value_array_new (4);
 
-  for (; *nicks; nicks++)
+  for (int i = 0; i < gen_sampler_info_count (); i++)
     {
+      const GenSamplerInfo *info = gen_sampler_info (i);
       GValue v = G_VALUE_INIT;
 
+      if (!G_STRUCT_MEMBER (gboolean, info, uses))
+        continue;
       g_value_init (&v, G_TYPE_STRING);
-      g_value_set_string (&v, *nicks);
+      g_value_set_string (&v, info->name);
       gimp_value_array_append (values, &v);
       g_value_unset (&v);
     }
@@ -159,8 +162,6 @@ gboolean
 gen_gimp3_dialog (GimpProcedure *procedure, GimpProcedureConfig *config, GenPluginJob job,
                   const char *binary, const char *default_dir, double noise_estimate)
 {
-  static const char *const sigma_schedulers[] = { "euler", "euler_a", "heun", "dpmpp_2m", NULL };
-  static const char *const eta_schedulers[] = { "ddim", NULL };
   GimpProcedureDialog *pd;
   GtkWidget *dialog, *box, *seed_box, *chooser;
   NoiseLevel nl = { config, NULL, NULL, noise_estimate };
@@ -185,8 +186,8 @@ gen_gimp3_dialog (GimpProcedure *procedure, GimpProcedureConfig *config, GenPlug
   if (job != GEN_PLUGIN_VAE)
     {
       frame (pd, "sampling", _("Sampling"), names ("scheduler", "sigmas", "steps", "eta", NULL));
-      sensitive_for_schedulers (pd, "sigmas", sigma_schedulers);
-      sensitive_for_schedulers (pd, "eta", eta_schedulers);
+      sensitive_for_samplers (pd, "sigmas", G_STRUCT_OFFSET (GenSamplerInfo, uses_sigmas));
+      sensitive_for_samplers (pd, "eta", G_STRUCT_OFFSET (GenSamplerInfo, uses_eta));
       frames = g_list_append (frames, "sampling");
     }
 
