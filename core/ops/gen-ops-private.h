@@ -96,9 +96,6 @@ bool gen_conv3x3_winograd (const GenTensor *wt, const float *bias, gpointer *kee
 /* The transforms (gen-winograd-transform.c). */
 void gen_wino_weights (const float *w, int64_t co, int64_t ci, int64_t co_all, float *u,
                        float *taps);
-void gen_wino_load_row (const GenTensor *xa, const GenTensor *xb, const float *pre_a,
-                        const float *pre_b, int up, int64_t b, int64_t c, int64_t ci, int64_t iy,
-                        int64_t h, int64_t w, int64_t wp, float *nat, float *dst);
 void gen_wino_input_row (const float *p, int64_t wp, int64_t ntx, float *tmp, float *v,
                          int64_t vs);
 void gen_wino_output_row (const float *m, int64_t ms, int64_t ntx, float *s, float *out);

@@ -1,11 +1,9 @@
 /* gen-winograd-transform.c — the transforms of Winograd F(4×4, 3×3) (see
- * gen-winograd.c): G g Gᵀ of the weights, the input rows as the conv sees
- * them, Bᵀ d B of the input tiles and Aᵀ m A of the products, each run
- * across many columns at once so that it vectorises. */
+ * gen-winograd.c): G g Gᵀ of the weights, Bᵀ d B of the input tiles and
+ * Aᵀ m A of the products, each run across many columns at once so that it
+ * vectorises. */
 #include "gen-ops.h"
 #include "gen-ops-private.h"
-
-#include <string.h>
 
 /* Y_a[x] = (G (X_0[x], X_1[x], X_2[x]))_a for x < N: G's rows are ¼·g0;
  * −(g0+g1+g2)/6; −(g0−g1+g2)/6; g0/24+g1/12+g2/6; g0/24−g1/12+g2/6; g2.
@@ -63,51 +61,6 @@ gen_wino_weights (const float *w, int64_t co, int64_t ci, int64_t co_all, float 
           wino_g (ta, ta + ci, ta + 2 * ci, ua, ua + plane, ua + 2 * plane, ua + 3 * plane,
                   ua + 4 * plane, ua + 5 * plane, ci);
         }
-    }
-}
-
-/* Row IY (may be outside the image: zeros) of input channel C as the conv
- * sees it — transformed, concatenated, upsampled — padded with one zero
- * column on the left and zeros after, WP = 4·L values, stored split into
- * its four phases: position p at DST[(p % 4)·L + p / 4], so that the
- * transforms read every tile's columns with unit stride.  NAT [WP] is
- * scratch. */
-void
-gen_wino_load_row (const GenTensor *xa, const GenTensor *xb, const float *pre_a,
-                   const float *pre_b, int up, int64_t b, int64_t c, int64_t ci, int64_t iy,
-                   int64_t h, int64_t w, int64_t wp, float *nat, float *dst)
-{
-  int64_t L = wp / 4;
-
-  if (iy < 0 || iy >= h)
-    {
-      memset (dst, 0, sizeof (float) * wp);
-      return;
-    }
-  nat[0] = 0.0f;
-  if (up == 2)
-    {
-      const float *s = xa->data + b * xa->nb[0] + c * xa->nb[1] + (iy >> 1) * (w >> 1);
-
-      for (int64_t x = 0; x < w; x++)
-        nat[1 + x] = s[x >> 1];
-    }
-  else
-    {
-      const float *s = cat_channel (xa, xb, b, c) + iy * w;
-
-      if (pre_a)
-        gen_affine_silu (s, nat + 1, w, pre_a[b * ci + c], pre_b[b * ci + c]);
-      else
-        memcpy (nat + 1, s, sizeof (float) * w);
-    }
-  memset (nat + 1 + w, 0, sizeof (float) * (wp - 1 - w));
-  for (int64_t j = 0; j < L; j++)
-    {
-      dst[j] = nat[4 * j];
-      dst[L + j] = nat[4 * j + 1];
-      dst[2 * L + j] = nat[4 * j + 2];
-      dst[3 * L + j] = nat[4 * j + 3];
     }
 }
 

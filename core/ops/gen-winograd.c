@@ -1,8 +1,11 @@
 /* gen-winograd.c — 3×3 stride-1 convolution by Winograd F(4×4, 3×3): the
- * bands, the 36 GEMMs, the parts, and the conv's kept transformed weights.
+ * input rows as the conv sees them, the bands, the 36 GEMMs, the parts, and
+ * the conv's kept transformed weights.
  * The transforms themselves are in gen-winograd-transform.c. */
 #include "gen-ops.h"
 #include "gen-ops-private.h"
+
+#include <string.h>
 
 /* ---- Winograd F(4×4, 3×3) ------------------------------------------------
  *
@@ -36,6 +39,51 @@ typedef struct
   int64_t rows_n, tmp_n;
 } Wino;
 
+/* Row IY (may be outside the image: zeros) of input channel C as the conv
+ * sees it — transformed, concatenated, upsampled — padded with one zero
+ * column on the left and zeros after, WP = 4·L values, stored split into
+ * its four phases: position p at DST[(p % 4)·L + p / 4], so that the
+ * transforms read every tile's columns with unit stride.  NAT [WP] is
+ * scratch. */
+static void
+wino_load_row (const GenTensor *xa, const GenTensor *xb, const float *pre_a, const float *pre_b,
+               int up, int64_t b, int64_t c, int64_t ci, int64_t iy, int64_t h, int64_t w,
+               int64_t wp, float *nat, float *dst)
+{
+  int64_t L = wp / 4;
+
+  if (iy < 0 || iy >= h)
+    {
+      memset (dst, 0, sizeof (float) * wp);
+      return;
+    }
+  nat[0] = 0.0f;
+  if (up == 2)
+    {
+      const float *s = xa->data + b * xa->nb[0] + c * xa->nb[1] + (iy >> 1) * (w >> 1);
+
+      for (int64_t x = 0; x < w; x++)
+        nat[1 + x] = s[x >> 1];
+    }
+  else
+    {
+      const float *s = cat_channel (xa, xb, b, c) + iy * w;
+
+      if (pre_a)
+        gen_affine_silu (s, nat + 1, w, pre_a[b * ci + c], pre_b[b * ci + c]);
+      else
+        memcpy (nat + 1, s, sizeof (float) * w);
+    }
+  memset (nat + 1 + w, 0, sizeof (float) * (wp - 1 - w));
+  for (int64_t j = 0; j < L; j++)
+    {
+      dst[j] = nat[4 * j];
+      dst[L + j] = nat[4 * j + 1];
+      dst[2 * L + j] = nat[4 * j + 2];
+      dst[3 * L + j] = nat[4 * j + 3];
+    }
+}
+
 static inline void
 part_range (int64_t n, int part, int parts, int64_t *lo, int64_t *hi)
 {
@@ -60,8 +108,8 @@ static void
 wino_input_channel (const Wino *k, int64_t c, float *rows, float *tmp)
 {
   for (int64_t r = 0; r < 4 * k->nr + 2; r++)
-    gen_wino_load_row (k->xa, k->xb, k->pre_a, k->pre_b, k->up, k->b, c, k->ci,
-                       4 * k->ty0 - 1 + r, k->h, k->w, k->wp, tmp, rows + r * k->wp);
+    wino_load_row (k->xa, k->xb, k->pre_a, k->pre_b, k->up, k->b, c, k->ci, 4 * k->ty0 - 1 + r,
+                   k->h, k->w, k->wp, tmp, rows + r * k->wp);
   for (int64_t r = 0; r < k->nr; r++)
     gen_wino_input_row (rows + 4 * r * k->wp, k->wp, k->ntx, tmp,
                         k->v + c * k->T + r * k->ntx, k->ci * k->T);
