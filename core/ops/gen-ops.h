@@ -9,6 +9,12 @@
  *
  * Layer parameters are plain structs named after the PyTorch modules; their
  * tensors point into the model's weights.
+ *
+ * Where they live: gen-parallel.c (threads, parallel-for, the GEMM wrapper),
+ * gen-conv.c (conv and linear), gen-winograd.c and gen-winograd-transform.c
+ * (3×3 convs), gen-norm.c, gen-elementwise.c (activations), gen-attention.c
+ * (softmax, attention), gen-resample.c (resampling and plumbing); what they
+ * share among themselves is in gen-ops-private.h.
  */
 #pragma once
 
