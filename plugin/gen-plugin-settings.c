@@ -1,9 +1,13 @@
 /* gen-plugin-settings.c — shared by the GIMP front ends. */
+#include <string.h>
+
 #include <glib/gi18n.h>
 
 #include "gen-error.h"
 #include "gen-plugin-settings.h"
 #include "gen-plugin-pixels.h"
+
+#define PROCEDURE_PREFIX "plug-in-generative-"
 
 static const char *const job_names[GEN_PLUGIN_N_JOBS] = {
   "generate", "denoise", "inpaint", "vary", "vae-reconstruct", "interpolate"
@@ -55,6 +59,38 @@ gen_plugin_sigma_samplers (gboolean translate)
       g_string_append_printf (list, "%s%s", list->len ? ", " : "",
                               translate ? _(info->label) : info->label);
   return g_string_free (list, FALSE);
+}
+
+char *
+gen_plugin_procedure_name (GenPluginJob job)
+{
+  return g_strconcat (PROCEDURE_PREFIX, gen_plugin_job_name (job), NULL);
+}
+
+GenPluginJob
+gen_plugin_job_from_procedure (const char *name)
+{
+  GenPluginJob job;
+
+  if (!g_str_has_prefix (name, PROCEDURE_PREFIX))
+    return GEN_PLUGIN_N_JOBS;
+  for (job = 0; job < GEN_PLUGIN_N_JOBS; job++)
+    if (g_str_equal (name + strlen (PROCEDURE_PREFIX), job_names[job]))
+      break;
+  return job;
+}
+
+char *
+gen_plugin_locale_dir (const char *progname)
+{
+  char *here = g_path_get_dirname (progname);
+  char *dir = g_build_filename (here, "locale", NULL);
+
+  g_free (here);
+  if (g_file_test (dir, G_FILE_TEST_IS_DIR))
+    return dir;
+  g_free (dir);
+  return NULL;
 }
 
 char *
