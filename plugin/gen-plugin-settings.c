@@ -80,17 +80,24 @@ gen_plugin_job_from_procedure (const char *name)
   return job;
 }
 
-char *
-gen_plugin_locale_dir (const char *progname)
+/* The folder NAME beside PATH, or NULL when there is none.  Caller frees. */
+static char *
+folder_beside (const char *path, const char *name)
 {
-  char *here = g_path_get_dirname (progname);
-  char *dir = g_build_filename (here, "locale", NULL);
+  char *parent = g_path_get_dirname (path);
+  char *dir = g_build_filename (parent, name, NULL);
 
-  g_free (here);
+  g_free (parent);
   if (g_file_test (dir, G_FILE_TEST_IS_DIR))
     return dir;
   g_free (dir);
   return NULL;
+}
+
+char *
+gen_plugin_locale_dir (const char *progname)
+{
+  return folder_beside (progname, "locale");
 }
 
 char *
@@ -102,13 +109,10 @@ gen_plugin_model_dir (const GenPluginSettings *s, const char *default_dir, GErro
    * the embedded UNet */
   if (s->job == GEN_PLUGIN_VAE && !(s->vae && s->vae[0]))
     {
-      char *parent = g_path_get_dirname (default_dir);
-      char *vae = g_build_filename (parent, "generative-vae", NULL);
+      char *vae = folder_beside (default_dir, "generative-vae");
 
-      g_free (parent);
-      if (g_file_test (vae, G_FILE_TEST_IS_DIR))
+      if (vae)
         return vae;
-      g_free (vae);
     }
   if (!g_file_test (default_dir, G_FILE_TEST_IS_DIR))
     {
