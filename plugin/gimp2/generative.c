@@ -7,7 +7,6 @@
  * GIMP_PDB_CALLING_ERROR for arguments out of range) with the message as
  * the second return value, as GIMP 2.10 plug-ins do. */
 #include <locale.h>
-#include <string.h>
 
 #include <gegl.h>
 #include <glib/gi18n.h>
@@ -17,14 +16,9 @@
 #include "gen-gimp2.h"
 #include "gen-gimp2-dialog.h"
 
-#ifndef GEN_PLUGIN_DEFAULT_MODEL
-#define GEN_PLUGIN_DEFAULT_MODEL "/usr/share/generative/generative-unet"
-#endif
 #ifndef GEN_PLUGIN_LOCALEDIR
 #define GEN_PLUGIN_LOCALEDIR "/usr/share/locale"
 #endif
-
-#define PROC_PREFIX "plug-in-generative-"
 
 /* GIMP 2.10 selects one layer: interpolate runs from the layer below it. */
 static const GenPluginProcText interpolate_2_10 = {
@@ -267,14 +261,9 @@ settings_from_values (const GenGimp2Values *v, GenPluginJob job, GenPluginSettin
 static char *
 locale_dir (void)
 {
-  char *here = g_path_get_dirname (gimp_get_progname ());
-  char *dir = g_build_filename (here, "locale", NULL);
+  char *dir = gen_plugin_locale_dir (gimp_get_progname ());
 
-  g_free (here);
-  if (g_file_test (dir, G_FILE_TEST_IS_DIR))
-    return dir;
-  g_free (dir);
-  return g_strdup (GEN_PLUGIN_LOCALEDIR);
+  return dir ? dir : g_strdup (GEN_PLUGIN_LOCALEDIR);
 }
 
 /* The plug-in's own strings (dialog, messages, layer names) in the user's
@@ -316,7 +305,7 @@ query (void)
         { GIMP_PDB_DRAWABLE, "drawable", job == GEN_PLUGIN_INTERPOLATE
           ? "The end layer (the start is the layer below it)" : "Input drawable" },
       };
-      char *name = g_strconcat (PROC_PREFIX, gen_plugin_job_name (job), NULL);
+      char *name = gen_plugin_procedure_name (job);
       const GenPluginProcText *text = job == GEN_PLUGIN_INTERPOLATE ? &interpolate_2_10
                                                                     : &gen_plugin_proc_text[job];
 
@@ -336,19 +325,6 @@ query (void)
     }
 }
 
-static GenPluginJob
-job_from_name (const char *name)
-{
-  GenPluginJob job;
-
-  if (!g_str_has_prefix (name, PROC_PREFIX))
-    return GEN_PLUGIN_N_JOBS;
-  for (job = 0; job < GEN_PLUGIN_N_JOBS; job++)
-    if (g_str_equal (name + strlen (PROC_PREFIX), gen_plugin_job_name (job)))
-      break;
-  return job;
-}
-
 static void
 run (const gchar *name, gint nparams, const GimpParam *param, gint *nreturn_vals,
      GimpParam **return_vals)
@@ -357,7 +333,7 @@ run (const gchar *name, gint nparams, const GimpParam *param, gint *nreturn_vals
   static char *message;
   static gint32 *layers;
   GimpPDBStatusType status = GIMP_PDB_SUCCESS;
-  GenPluginJob job = job_from_name (name);
+  GenPluginJob job = gen_plugin_job_from_procedure (name);
   GimpRunMode run_mode = nparams > 0 ? param[0].data.d_int32 : GIMP_RUN_NONINTERACTIVE;
   GenPluginSettings s;
   GenGimp2Values v;

@@ -28,8 +28,7 @@ generative_query_procedures (G_GNUC_UNUSED GimpPlugIn *plug_in)
   GList *list = NULL;
 
   for (int j = GEN_PLUGIN_N_JOBS - 1; j >= 0; j--)
-    list = g_list_prepend (list, g_strconcat ("plug-in-generative-",
-                                              gen_plugin_job_name (j), NULL));
+    list = g_list_prepend (list, gen_plugin_procedure_name (j));
   return list;
 }
 
@@ -105,18 +104,9 @@ add_common_arguments (GimpProcedure *p, GenPluginJob job)
 static GimpProcedure *
 generative_create_procedure (GimpPlugIn *plug_in, const gchar *name)
 {
+  GenPluginJob job = gen_plugin_job_from_procedure (name);
   GimpProcedure *p;
-  GenPluginJob job;
 
-  for (job = 0; job < GEN_PLUGIN_N_JOBS; job++)
-    {
-      char *full = g_strconcat ("plug-in-generative-", gen_plugin_job_name (job), NULL);
-      gboolean same = g_str_equal (full, name);
-
-      g_free (full);
-      if (same)
-        break;
-    }
   if (job == GEN_PLUGIN_N_JOBS)
     return NULL;
 
@@ -207,12 +197,10 @@ generative_set_i18n (G_GNUC_UNUSED GimpPlugIn  *plug_in,
                      G_GNUC_UNUSED gchar      **gettext_domain,
                      G_GNUC_UNUSED gchar      **catalog_dir)
 {
-  gchar    *dir = g_path_get_dirname (gimp_get_progname ());
-  gchar    *locale = g_build_filename (dir, "locale", NULL);
-  gboolean  found = g_file_test (locale, G_FILE_TEST_IS_DIR);
+  gchar    *locale = gen_plugin_locale_dir (gimp_get_progname ());
+  gboolean  found = locale != NULL;
 
   g_free (locale);
-  g_free (dir);
   return found;
 }
 

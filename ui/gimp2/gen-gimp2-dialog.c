@@ -2,23 +2,12 @@
  * GIMP 2.10, laid out as the 3.0 one: the model chooser, sampling, the
  * job's own settings with the seed and its dice button, output.  Labels
  * and ranges come from the argument table (plugin/gimp2/generative.c). */
-#include <math.h>
-
 #include <glib/gi18n.h>
 #include <libgimp/gimp.h>
 #include <libgimp/gimpui.h>
 
 #include "gen-gimp2-dialog.h"
 #include "gen-ui.h"
-
-static const char *const titles[GEN_PLUGIN_N_JOBS] = {
-  N_("Generate"), N_("Denoise"), N_("Inpaint Selection"), N_("Vary"), N_("VAE Round Trip"),
-  N_("Interpolate Two Layers"),
-};
-
-static const char *const job_frames[GEN_PLUGIN_N_JOBS] = {
-  N_("Image"), N_("Noise"), N_("RePaint"), N_("Variation"), N_("VAE"), N_("Interpolation"),
-};
 
 typedef struct
 {
@@ -190,19 +179,14 @@ static int
 add_noise_level (GtkWidget *table, int row, Dialog *d, double estimate)
 {
   const GenGimp2Arg *a = &gen_gimp2_args[GEN_GIMP2_ARG_NOISE_LEVEL];
-  char *label = gen_ui_noise_auto_label (estimate);
-  double start = d->v->noise_level >= 0 ? d->v->noise_level
-                 : estimate >= 0 ? floor (estimate * 10 + 0.5) / 10 : 25.0;
 
-  d->noise_auto = gtk_check_button_new_with_mnemonic (label);
-  g_free (label);
+  d->noise_auto = gen_ui_noise_auto_new (estimate);
   gtk_toggle_button_set_active (GTK_TOGGLE_BUTTON (d->noise_auto), d->v->noise_level < 0);
-  gimp_help_set_help_data (d->noise_auto, _("Estimate the noise level from the pixels "
-                                            "(noise level -1)"), NULL);
   gtk_table_attach (GTK_TABLE (table), d->noise_auto, 0, 3, row, row + 1, GTK_FILL, GTK_FILL,
                     0, 0);
   d->noise = gimp_scale_entry_new (GTK_TABLE (table), 0, row + 1, _("Noise le_vel:"), 200, 6,
-                                   start, 0.0, a->max, 0.1, 1.0, 1, TRUE, 0.0, a->max,
+                                   gen_ui_noise_start (d->v->noise_level, estimate), 0.0,
+                                   a->max, 0.1, 1.0, 1, TRUE, 0.0, a->max,
                                    _("Noise sigma on the 0..255 scale"), NULL);
   g_signal_connect (d->noise_auto, "toggled", G_CALLBACK (noise_edited), d);
   g_signal_connect (d->noise, "value-changed", G_CALLBACK (noise_edited), d);
@@ -223,8 +207,8 @@ gen_gimp2_dialog (const char *proc_name, GenPluginJob job, GenGimp2Values *v,
   gboolean ok;
 
   gimp_ui_init (GEN_GIMP2_BINARY, FALSE);
-  dialog = gimp_dialog_new (_(titles[job]), "generative", NULL, 0, gimp_standard_help_func,
-                            proc_name, _("_Cancel"), GTK_RESPONSE_CANCEL, _("_OK"),
+  dialog = gimp_dialog_new (_(gen_ui_job_titles[job]), "generative", NULL, 0,
+                            gimp_standard_help_func, proc_name, _("_Cancel"), GTK_RESPONSE_CANCEL, _("_OK"),
                             GTK_RESPONSE_OK, NULL);
   gtk_dialog_set_alternative_button_order (GTK_DIALOG (dialog), GTK_RESPONSE_OK,
                                            GTK_RESPONSE_CANCEL, -1);
@@ -251,7 +235,7 @@ gen_gimp2_dialog (const char *proc_name, GenPluginJob job, GenGimp2Values *v,
       scheduler_changed (combo, &d);
     }
 
-  table = frame_table (vbox, _(job_frames[job]));
+  table = frame_table (vbox, _(gen_ui_job_frames[job]));
   d.seed = add_spin (table, row++, &d, GEN_GIMP2_ARG_SEED,
                      gen_ui_dice_button_new (G_CALLBACK (dice_clicked), &d));
   switch (job)

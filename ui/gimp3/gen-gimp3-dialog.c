@@ -2,23 +2,11 @@
  * over the procedure's own arguments, laid out by hand in frames (model,
  * sampling, seed, the job's own settings, output), with the model chooser,
  * the dice button and the noise estimate of ui/gen-ui.c. */
-#include <math.h>
-
 #include <libgimp/gimpui.h>
 #include <glib/gi18n.h>
 
 #include "gen-gimp3-dialog.h"
 #include "gen-ui.h"
-
-static const char *const titles[GEN_PLUGIN_N_JOBS] = {
-  N_("Generate"), N_("Denoise"), N_("Inpaint Selection"), N_("Vary"),
-  N_("VAE Round Trip"), N_("Interpolate Two Layers"),
-};
-
-/* The frame of each job's own settings. */
-static const char *const job_frames[GEN_PLUGIN_N_JOBS] = {
-  N_("Image"), N_("Noise"), N_("RePaint"), N_("Variation"), N_("VAE"), N_("Interpolation"),
-};
 
 /* The noise level: a toggle "Auto (estimated: 12.3)" for -1, the value
  * the estimate in GIMP, and a scale for a level of one's own. */
@@ -79,19 +67,14 @@ noise_level_notify (G_GNUC_UNUSED GObject *config, G_GNUC_UNUSED GParamSpec *psp
 static void
 noise_level_add (NoiseLevel *nl, GtkWidget *box, int position)
 {
-  char *label = gen_ui_noise_auto_label (nl->estimate);
   double level;
 
   g_object_get (nl->config, "noise-level", &level, NULL);
-  nl->toggle = gtk_check_button_new_with_mnemonic (label);
-  g_free (label);
-  gimp_help_set_help_data (nl->toggle, _("Estimate the noise level from the pixels "
-                                         "(noise level -1)"), NULL);
+  nl->toggle = gen_ui_noise_auto_new (nl->estimate);
   /* leaving auto starts from the estimate */
   nl->level = gimp_scale_entry_new (_("Noise le_vel"), 0.0, 0.0, 255.0, 1);
   gimp_label_spin_set_value (GIMP_LABEL_SPIN (nl->level),
-                             level >= 0 ? level
-                             : nl->estimate >= 0 ? floor (nl->estimate * 10 + 0.5) / 10 : 25.0);
+                             gen_ui_noise_start (level, nl->estimate));
   gimp_help_set_help_data (nl->level, _("Noise sigma on the 0..255 scale"), NULL);
   gtk_box_pack_start (GTK_BOX (box), nl->toggle, FALSE, FALSE, 0);
   gtk_box_reorder_child (GTK_BOX (box), nl->toggle, position);
@@ -174,7 +157,7 @@ gen_gimp3_dialog (GimpProcedure *procedure, GimpProcedureConfig *config, GenPlug
   /* a string argument a script left unset arrives as NULL, which the
    * dialog's widgets do not take */
   g_object_set (config, "model", model ? model : "", "vae", vae ? vae : "", NULL);
-  dialog = gimp_procedure_dialog_new (procedure, config, _(titles[job]));
+  dialog = gimp_procedure_dialog_new (procedure, config, _(gen_ui_job_titles[job]));
   pd = GIMP_PROCEDURE_DIALOG (dialog);
 
   /* the model: the chooser writes "model" and "vae" (a script's NULL
@@ -227,7 +210,7 @@ gen_gimp3_dialog (GimpProcedure *procedure, GimpProcedureConfig *config, GenPlug
     default:
       g_assert_not_reached ();
     }
-  box = frame (pd, "job", _(job_frames[job]), own);
+  box = frame (pd, "job", _(gen_ui_job_frames[job]), own);
   frames = g_list_append (frames, "job");
 
   if (job == GEN_PLUGIN_DENOISE)
