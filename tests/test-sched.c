@@ -100,7 +100,12 @@ test_schedule_is_a_value (void)
         g_assert_no_error (error);
         g_assert_cmpint (sc->kind, ==, info->kind);
         g_assert_cmpint (sc->steps, ==, 10);
-        g_assert_cmpint (sc->n_evals, ==, info->order * 10 - (info->order - 1));
+        if (info->kind == GEN_SAMPLER_PNDM)
+          /* the default config has no skip_prk_steps: PNDMScheduler's
+           * Runge-Kutta warm-up takes 12 evaluations for the first 3 steps */
+          g_assert_cmpint (sc->n_evals, ==, 10 + 9);
+        else
+          g_assert_cmpint (sc->n_evals, ==, info->order * 10 - (info->order - 1));
         s = gen_sampler_new (cfg, info->kind, (GenSigmaSchedule) j, 10, 0.0, &error);
         g_assert_no_error (error);
         g_assert_cmpint (gen_sampler_n_evals (s), ==, sc->n_evals);
