@@ -77,9 +77,8 @@ static const GenSamplerRow sampler_rows[] = {
     .check = gen_check_dpm, .add_noise = gen_add_noise_dpm,
   },
   [GEN_SAMPLER_PNDM] = {
-    .info = { .kind = GEN_SAMPLER_PNDM, .name = "pndm",
-              .aliases = (const char *const[]) { "plms", NULL },
-              .label = N_("PNDM (PLMS)"), .number = 6, .order = 1 },
+    .info = { .kind = GEN_SAMPLER_PNDM, .name = "pndm", .label = N_("PNDM (PLMS)"),
+              .number = 6, .order = 1 },
     .diffusers_class = "PNDMScheduler",
     .default_spacing = SPACING_LEADING, .default_alpha_to_one = FALSE,
     .refuses_sample_prediction = TRUE,

@@ -8,8 +8,9 @@
  * "_class_name" does not change any number.  Two exceptions: a missing file
  * (path NULL) is DDPMScheduler() written out in full (linear 1e-4..0.02,
  * 1000 steps, epsilon, clip_sample true range 1, leading spacing), and
- * beta_start / beta_end default to 1e-4 / 0.02 for every sampler
- * (HeunDiscreteScheduler's own 0.00085 / 0.012 would make the model's noise
+ * beta_schedule / beta_start / beta_end default to linear / 1e-4 / 0.02
+ * for every sampler (HeunDiscreteScheduler's own 0.00085 / 0.012 and
+ * LCMScheduler's scaled_linear 0.00085 / 0.012 would make the model's noise
  * schedule depend on the sampler).
  * Read: num_train_timesteps, beta_start, beta_end, beta_schedule (linear,
  * scaled_linear, squaredcos_cap_v2), trained_betas, prediction_type
