@@ -18,34 +18,16 @@
  * (the first PLMS pair); without, the Runge-Kutta evaluations over the
  * largest four followed by the rest reversed. */
 int
-gen_timesteps_pndm (const GenSchedConfig *cfg, Spacing spacing, G_GNUC_UNUSED int last, int steps,
+gen_timesteps_pndm (const GenSchedConfig *cfg, Spacing spacing, int last, int steps,
                     gint64 offset, double *ts, GError **error)
 {
-  int n_train = cfg->n_train, m = steps, n = 0;
-  double *up = g_new (double, steps + 1);   /* [m] _timesteps, ascending */
+  int m, n = 0;
+  double *up = g_new (double, GEN_SCHED_TS_ROOM (steps));   /* [m] _timesteps, ascending */
 
-  if (spacing == SPACING_LINSPACE)
-    {
-      gen_np_linspace (0, n_train - 1, steps, up);
-      for (int i = 0; i < steps; i++)
-        up[i] = nearbyint (up[i]);
-    }
-  else if (spacing == SPACING_LEADING)
-    {
-      int ratio = n_train / steps;
-
-      for (int i = 0; i < steps; i++)
-        up[i] = (double) ((gint64) i * ratio + offset);
-    }
-  else
-    {
-      double *down = g_new (double, steps + 1);
-
-      m = gen_np_arange_down (n_train, (double) n_train / steps, down, steps + 1);
-      for (int i = 0; i < m; i++)
-        up[i] = nearbyint (down[m - 1 - i]) - 1;
-      g_free (down);
-    }
+  /* _timesteps are DDPMScheduler's timesteps in ascending order */
+  m = gen_timesteps_ddpm (cfg, spacing, last, steps, offset, ts, error);
+  for (int i = 0; i < m; i++)
+    up[i] = ts[m - 1 - i];
 
   if (cfg->keys.has_skip_prk && cfg->keys.skip_prk_steps)
     {
@@ -68,7 +50,7 @@ gen_timesteps_pndm (const GenSchedConfig *cfg, Spacing spacing, G_GNUC_UNUSED in
       /* the largest four a < b < c < d and h = ⌊⌊N/steps⌋/2⌋ give
        * e = a, a+h, b, b+h, c, c+h, d; the warm-up evaluates at
        * e6, e5, e5, e4, e4, …, e1, e1, e0 — then PLMS on _t[:-3][::-1] */
-      int h = n_train / steps / 2;
+      int h = cfg->n_train / steps / 2;
       double e[7];
 
       for (int j = 0; j < 4; j++)
