@@ -6,7 +6,9 @@
 #include "gen-error.h"
 #include "gen-sched.h"
 
+#include <glib/gstdio.h>
 #include <string.h>
+#include <unistd.h>
 
 static void
 test_sampler_rows (void)
@@ -100,7 +102,12 @@ test_schedule_is_a_value (void)
         g_assert_no_error (error);
         g_assert_cmpint (sc->kind, ==, info->kind);
         g_assert_cmpint (sc->steps, ==, 10);
-        g_assert_cmpint (sc->n_evals, ==, info->order * 10 - (info->order - 1));
+        if (info->kind == GEN_SAMPLER_PNDM)
+          /* the default config has no skip_prk_steps: PNDMScheduler's
+           * Runge-Kutta warm-up takes 12 evaluations for the first 3 steps */
+          g_assert_cmpint (sc->n_evals, ==, 10 + 9);
+        else
+          g_assert_cmpint (sc->n_evals, ==, info->order * 10 - (info->order - 1));
         s = gen_sampler_new (cfg, info->kind, (GenSigmaSchedule) j, 10, 0.0, &error);
         g_assert_no_error (error);
         g_assert_cmpint (gen_sampler_n_evals (s), ==, sc->n_evals);
@@ -117,6 +124,107 @@ test_schedule_is_a_value (void)
   gen_sched_config_free (cfg);
 }
 
+/* A config file of TEXT in a new temporary folder; the caller removes both. */
+static char *
+write_config (const char *text, char **dir)
+{
+  char *path;
+
+  *dir = g_dir_make_tmp ("test-sched-XXXXXX", NULL);
+  g_assert_nonnull (*dir);
+  path = g_build_filename (*dir, "scheduler_config.json", NULL);
+  g_assert_true (g_file_set_contents (path, text, -1, NULL));
+  return path;
+}
+
+static void
+remove_config (char *path, char *dir)
+{
+  g_unlink (path);
+  g_rmdir (dir);
+  g_free (path);
+  g_free (dir);
+}
+
+/* A scheduler config past the cap is refused before it is read: a 300 MB
+ * sparse file takes well under a second (reading it whole took 6 GB). */
+static void
+test_config_size_cap (void)
+{
+  char *dir, *path = write_config ("", &dir);
+  GError *error = NULL;
+  GenSchedConfig *cfg;
+  gint64 t0;
+  FILE *f = g_fopen (path, "r+");
+
+  g_assert_nonnull (f);
+  g_assert_cmpint (ftruncate (fileno (f), 300 * 1024 * 1024), ==, 0);
+  fclose (f);
+  t0 = g_get_monotonic_time ();
+  cfg = gen_sched_config_load (path, &error);
+  g_assert_cmpint (g_get_monotonic_time () - t0, <, G_USEC_PER_SEC);
+  g_assert_null (cfg);
+  g_assert_error (error, GEN_ERROR, GEN_ERROR_FORMAT);
+  g_assert_nonnull (strstr (error->message, "too big"));
+  g_clear_error (&error);
+  remove_config (path, dir);
+}
+
+/* The model's own sampler: the row of its _class_name, DDIM's place kept
+ * for DDPMScheduler and no class, UNSUPPORTED for a class with no row; its
+ * sigma schedule from use_karras_sigmas where the class reads it. */
+static void
+test_model_choice (void)
+{
+  static const struct
+  {
+    const char      *json;
+    gboolean         ok;
+    GenSamplerKind   kind;
+    GenSigmaSchedule dpm_sigmas;
+  } cases[] = {
+    { "{}", TRUE, GEN_SAMPLER_DDIM, GEN_SIGMAS_DEFAULT },
+    { "{\"_class_name\": \"DDPMScheduler\"}", TRUE, GEN_SAMPLER_DDIM, GEN_SIGMAS_DEFAULT },
+    { "{\"_class_name\": \"PNDMScheduler\", \"skip_prk_steps\": true}", TRUE, GEN_SAMPLER_PNDM,
+      GEN_SIGMAS_DEFAULT },
+    { "{\"_class_name\": \"LCMScheduler\"}", TRUE, GEN_SAMPLER_LCM, GEN_SIGMAS_DEFAULT },
+    { "{\"_class_name\": \"EulerAncestralDiscreteScheduler\", \"use_karras_sigmas\": true}", TRUE,
+      GEN_SAMPLER_EULER_A, GEN_SIGMAS_KARRAS },
+    { "{\"_class_name\": \"DPMSolverMultistepScheduler\", \"use_karras_sigmas\": true}", TRUE,
+      GEN_SAMPLER_DPMPP_2M, GEN_SIGMAS_KARRAS },
+    { "{\"_class_name\": \"HeunDiscreteScheduler\", \"use_exponential_sigmas\": true}", TRUE,
+      GEN_SAMPLER_HEUN, GEN_SIGMAS_EXPONENTIAL },
+    { "{\"_class_name\": \"LMSDiscreteScheduler\"}", FALSE, GEN_SAMPLER_DDIM, GEN_SIGMAS_DEFAULT },
+  };
+
+  for (guint c = 0; c < G_N_ELEMENTS (cases); c++)
+    {
+      char *dir, *path = write_config (cases[c].json, &dir);
+      GError *error = NULL;
+      GenSchedConfig *cfg = gen_sched_config_load (path, &error);
+      GenSamplerKind kind = GEN_SAMPLER_DDIM;
+
+      g_assert_no_error (error);
+      g_assert_cmpint (gen_sched_config_sampler (cfg, &kind, &error), ==, cases[c].ok);
+      if (!cases[c].ok)
+        {
+          g_assert_error (error, GEN_ERROR, GEN_ERROR_UNSUPPORTED);
+          g_assert_nonnull (strstr (error->message, "LMSDiscreteScheduler"));
+          g_clear_error (&error);
+        }
+      g_assert_cmpint (kind, ==, cases[c].kind);
+      /* the keys count only for the classes that read them */
+      g_assert_cmpint (gen_sched_config_sigma_schedule (cfg, GEN_SAMPLER_DPMPP_2M), ==,
+                       cases[c].dpm_sigmas);
+      g_assert_cmpint (gen_sched_config_sigma_schedule (cfg, GEN_SAMPLER_EULER_A), ==,
+                       GEN_SIGMAS_DEFAULT);
+      g_assert_cmpint (gen_sched_config_sigma_schedule (cfg, GEN_SAMPLER_DDIM), ==,
+                       GEN_SIGMAS_DEFAULT);
+      gen_sched_config_free (cfg);
+      remove_config (path, dir);
+    }
+}
+
 int
 main (int argc, char **argv)
 {
@@ -124,5 +232,7 @@ main (int argc, char **argv)
   g_test_add_func ("/sched/sampler-rows", test_sampler_rows);
   g_test_add_func ("/sched/sigma-rows", test_sigma_rows);
   g_test_add_func ("/sched/schedule-is-a-value", test_schedule_is_a_value);
+  g_test_add_func ("/sched/config-size-cap", test_config_size_cap);
+  g_test_add_func ("/sched/model-choice", test_model_choice);
   return g_test_run ();
 }

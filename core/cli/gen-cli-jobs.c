@@ -26,7 +26,8 @@ typedef struct
   gboolean quiet;
 } Common;
 
-/* "ddpm, ddim, … or dpmpp_2m (default ddim)", from the sampler table. */
+/* "ddpm, ddim, … or lcm (default: the model's, else ddim)", from the
+ * sampler table. */
 static char *
 scheduler_help (void)
 {
@@ -34,7 +35,8 @@ scheduler_help (void)
   char *names = gen_sampler_names (" or "), *help;
 
   gen_job_options_init (&defaults);
-  help = g_strdup_printf ("%s (default %s)", names, gen_sampler_kind_name (defaults.sampler));
+  help = g_strdup_printf ("%s (default: the model's scheduler, else %s)", names,
+                          gen_sampler_kind_name (defaults.sampler));
   g_free (names);
   return help;
 }
@@ -42,7 +44,8 @@ scheduler_help (void)
 static GOptionEntry *
 common_entries (Common *c)
 {
-  char *sampler_names = scheduler_help (), *sigma_names = gen_sigma_schedule_names (" or ");
+  char *sampler_names = scheduler_help (), *sigma_list = gen_sigma_schedule_names (" or ");
+  char *sigma_names = g_strdup_printf ("%s (default: the model's, else \"default\")", sigma_list);
   GOptionEntry e[] = {
     { "model", 0, 0, G_OPTION_ARG_FILENAME, &c->model,
       "diffusers model folder (default: the embedded model)", "DIR" },
@@ -62,6 +65,7 @@ common_entries (Common *c)
     { NULL }
   };
 
+  g_free (sigma_list);
   c->scheduler_help = sampler_names;
   c->sigmas_help = sigma_names;
   return g_memdup2 (e, sizeof e);
@@ -134,6 +138,26 @@ progress_bar (int step, int total, double elapsed, gpointer data)
   cells[width] = 0;
   fprintf (stderr, "\r[%s] %d/%d  %.1f s%s", cells, step, total, elapsed, step >= total ? "\n" : "");
   fflush (stderr);
+}
+
+/* What the user left out of --scheduler / --sigmas: the model's own choice
+ * (its scheduler_config.json's class and use_karras_sigmas), else the job
+ * defaults. */
+static gboolean
+model_sampler (Common *c, GenPipeline *p, GenJobOptions *opts, GError **error)
+{
+  const GenSchedConfig *sc = gen_pipeline_sched (p);
+
+  if (!sc)
+    return TRUE;
+  if (!c->scheduler && !gen_sched_config_sampler (sc, &opts->sampler, error))
+    {
+      g_prefix_error (error, "no --scheduler given, and ");
+      return FALSE;
+    }
+  if (!c->sigmas)
+    opts->sigmas = gen_sched_config_sigma_schedule (sc, opts->sampler);
+  return TRUE;
 }
 
 /* Parses the common options into OPTS, loads the pipeline. */
@@ -217,6 +241,8 @@ common_setup (Common *c, GenJobOptions *opts, Bar *bar, gboolean need_seed, gboo
   opts->progress = progress_bar;
   opts->progress_data = bar;
   p = gen_pipeline_load (model, c->vae, error);
+  if (p && !model_sampler (c, p, opts, error))
+    g_clear_pointer (&p, gen_pipeline_free);
   g_free (model);
   /* a seed the user did not give is printed so the result can be redone */
   if (p && need_seed && !c->seed)

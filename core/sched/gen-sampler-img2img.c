@@ -24,7 +24,7 @@ gen_sampler_start_index (const GenSampler *s, double strength)
   return MIN (start, s->sched->n_evals);
 }
 
-/* q(x_t | x_0), Ho et al. 2020 eq. 4: √ᾱ·x0 + √(1−ᾱ)·noise (ddpm, ddim). */
+/* q(x_t | x_0), Ho et al. 2020 eq. 4: √ᾱ·x0 + √(1−ᾱ)·noise (ddpm, ddim, pndm, lcm). */
 void
 gen_add_noise_vp (const GenSampler *s, int start, const float *x0, const float *noise, float *x,
                   gint64 n)

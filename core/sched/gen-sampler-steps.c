@@ -179,7 +179,7 @@ void
 gen_step_heun (GenSampler *s, int i, const float *mo, float *x, gint64 n,
                G_GNUC_UNUSED GenRng *rng)
 {
-  float *d1 = s->buf_a, *x_first = s->buf_b;
+  float *d1 = s->buf[0], *x_first = s->buf[1];
 
   if (!s->heun_first_done)
     {
@@ -227,7 +227,7 @@ gen_step_dpm (GenSampler *s, int i, const float *mo, float *x, gint64 n,
               G_GNUC_UNUSED GenRng *rng)
 {
   gboolean final = dpm_final_first_order (s, i);
-  float *m1 = s->buf_a, *m0 = s->buf_b;
+  float *m1 = s->buf[0], *m0 = s->buf[1];
   float sig_t = s->sched->sigmas[i + 1], sig_s0 = s->sched->sigmas[i];
   float alpha_t = 1.0f / sqrtf (sig_t * sig_t + 1.0f), sigma_t = sig_t * alpha_t;
   float alpha_s0 = 1.0f / sqrtf (sig_s0 * sig_s0 + 1.0f), sigma_s0 = sig_s0 * alpha_s0;
@@ -241,10 +241,10 @@ gen_step_dpm (GenSampler *s, int i, const float *mo, float *x, gint64 n,
   {
     float *tmp = m1;
 
-    s->buf_a = m0;
-    s->buf_b = tmp;
-    m1 = s->buf_a;
-    m0 = s->buf_b;
+    s->buf[0] = m0;
+    s->buf[1] = tmp;
+    m1 = s->buf[0];
+    m0 = s->buf[1];
   }
   gen_x0_dpm (s, sig_s0, x, mo, m0, n);
 

@@ -21,7 +21,7 @@ static const GenSamplerRow sampler_rows[] = {
   [GEN_SAMPLER_DDPM] = {
     .info = { .kind = GEN_SAMPLER_DDPM, .name = "ddpm", .label = N_("DDPM"), .number = 1,
               .order = 1 },
-    .diffusers_class = "DDPMScheduler",
+    .diffusers_class = "DDPMScheduler", .training_class = TRUE,
     .default_spacing = SPACING_LEADING, .has_clip_sample = TRUE, .default_clip = TRUE,
     .timesteps = gen_timesteps_ddpm, .unit_init_noise = TRUE,
     .predict_x0 = gen_predict_x0_vp, .step = gen_step_ddpm, .draws_noise = gen_draws_noise_ddpm,
@@ -32,6 +32,7 @@ static const GenSamplerRow sampler_rows[] = {
               .uses_eta = TRUE, .order = 1 },
     .diffusers_class = "DDIMScheduler",
     .default_spacing = SPACING_LEADING, .has_clip_sample = TRUE, .default_clip = TRUE,
+    .default_alpha_to_one = TRUE,
     .timesteps = gen_timesteps_ddpm, .unit_init_noise = TRUE,
     .predict_x0 = gen_predict_x0_vp, .step = gen_step_ddim, .draws_noise = gen_draws_noise_ddim,
     .add_noise = gen_add_noise_vp,
@@ -40,7 +41,7 @@ static const GenSamplerRow sampler_rows[] = {
     .info = { .kind = GEN_SAMPLER_EULER, .name = "euler", .label = N_("Euler"), .number = 2,
               .uses_sigmas = TRUE, .order = 1 },
     .diffusers_class = "EulerDiscreteScheduler",
-    .default_spacing = SPACING_LINSPACE, .has_final_sigmas_type = TRUE,
+    .default_spacing = SPACING_LINSPACE, .has_final_sigmas_type = TRUE, .reads_sigma_keys = TRUE,
     .timesteps = gen_timesteps_euler,
     .scales_input = TRUE, .predict_x0 = gen_predict_x0_ve, .step = gen_step_euler,
     .add_noise = gen_add_noise_ve,
@@ -60,8 +61,8 @@ static const GenSamplerRow sampler_rows[] = {
               .uses_sigmas = TRUE, .order = 2 },
     .diffusers_class = "HeunDiscreteScheduler",
     .default_spacing = SPACING_LINSPACE, .has_clip_sample = TRUE, .default_clip = FALSE,
-    .timesteps = gen_timesteps_euler,
-    .scales_input = TRUE, .keeps_history = TRUE, .predict_x0 = gen_predict_x0_ve,
+    .reads_sigma_keys = TRUE, .timesteps = gen_timesteps_euler,
+    .scales_input = TRUE, .n_buffers = 2, .predict_x0 = gen_predict_x0_ve,
     .step = gen_step_heun, .add_noise = gen_add_noise_ve,
   },
   [GEN_SAMPLER_DPMPP_2M] = {
@@ -69,11 +70,31 @@ static const GenSamplerRow sampler_rows[] = {
               .aliases = (const char *const[]) { "dpm++2m", "dpm++_2m", "dpmpp-2m", NULL },
               .label = N_("DPM++ 2M"), .number = 5, .uses_sigmas = TRUE, .order = 1 },
     .diffusers_class = "DPMSolverMultistepScheduler",
-    .default_spacing = SPACING_LINSPACE, .has_final_sigmas_type = TRUE,
+    .default_spacing = SPACING_LINSPACE, .has_final_sigmas_type = TRUE, .reads_sigma_keys = TRUE,
     .timesteps = gen_timesteps_dpm, .clips_lambda = TRUE, .trained_sigma_range = TRUE,
     .int_timesteps = TRUE, .unit_init_noise = TRUE,
-    .keeps_history = TRUE, .predict_x0 = gen_predict_x0_dpm, .step = gen_step_dpm,
+    .n_buffers = 2, .predict_x0 = gen_predict_x0_dpm, .step = gen_step_dpm,
     .check = gen_check_dpm, .add_noise = gen_add_noise_dpm,
+  },
+  [GEN_SAMPLER_PNDM] = {
+    .info = { .kind = GEN_SAMPLER_PNDM, .name = "pndm", .label = N_("PNDM (PLMS)"),
+              .number = 6, .order = 1 },
+    .diffusers_class = "PNDMScheduler",
+    .default_spacing = SPACING_LEADING, .default_alpha_to_one = FALSE,
+    .refuses_sample_prediction = TRUE,
+    .timesteps = gen_timesteps_pndm, .unit_init_noise = TRUE,
+    .n_buffers = 6, .predict_x0 = gen_predict_x0_vp, .step = gen_step_pndm,
+    .check = gen_check_pndm, .add_noise = gen_add_noise_vp,
+  },
+  [GEN_SAMPLER_LCM] = {
+    .info = { .kind = GEN_SAMPLER_LCM, .name = "lcm", .label = N_("LCM (few steps)"),
+              .number = 7, .order = 1 },
+    .diffusers_class = "LCMScheduler",
+    .default_spacing = SPACING_LEADING, .has_clip_sample = TRUE, .default_clip = FALSE,
+    .default_alpha_to_one = TRUE,
+    .timesteps = gen_timesteps_lcm, .unit_init_noise = TRUE,
+    .predict_x0 = gen_predict_x0_lcm, .step = gen_step_lcm, .draws_noise = gen_draws_noise_lcm,
+    .add_noise = gen_add_noise_vp,
   },
 };
 
@@ -277,4 +298,47 @@ gen_sigma_schedule_name (GenSigmaSchedule schedule)
   const GenSigmaRow *row = gen_sigma_row (schedule);
 
   return row ? row->info.name : "?";
+}
+
+gboolean
+gen_sched_config_sampler (const GenSchedConfig *cfg, GenSamplerKind *kind, GError **error)
+{
+  GString *classes;
+  char *names;
+
+  g_return_val_if_fail (cfg != NULL && kind != NULL, FALSE);
+  if (!cfg->class_name)
+    return TRUE;
+  for (int i = 0; i < samplers.n; i++)
+    if (strcmp (sampler_rows[i].diffusers_class, cfg->class_name) == 0)
+      {
+        if (!sampler_rows[i].training_class)
+          *kind = sampler_rows[i].info.kind;
+        return TRUE;
+      }
+  classes = g_string_new (NULL);
+  for (int i = 0; i < samplers.n; i++)
+    g_string_append_printf (classes, "%s%s", i ? ", " : "", sampler_rows[i].diffusers_class);
+  names = table_names (&samplers, ", ");
+  g_set_error (error, GEN_ERROR, GEN_ERROR_UNSUPPORTED,
+               "the model's scheduler %.64s is not implemented (implemented: %s); pick one of "
+               "the samplers %s", cfg->class_name, classes->str, names);
+  g_string_free (classes, TRUE);
+  g_free (names);
+  return FALSE;
+}
+
+GenSigmaSchedule
+gen_sched_config_sigma_schedule (const GenSchedConfig *cfg, GenSamplerKind kind)
+{
+  const GenSamplerRow *row = gen_sampler_row (kind);
+
+  g_return_val_if_fail (cfg != NULL, GEN_SIGMAS_DEFAULT);
+  if (!row || !row->reads_sigma_keys)
+    return GEN_SIGMAS_DEFAULT;
+  if (cfg->use_karras_sigmas)
+    return GEN_SIGMAS_KARRAS;
+  if (cfg->use_exponential_sigmas)
+    return GEN_SIGMAS_EXPONENTIAL;
+  return GEN_SIGMAS_DEFAULT;
 }

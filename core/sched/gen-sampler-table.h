@@ -28,7 +28,9 @@ typedef enum
   GEN_SAMPLER_EULER,
   GEN_SAMPLER_EULER_A,
   GEN_SAMPLER_HEUN,
-  GEN_SAMPLER_DPMPP_2M
+  GEN_SAMPLER_DPMPP_2M,
+  GEN_SAMPLER_PNDM,
+  GEN_SAMPLER_LCM
 } GenSamplerKind;
 
 /* The index of the sigma schedule's row. */

@@ -5,32 +5,14 @@
 
 #include <math.h>
 
-/* ddpm / ddim: x0 from ᾱ_t (Ho et al. 2020 eq. 15; v: Salimans & Ho 2022). */
+/* ddpm / ddim: x0 from ᾱ_t (gen_x0_vp_one). */
 void
 gen_x0_vp (const GenSampler *s, float a, const float *x, const float *mo, float *x0, gint64 n)
 {
   float b = 1.0f - a, sa = sqrtf (a), sb = sqrtf (b);
 
   for (gint64 j = 0; j < n; j++)
-    {
-      float v;
-
-      if (s->prediction == GEN_PREDICTION_EPSILON)
-        {
-          float e = sb * mo[j];
-
-          v = (x[j] - e) / sa;
-        }
-      else if (s->prediction == GEN_PREDICTION_V)
-        {
-          float p = sa * x[j], q = sb * mo[j];
-
-          v = p - q;
-        }
-      else
-        v = mo[j];
-      x0[j] = s->clip_sample ? gen_sched_clamp (v, s->clip_range) : v;
-    }
+    x0[j] = gen_x0_vp_one (s, sa, sb, x[j], mo[j]);
 }
 
 /* euler / euler_a / heun: x0 at VE level σ (Karras et al. 2022 table 1:

@@ -1,7 +1,7 @@
 /* gen-sampler.c — the stepper: a schedule plus what a run keeps between
  * steps.  The sampler's row (gen-sampler-table.c) supplies its class's
  * defaults and its formulas (gen-sampler-x0.c, gen-sampler-steps.c,
- * gen-sampler-img2img.c). */
+ * gen-sampler-pndm.c, gen-sampler-lcm.c, gen-sampler-img2img.c). */
 #include "gen-sched-private.h"
 #include "gen-error.h"
 
@@ -52,7 +52,10 @@ gen_sampler_new (const GenSchedConfig *cfg, GenSamplerKind kind, GenSigmaSchedul
   s->final_sigmas = gen_sched_final_sigmas (cfg, row);
   s->lower_order_final = k->has_lower_final ? k->lower_order_final : TRUE;
   s->euler_at_final = k->has_euler_final ? k->euler_at_final : FALSE;
-  s->final_alpha = (k->has_alpha_one ? k->set_alpha_to_one : TRUE) ? 1.0f : s->ac[0];
+  s->final_alpha = (k->has_alpha_one ? k->set_alpha_to_one : row->default_alpha_to_one)
+                   ? 1.0f : s->ac[0];
+  s->skip_prk_steps = k->has_skip_prk && k->skip_prk_steps;
+  s->timestep_scaling = (float) (k->has_timestep_scaling ? k->timestep_scaling : 10.0);
   if (row->check && !row->check (s, error))
     {
       gen_sampler_free (s);
@@ -69,8 +72,8 @@ gen_sampler_free (GenSampler *s)
   gen_schedule_free (s->sched);
   g_free (s->ac);
   g_free (s->noise);
-  g_free (s->buf_a);
-  g_free (s->buf_b);
+  for (int b = 0; b < GEN_SAMPLER_MAX_BUFFERS; b++)
+    g_free (s->buf[b]);
   g_free (s);
 }
 
@@ -151,6 +154,7 @@ gboolean
 gen_sampler_reserve (GenSampler *s, gint64 n, GError **error)
 {
   gsize bytes;
+  gboolean ok;
 
   g_return_val_if_fail (s != NULL, FALSE);
   if (n < 0 || !g_size_checked_mul (&bytes, (gsize) (n > 0 ? n : 1), sizeof (float)))
@@ -162,21 +166,18 @@ gen_sampler_reserve (GenSampler *s, gint64 n, GError **error)
   if (n <= s->reserved && s->noise)
     return TRUE;
   g_free (s->noise);
-  g_free (s->buf_a);
-  g_free (s->buf_b);
-  s->buf_a = s->buf_b = NULL;
+  for (int b = 0; b < GEN_SAMPLER_MAX_BUFFERS; b++)
+    g_clear_pointer (&s->buf[b], g_free);
   s->reserved = 0;
   s->noise = g_try_malloc (bytes);
-  if (s->row->keeps_history)
-    {
-      s->buf_a = g_try_malloc (bytes);
-      s->buf_b = g_try_malloc (bytes);
-    }
-  if (!s->noise || (s->row->keeps_history && (!s->buf_a || !s->buf_b)))
+  ok = s->noise != NULL;
+  for (int b = 0; b < s->row->n_buffers; b++)
+    ok = ok && (s->buf[b] = g_try_malloc (bytes)) != NULL;
+  if (!ok)
     {
       g_clear_pointer (&s->noise, g_free);
-      g_clear_pointer (&s->buf_a, g_free);
-      g_clear_pointer (&s->buf_b, g_free);
+      for (int b = 0; b < GEN_SAMPLER_MAX_BUFFERS; b++)
+        g_clear_pointer (&s->buf[b], g_free);
       g_set_error (error, GEN_ERROR, GEN_ERROR_NO_MEMORY,
                    "out of memory for %" G_GINT64_FORMAT " floats of sampler state", n);
       return FALSE;
@@ -199,6 +200,8 @@ gen_sampler_step (GenSampler *s, int i, const float *model_output, float *x, gin
       /* a new run: set_timesteps (or set_begin_index) clears the history */
       s->lower_order_nums = 0;
       s->heun_first_done = FALSE;
+      s->counter = 0;
+      s->n_ets = 0;
     }
   s->last_i = i;
   s->row->step (s, i, model_output, x, n, rng);

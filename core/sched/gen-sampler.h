@@ -17,8 +17,10 @@ typedef struct _GenSampler GenSampler;
  * ignored by the others) must be 0 .. 1.  Besides gen_schedule_new's
  * errors: INVALID for a dpmpp_2m schedule where a second-order step follows
  * two equal sigmas (repeated timesteps, e.g. far more steps than the
- * spacing can separate; diffusers computes inf / NaN), UNSUPPORTED for
- * euler_a with prediction_type "sample" (diffusers refuses it too). */
+ * spacing can separate; diffusers computes inf / NaN), INVALID for a pndm
+ * schedule whose first PLMS pair would look past the last trained timestep,
+ * UNSUPPORTED for euler_a and pndm with prediction_type "sample" (diffusers
+ * refuses it too). */
 GenSampler *gen_sampler_new (const GenSchedConfig *cfg, GenSamplerKind kind,
                              GenSigmaSchedule sigmas, int steps, double eta, GError **error);
 void        gen_sampler_free (GenSampler *s);
@@ -50,15 +52,18 @@ gboolean gen_sampler_reserve (GenSampler *s, gint64 n, GError **error);
  * gen_sampler_scale_model_input).  Stochastic samplers draw their noise from
  * RNG as diffusers draws it from its generator (randn_tensor of the sample's
  * shape, one call per step: ddpm when t > 0, euler_a every step, ddim when
- * eta > 0); RNG may be NULL otherwise.  The caller passes I = start,
- * start+1, … in order; a call whose I is not the previous I + 1 begins a new
- * run (DPM-Solver's history and Heun's first stage are cleared). */
+ * eta > 0, lcm before its last step); RNG may be NULL otherwise.  The
+ * caller passes I = start, start+1, … in order; a call whose I is not the
+ * previous I + 1 begins a new run (DPM-Solver's history, Heun's first stage
+ * and PNDM's step count and kept outputs are cleared). */
 void gen_sampler_step (GenSampler *s, int i, const float *model_output, float *x, gint64 n,
                        GenRng *rng);
 
 /* X0 = the sampler's prediction of the clean sample from MODEL_OUTPUT at eval
  * I for the current sample X (diffusers' pred_original_sample, clipped where
- * the sampler clips; DPM-Solver++'s data prediction).  X0 may alias X. */
+ * the sampler clips; DPM-Solver++'s data prediction; pndm, which has none:
+ * Ho et al. eq. 15; lcm: its denoised sample c_skip·x + c_out·x0).  X0 may
+ * alias X. */
 void gen_sampler_predict_x0 (const GenSampler *s, int i, const float *x, const float *model_output,
                              float *x0, gint64 n);
 
@@ -70,7 +75,7 @@ void gen_sampler_predict_x0 (const GenSampler *s, int i, const float *x, const f
  * returns gen_sampler_n_evals (diffusers raises an error there). */
 int  gen_sampler_start_index (const GenSampler *s, double strength);
 /* X = the scheduler's add_noise(X0, NOISE) at eval START: √ᾱ·x0 + √(1−ᾱ)·noise
- * (ddpm, ddim; Ho et al. eq. 4), x0 + σ·noise (euler, euler_a, heun),
+ * (ddpm, ddim, pndm, lcm; Ho et al. eq. 4), x0 + σ·noise (euler, euler_a, heun),
  * α·x0 + σ_t·noise with α = 1/√(σ²+1), σ_t = σα (dpmpp_2m).  X may alias. */
 void gen_sampler_add_noise (const GenSampler *s, int start, const float *x0, const float *noise,
                             float *x, gint64 n);

@@ -207,6 +207,28 @@ neutralise_nonfinite (const char *data, gsize len, gsize *out_len)
   return g_string_free (out, FALSE);
 }
 
+/* What the file says about sampling: the class that saved it, and whether
+ * it asks for Karras or exponential sigmas. */
+static gboolean
+config_model_choice (GenConfig *cfg, GenSchedConfig *sc, GError **error)
+{
+  const char *name = gen_config_class_name (cfg);
+  gboolean dummy = FALSE;
+
+  sc->class_name = g_strdup (name);
+  if (!get_opt_bool (cfg, "use_karras_sigmas", &dummy, &sc->use_karras_sigmas, error)
+      || !get_opt_bool (cfg, "use_exponential_sigmas", &dummy, &sc->use_exponential_sigmas, error))
+    return FALSE;
+  if (sc->use_karras_sigmas && sc->use_exponential_sigmas)
+    {
+      g_set_error (error, GEN_ERROR, GEN_ERROR_FORMAT,
+                   "%s: use_karras_sigmas and use_exponential_sigmas are both true; only one "
+                   "sigma schedule can be used", gen_config_path (cfg));
+      return FALSE;
+    }
+  return TRUE;
+}
+
 static const char *const beta_schedule_names[] = { "linear", "scaled_linear", "squaredcos_cap_v2" };
 static const char *const prediction_names[] = { "epsilon", "v_prediction", "sample" };
 const char *const gen_sched_spacing_names[3] = { "leading", "trailing", "linspace" };
@@ -337,8 +359,28 @@ config_parse (GenConfig *cfg, GenSchedConfig *sc, GError **error)
                           error)
       || !get_opt_bool (cfg, "lower_order_final", &k->has_lower_final, &k->lower_order_final,
                         error)
-      || !get_opt_bool (cfg, "euler_at_final", &k->has_euler_final, &k->euler_at_final, error))
+      || !get_opt_bool (cfg, "euler_at_final", &k->has_euler_final, &k->euler_at_final, error)
+      || !get_opt_bool (cfg, "skip_prk_steps", &k->has_skip_prk, &k->skip_prk_steps, error)
+      || !get_opt_double (cfg, "timestep_scaling", &k->has_timestep_scaling,
+                          &k->timestep_scaling, error)
+      || !config_model_choice (cfg, sc, error))
     return FALSE;
+  if (!gen_config_is_null (cfg, "original_inference_steps"))
+    {
+      gint64 v64;
+
+      if (!gen_config_get_int (cfg, "original_inference_steps", FALSE, 0, &v64, error))
+        return FALSE;
+      if (v64 < 1 || v64 > GEN_SCHED_MAX_TRAIN_TIMESTEPS)
+        {
+          g_set_error (error, GEN_ERROR, GEN_ERROR_FORMAT,
+                       "%s: original_inference_steps %" G_GINT64_FORMAT " is out of range (1 .. %d)",
+                       path, v64, GEN_SCHED_MAX_TRAIN_TIMESTEPS);
+          return FALSE;
+        }
+      k->has_original_steps = TRUE;
+      k->original_steps = (int) v64;
+    }
   if (k->has_clip_range && k->clip_sample_range < 0)
     {
       g_set_error (error, GEN_ERROR, GEN_ERROR_FORMAT, "%s: clip_sample_range must be >= 0",
@@ -370,8 +412,9 @@ gen_sched_config_load (const char *path, GError **error)
 {
   GenSchedConfig *sc;
   GenConfig *cfg;
+  GMappedFile *map;
   GError *err = NULL;
-  char *data, *clean;
+  char *clean;
   gsize len, clean_len;
 
   if (path == NULL)
@@ -381,14 +424,24 @@ gen_sched_config_load (const char *path, GError **error)
       g_set_error (error, GEN_ERROR, GEN_ERROR_IO, "%s: not a regular file", path);
       return NULL;
     }
-  if (!g_file_get_contents (path, &data, &len, &err))
+  /* mapped, not read: a huge file is refused before any of it is touched */
+  if (!(map = g_mapped_file_new (path, FALSE, &err)))
     {
       g_set_error (error, GEN_ERROR, GEN_ERROR_IO, "%s: cannot read: %s", path, err->message);
       g_error_free (err);
       return NULL;
     }
-  clean = neutralise_nonfinite (data, len, &clean_len);
-  g_free (data);
+  len = g_mapped_file_get_length (map);
+  if (len > GEN_SCHED_CONFIG_MAX_BYTES)
+    {
+      g_set_error (error, GEN_ERROR, GEN_ERROR_FORMAT,
+                   "%s: %" G_GSIZE_FORMAT " bytes is too big for a scheduler config (at most %u)",
+                   path, len, GEN_SCHED_CONFIG_MAX_BYTES);
+      g_mapped_file_unref (map);
+      return NULL;
+    }
+  clean = neutralise_nonfinite (len > 0 ? g_mapped_file_get_contents (map) : "", len, &clean_len);
+  g_mapped_file_unref (map);
   cfg = gen_config_load_from_data (clean, (gssize) clean_len, path, error);
   g_free (clean);
   if (!cfg)
@@ -408,6 +461,7 @@ gen_sched_config_free (GenSchedConfig *cfg)
   g_free (cfg->betas);
   g_free (cfg->ac);
   g_free (cfg->ac_d);
+  g_free (cfg->class_name);
   g_free (cfg);
 }
 

@@ -23,7 +23,7 @@ typedef struct
 {
   gboolean has_spacing, has_offset, has_clip, has_clip_range, has_alpha_one, has_variance,
            has_final, has_sigma_min, has_sigma_max, has_lambda_min, has_lower_final,
-           has_euler_final;
+           has_euler_final, has_skip_prk, has_original_steps, has_timestep_scaling;
   Spacing      spacing;
   gint64       steps_offset;
   gboolean     clip_sample;
@@ -34,6 +34,9 @@ typedef struct
   double       sigma_min, sigma_max;   /* karras / exponential range overrides */
   double       lambda_min_clipped;
   gboolean     lower_order_final, euler_at_final;
+  gboolean     skip_prk_steps;         /* PNDMScheduler */
+  int          original_steps;         /* LCMScheduler's original_inference_steps */
+  double       timestep_scaling;       /* LCMScheduler */
 } SamplerKeys;
 
 struct _GenSchedConfig
@@ -45,6 +48,8 @@ struct _GenSchedConfig
   double       *ac_d;           /* [n_train] the same values as double */
   gboolean      cosine;         /* beta_schedule is squaredcos_cap_v2 (DPM-Solver then
                                    leaves its karras timesteps unrounded) */
+  char         *class_name;     /* "_class_name", or NULL */
+  gboolean      use_karras_sigmas, use_exponential_sigmas;   /* the model's sigma schedule */
   SamplerKeys   keys;
 };
 
@@ -60,11 +65,13 @@ void   gen_torch_linspace_f32 (double start, double end, int n, float *out);
 
 typedef struct _GenSamplerRow GenSamplerRow;
 
-/* set_timesteps' spacing: the timesteps of STEPS steps into TS (room for
- * steps + 1) below LAST (n_train, or DPM-Solver's lambda_min_clipped end);
- * returns how many (< 1: none). */
-typedef int  (*GenTimestepsFunc) (Spacing spacing, int n_train, int last, int steps,
-                                  gint64 offset, double *ts);
+/* set_timesteps: the timesteps of STEPS steps into TS (room for
+ * GEN_SCHED_TS_ROOM (steps)) below LAST (n_train, or DPM-Solver's
+ * lambda_min_clipped end), with CFG's spacing and keys; returns how many
+ * (< 1: none), or -1 with ERROR set where the class refuses the request. */
+#define GEN_SCHED_TS_ROOM(steps) (2 * (gsize) (steps) + 16)
+typedef int  (*GenTimestepsFunc) (const GenSchedConfig *cfg, Spacing spacing, int last,
+                                  int steps, gint64 offset, double *ts, GError **error);
 typedef void (*GenX0Func) (const GenSampler *s, int i, const float *x, const float *mo,
                            float *x0, gint64 n);
 typedef void (*GenStepFunc) (GenSampler *s, int i, const float *mo, float *x, gint64 n,
@@ -79,8 +86,13 @@ struct _GenSamplerRow
   /* the class's keys and their defaults, for keys the config leaves out */
   Spacing          default_spacing;
   gboolean         has_clip_sample, default_clip;
+  gboolean         default_alpha_to_one;  /* set_alpha_to_one (ddim, pndm, lcm) */
   gboolean         has_final_sigmas_type;
+  gboolean         reads_sigma_keys;      /* use_karras_sigmas / use_exponential_sigmas */
   gboolean         refuses_sample_prediction;
+  /* diffusers' training scripts save this class with every model: naming it
+   * says how the model was trained, not how to sample it */
+  gboolean         training_class;
   /* its set_timesteps (gen-schedule.c) */
   GenTimestepsFunc timesteps;
   gboolean         clips_lambda;          /* reads lambda_min_clipped */
@@ -90,7 +102,7 @@ struct _GenSamplerRow
   gboolean         unit_init_noise;       /* init_noise_sigma is 1 */
   /* its step (gen-sampler.c, gen-sampler-x0.c, gen-sampler-steps.c) */
   gboolean         scales_input;          /* scale_model_input divides by √(σ²+1) */
-  gboolean         keeps_history;         /* two buffers of step state */
+  int              n_buffers;             /* sample-sized buffers of step state */
   GenX0Func        predict_x0;
   GenStepFunc      step;
   gboolean       (*draws_noise) (const GenSampler *s, int i);    /* NULL: never */
@@ -126,16 +138,22 @@ gboolean gen_schedule_check_request (const GenSchedConfig *cfg, GenSamplerKind k
 /* final_sigmas_type as ROW's class reads it. */
 FinalSigmas gen_sched_final_sigmas (const GenSchedConfig *cfg, const GenSamplerRow *row);
 
-int  gen_timesteps_ddpm (Spacing spacing, int n_train, int last, int steps, gint64 offset,
-                         double *ts);
-int  gen_timesteps_euler (Spacing spacing, int n_train, int last, int steps, gint64 offset,
-                          double *ts);
-int  gen_timesteps_dpm (Spacing spacing, int n_train, int last, int steps, gint64 offset,
-                        double *ts);
+int  gen_timesteps_ddpm (const GenSchedConfig *cfg, Spacing spacing, int last, int steps,
+                         gint64 offset, double *ts, GError **error);
+int  gen_timesteps_euler (const GenSchedConfig *cfg, Spacing spacing, int last, int steps,
+                          gint64 offset, double *ts, GError **error);
+int  gen_timesteps_dpm (const GenSchedConfig *cfg, Spacing spacing, int last, int steps,
+                        gint64 offset, double *ts, GError **error);
+int  gen_timesteps_pndm (const GenSchedConfig *cfg, Spacing spacing, int last, int steps,
+                         gint64 offset, double *ts, GError **error);
+int  gen_timesteps_lcm (const GenSchedConfig *cfg, Spacing spacing, int last, int steps,
+                        gint64 offset, double *ts, GError **error);
 void gen_sigmas_karras (double sigma_min, double sigma_max, int n, double *out);
 void gen_sigmas_exponential (double sigma_min, double sigma_max, int n, double *out);
 
 /* ---- the stepper (gen-sampler.c) ---- */
+
+#define GEN_SAMPLER_MAX_BUFFERS 6
 
 struct _GenSampler
 {
@@ -151,16 +169,25 @@ struct _GenSampler
   float                eta;          /* 0 where the sampler has no eta */
   gboolean             lower_order_final, euler_at_final;
   FinalSigmas          final_sigmas;
+  gboolean             skip_prk_steps;   /* pndm */
+  float                timestep_scaling; /* lcm */
 
   /* run state */
   int                  last_i;
   int                  lower_order_nums;   /* dpm: steps taken in this run (capped at 2) */
   gboolean             heun_first_done;    /* heun: the first stage of a step is stored */
   float                heun_dt;
+  int                  counter;            /* pndm: steps taken in this run */
+  int                  n_ets;              /* pndm: model outputs kept (at most 4) */
   gint64               reserved;
   float               *noise;    /* [reserved] */
-  float               *buf_a;    /* [reserved] dpm: previous x0 (m1); heun: first-stage derivative */
-  float               *buf_b;    /* [reserved] dpm: current x0 (m0); heun: first-stage sample */
+  /* [row->n_buffers][reserved]
+   *   dpm:  0 previous x0 (m1), 1 current x0 (m0)
+   *   heun: 0 first-stage derivative, 1 first-stage sample
+   *   pndm: 0..3 the last model outputs (ets, oldest first), 4 the sample a
+   *         Runge-Kutta step or the first PLMS pair starts from, 5 the
+   *         Runge-Kutta sum of model outputs */
+  float               *buf[GEN_SAMPLER_MAX_BUFFERS];
 };
 
 /* ---- the formulas (gen-sampler-x0.c, gen-sampler-steps.c, gen-sampler-img2img.c) ---- */
@@ -170,6 +197,30 @@ gen_sched_clamp (float v, float r)
 {
   /* torch.clamp (-r, r); NaN stays NaN */
   return v < -r ? -r : (v > r ? r : v);
+}
+
+/* One element of x0 from √ᾱ = SA, √(1−ᾱ) = SB (Ho et al. 2020 eq. 15; v:
+ * Salimans & Ho 2022), clipped where S's class clips. */
+static inline float
+gen_x0_vp_one (const GenSampler *s, float sa, float sb, float x, float mo)
+{
+  float v;
+
+  if (s->prediction == GEN_PREDICTION_EPSILON)
+    {
+      float e = sb * mo;
+
+      v = (x - e) / sa;
+    }
+  else if (s->prediction == GEN_PREDICTION_V)
+    {
+      float p = sa * x, q = sb * mo;
+
+      v = p - q;
+    }
+  else
+    v = mo;
+  return s->clip_sample ? gen_sched_clamp (v, s->clip_range) : v;
 }
 
 /* x0 from ᾱ = A (ddpm, ddim), at VE level SIGMA (euler, euler_a, heun), or
@@ -194,6 +245,12 @@ void gen_step_euler (GenSampler *s, int i, const float *mo, float *x, gint64 n, 
 void gen_step_euler_a (GenSampler *s, int i, const float *mo, float *x, gint64 n, GenRng *rng);
 void gen_step_heun (GenSampler *s, int i, const float *mo, float *x, gint64 n, GenRng *rng);
 void gen_step_dpm (GenSampler *s, int i, const float *mo, float *x, gint64 n, GenRng *rng);
+void gen_step_pndm (GenSampler *s, int i, const float *mo, float *x, gint64 n, GenRng *rng);
+void gen_step_lcm (GenSampler *s, int i, const float *mo, float *x, gint64 n, GenRng *rng);
+void gen_predict_x0_lcm (const GenSampler *s, int i, const float *x, const float *mo, float *x0,
+                         gint64 n);
+gboolean gen_draws_noise_lcm (const GenSampler *s, int i);
+gboolean gen_check_pndm (const GenSampler *s, GError **error);
 gboolean gen_draws_noise_ddpm (const GenSampler *s, int i);
 gboolean gen_draws_noise_ddim (const GenSampler *s, int i);
 gboolean gen_draws_noise_always (const GenSampler *s, int i);

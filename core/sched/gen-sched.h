@@ -10,6 +10,9 @@
  *   heun       HeunDiscreteScheduler                Karras et al. 2022, alg. 1
  *   dpmpp_2m   DPMSolverMultistepScheduler          Lu et al. 2022 (DPM-Solver++), alg. 2
  *              (dpmsolver++, order 2, midpoint, lower_order_final)
+ *   pndm       PNDMScheduler (PLMS; skip_prk_steps  Liu et al. 2022 (PNDM), eq. 9 / 12, alg. 2
+ *              false: the Runge-Kutta warm-up)
+ *   lcm        LCMScheduler                         Luo et al. 2023 (LCM), eq. 9, alg. 3
  *
  * Sigma schedules (the samplers that use sigmas only): default (the
  * training sigmas interpolated at the timesteps), karras (Karras et al. 2022
@@ -33,7 +36,9 @@
  *   gen-sampler-table.h/.c  the samplers and sigma schedules, a row each
  *   gen-schedule.h/.c       the pure schedule (set_timesteps)
  *   gen-sampler.h/.c        the stepper; gen-sampler-x0.c, gen-sampler-steps.c
- *                           and gen-sampler-img2img.c hold its formulas
+ *                           and gen-sampler-img2img.c hold its formulas,
+ *                           gen-sampler-pndm.c and gen-sampler-lcm.c those
+ *                           two classes whole (schedule and step)
  *   gen-sched-private.h     what those files share
  *
  * Changes from the first sketch of this API, and why:

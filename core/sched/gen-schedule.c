@@ -11,10 +11,10 @@
 
 /* set_timesteps of DDPMScheduler / DDIMScheduler: integer timesteps. */
 int
-gen_timesteps_ddpm (Spacing spacing, int n_train, G_GNUC_UNUSED int last, int steps, gint64 offset,
-                    double *ts)
+gen_timesteps_ddpm (const GenSchedConfig *cfg, Spacing spacing, G_GNUC_UNUSED int last, int steps,
+                    gint64 offset, double *ts, G_GNUC_UNUSED GError **error)
 {
-  int n = steps;
+  int n = steps, n_train = cfg->n_train;
 
   if (spacing == SPACING_LINSPACE)
     {
@@ -43,10 +43,10 @@ gen_timesteps_ddpm (Spacing spacing, int n_train, G_GNUC_UNUSED int last, int st
 
 /* Euler / Euler-ancestral / Heun: float32 timesteps. */
 int
-gen_timesteps_euler (Spacing spacing, int n_train, G_GNUC_UNUSED int last, int steps, gint64 offset,
-                     double *ts)
+gen_timesteps_euler (const GenSchedConfig *cfg, Spacing spacing, G_GNUC_UNUSED int last, int steps,
+                     gint64 offset, double *ts, G_GNUC_UNUSED GError **error)
 {
-  int n = steps;
+  int n = steps, n_train = cfg->n_train;
 
   if (spacing == SPACING_LINSPACE)
     {
@@ -79,9 +79,10 @@ gen_timesteps_euler (Spacing spacing, int n_train, G_GNUC_UNUSED int last, int s
 
 /* DPMSolverMultistepScheduler: integer timesteps, below LAST. */
 int
-gen_timesteps_dpm (Spacing spacing, int n_train, int last, int steps, gint64 offset, double *ts)
+gen_timesteps_dpm (const GenSchedConfig *cfg, Spacing spacing, int last, int steps, gint64 offset,
+                   double *ts, G_GNUC_UNUSED GError **error)
 {
-  int n = steps;
+  int n = steps, n_train = cfg->n_train;
 
   if (spacing == SPACING_LINSPACE)
     {
@@ -196,14 +197,16 @@ gen_sched_final_sigmas (const GenSchedConfig *cfg, const GenSamplerRow *row)
   return row->has_final_sigmas_type && cfg->keys.has_final ? cfg->keys.final_sigmas : FINAL_ZERO;
 }
 
-/* DDPMScheduler's / DDIMScheduler's set_timesteps: integer timesteps on the
- * trained grid, σ(t_i) for reporting.  TS has room for steps + 1. */
+/* The set_timesteps of the classes that step on the trained grid (DDPM,
+ * DDIM, PNDM, LCM): integer timesteps, σ(t_i) for reporting. */
 static gboolean
 schedule_trained (GenSchedule *sc, const GenSchedConfig *cfg, const GenSamplerRow *row,
                   Spacing spacing, gint64 offset, double *ts, GError **error)
 {
-  int n = row->timesteps (spacing, cfg->n_train, cfg->n_train, sc->steps, offset, ts);
+  int n = row->timesteps (cfg, spacing, cfg->n_train, sc->steps, offset, ts, error);
 
+  if (n < 0)
+    return FALSE;
   if (n < 1)
     {
       gen_sched_fail (error, sc->kind, sc->steps, "the timestep spacing gives no timestep");
@@ -257,7 +260,7 @@ lambda_clipped_end (const GenSchedule *sc, const GenSchedConfig *cfg, GError **e
   return N - clipped;
 }
 
-/* The sigma samplers' set_timesteps.  TS has room for steps + 1. */
+/* The sigma samplers' set_timesteps. */
 static gboolean
 schedule_sigma (GenSchedule *sc, const GenSchedConfig *cfg, const GenSamplerRow *row,
                 Spacing spacing, gint64 offset, double *ts, GError **error)
@@ -280,7 +283,9 @@ schedule_sigma (GenSchedule *sc, const GenSchedConfig *cfg, const GenSamplerRow 
 
   if (row->clips_lambda && (last = lambda_clipped_end (sc, cfg, error)) < 1)
     goto out;
-  n = row->timesteps (spacing, N, last, sc->steps, offset, ts);
+  n = row->timesteps (cfg, spacing, last, sc->steps, offset, ts, error);
+  if (n < 0)
+    goto out;
   if (n < 1)
     {
       gen_sched_fail (error, sc->kind, sc->steps, "the timestep spacing gives no timestep");
@@ -419,7 +424,7 @@ gen_schedule_new (const GenSchedConfig *cfg, GenSamplerKind kind, GenSigmaSchedu
   sc->kind = kind;
   sc->sigma_schedule = sigmas;
   sc->steps = steps;
-  ts = g_new (double, steps + 1);
+  ts = g_new (double, GEN_SCHED_TS_ROOM (steps));
   if (row->info.uses_sigmas)
     ok = schedule_sigma (sc, cfg, row, spacing, offset, ts, error);
   else
