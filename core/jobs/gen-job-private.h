@@ -55,7 +55,7 @@ typedef struct
   int                  outer_threads; /* theirs before it, given back by gen_run_clear */
   GTimer              *timer;
   int                  done, total;   /* model evaluations, for the progress callback */
-  GenArena            *arenas[GEN_TILER_MAX_WORKERS]; /* each tile worker's activations,
+  GenArena            *arenas[GEN_MAX_THREADS]; /* each tile worker's activations,
                                                          made before the workers start */
 } GenRun;
 

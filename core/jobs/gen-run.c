@@ -39,7 +39,7 @@ gen_run_clear (GenRun *r)
   gsize most = 0;
   int workers = 0;
 
-  for (int i = 0; i < GEN_TILER_MAX_WORKERS; i++)
+  for (int i = 0; i < GEN_MAX_THREADS; i++)
     if (r->arenas[i])
       {
         if (gen_arena_peak_bytes (r->arenas[i]) > 0)

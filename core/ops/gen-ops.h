@@ -32,8 +32,13 @@ void gen_gemm (bool trans_a, bool trans_b, int m, int n, int k,
                const float *b, int ldb,
                float beta, float *c, int ldc);
 
-/* Threads used by the core (>= 1): its parallel loops and its split GEMMs
- * (the BLAS itself always runs one thread). */
+/* The most threads the core uses for one run: parts of a parallel loop and
+ * parallel tile workers alike. */
+#define GEN_MAX_THREADS 64
+
+/* Threads used by the core (>= 1) for the calling thread's work: its parallel
+ * loops and its split GEMMs (the BLAS itself always runs one thread).  Per
+ * thread: a job sets it from its options for its run and restores it. */
 void gen_set_threads (int n);
 int  gen_get_threads (void);
 /* The parts ops may split into from here on (gen_get_threads () unchanged):

@@ -8,8 +8,12 @@
 /* OpenBLAS extension (declared in its cblas.h, but not in every cblas.h). */
 extern void openblas_set_num_threads (int num_threads);
 
-static int gen_threads = 1;
-static int op_threads = 1;    /* parts the current context may use */
+/* The thread count is the calling thread's: a run sets it for its own thread
+ * and puts it back when it ends (core/jobs/gen-run.c), so two runs in two
+ * threads never see each other's, and a thread the core did not set up (a
+ * tile worker, a front end's own thread) starts at one. */
+static _Thread_local int gen_threads = 1;
+static _Thread_local int op_threads = 1;    /* parts the current context may use */
 static _Thread_local bool in_part;   /* this thread runs a part of gen_parallel_for */
 
 /* OpenBLAS's own threads stay off (one BLAS thread, always): the core
@@ -42,8 +46,6 @@ gen_set_op_threads (int n)
  * nothing here either.  The caller takes parts too, starting with part 0.
  * A part that calls gen_gemm or gen_parallel_for runs them on its own
  * thread.  One job at a time. */
-
-#define MAX_PARTS 64
 
 static GMutex pool_job;          /* held by the caller for a whole job */
 static GMutex pool_lock;         /* guards what follows */
@@ -94,7 +96,7 @@ gen_parallel_parts (void)
 void
 gen_parallel_for (int parts, GenPartFunc fn, gpointer data)
 {
-  parts = MIN (parts, MAX_PARTS);
+  parts = MIN (parts, GEN_MAX_THREADS);
   if (in_part || parts <= 1)
     {
       /* nested (this thread is itself a part), or nothing to share */
