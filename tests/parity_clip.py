@@ -31,7 +31,7 @@ import time
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, os.path.join(HERE, "reference"))
 
-import parity  # noqa: E402  (nmse, run_cli, seed_of; imports torch if it can)
+import parity  # noqa: E402  (check_outputs, run_cli, seed_of; imports torch if it can)
 
 torch = parity.torch
 if torch is not None:
@@ -124,41 +124,8 @@ def run_case(case, args, root, res, log):
         print("    $ " + " ".join(cmd))
         res.failed += 1
         return
-    got = st.load(out_path)
-    problems, lines, worst, worst_name = [], [], 0.0, "exact"
-    for name, ref in taps.items():
-        if name not in got:
-            problems.append("tap %s missing from the C output" % name)
-            continue
-        c = got[name]
-        if tuple(c.shape) != tuple(ref.shape):
-            problems.append("tap %s shape %s, reference %s" % (name, list(c.shape), list(ref.shape)))
-            continue
-        e = parity.nmse(c, ref)
-        if not (e <= parity.NMSE_LIMIT):
-            problems.append("tap %s NMSE %.3g > %.0e" % (name, e, parity.NMSE_LIMIT))
-        if not (e <= worst):
-            worst, worst_name = e, name
-        lines.append("    %-32s %-12s nmse %.3g  max|err| %.3g" % (
-            name, "x".join(map(str, ref.shape)), e, float((c.double() - ref.double()).abs().max())))
-    extra = sorted(set(got) - set(taps))
-    if extra:
-        problems.append("unexpected tensors in the C output: %s" % ", ".join(extra))
-    out_e = parity.nmse(got["last_hidden_state"], taps["last_hidden_state"]) \
-        if "last_hidden_state" in got and got["last_hidden_state"].shape == taps["last_hidden_state"].shape \
-        else float("nan")
-    status = "FAIL" if problems else "PASS"
-    print("%s clip/%s [%s]: worst tap %.2e (%s), last_hidden_state nmse %.2e" % (
-        status, case["name"], desc, worst, worst_name, out_e))
-    if problems or args.verbose:
-        for line in lines:
-            print(line)
-        for p in problems:
-            print("    ! " + p)
-    if problems:
-        res.failed += 1
-    else:
-        res.passed += 1
+    parity.check_outputs("clip/" + case["name"], desc, taps, out_path, args, res,
+                         output="last_hidden_state")
 
 
 def run_refusals(args, root, res, log):

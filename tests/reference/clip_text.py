@@ -31,6 +31,7 @@ The forward pass (pre-norm transformer, causal self-attention):
 
 Public API
   CLIPTextModel.from_config(dict)       missing keys take CLIPTextConfig's defaults
+                                        (a models._Model, like the diffusers models)
   model.forward_taps(input_ids, clip_skip=None) -> (last_hidden_state, OrderedDict of taps)
   model.save_pretrained(folder, dtype="F32", position_ids=False, metadata=None)
   build(config, seed)                   random weights (see init_random)
@@ -46,6 +47,7 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
+import models
 import st
 
 TRANSFORMERS_VERSION = "4.44.0"
@@ -151,7 +153,9 @@ class TextTransformer(nn.Module):
         self.final_layer_norm = nn.LayerNorm(cfg["hidden_size"], eps=cfg["layer_norm_eps"])
 
 
-class CLIPTextModel(nn.Module):
+class CLIPTextModel(models._Model):
+    """From models._Model: resolve_config, from_config (missing keys take
+    the defaults below, unknown ones are ignored), round_weights."""
     class_name = "CLIPTextModel"
     # CLIPTextConfig.__init__ defaults (projection_dim and the dropouts are
     # read but do not change CLIPTextModel's output)
@@ -162,18 +166,6 @@ class CLIPTextModel(nn.Module):
         "initializer_range": 0.02, "initializer_factor": 1.0,
         "pad_token_id": 1, "bos_token_id": 49406, "eos_token_id": 49407,
     }
-
-    @classmethod
-    def resolve_config(cls, config):
-        cfg = dict(cls.defaults)
-        for k, v in config.items():
-            if k in cfg:
-                cfg[k] = v
-        return cfg
-
-    @classmethod
-    def from_config(cls, config):
-        return cls(cls.resolve_config(config))
 
     def __init__(self, cfg):
         super().__init__()
@@ -226,11 +218,6 @@ class CLIPTextModel(nn.Module):
                "torch_dtype": "float32", "transformers_version": TRANSFORMERS_VERSION}
         out.update(self.config)
         return dict(sorted(out.items()))
-
-    def round_weights(self, dtype):
-        with torch.no_grad():
-            for p in self.parameters():
-                p.copy_(st.round_to(p, dtype))
 
     def export_state_dict(self, position_ids=False):
         sd = collections.OrderedDict((k, v.detach().clone()) for k, v in self.state_dict().items())
