@@ -437,6 +437,15 @@ def run_case(case, suite, args, root, res, log):
 
 # ---------------------------------------------------------------- main
 
+def finish(suite, total, res, kept):
+    """Prints the suite's summary lines; returns the exit status."""
+    print("suite %s: %.1f s (reference %.1f s, CLI %.1f s)%s" % (
+        suite, total, total - res.cli_seconds, res.cli_seconds,
+        (", files kept in " + kept) if kept else ""))
+    print("%d passed, %d failed" % (res.passed, res.failed))
+    return 0 if res.failed == 0 and res.passed > 0 else 1
+
+
 def run_ops(args, root):
     if not args.test_ops:
         print("suite ops needs --test-ops PATH")
@@ -496,12 +505,7 @@ def main():
                                                                   type(exc).__name__, exc))
                     res.failed += 1
                 sys.stdout.flush()
-        total = time.time() - t0
-        print("suite %s: %.1f s (reference %.1f s, CLI %.1f s)%s" % (
-            args.suite, total, total - res.cli_seconds, res.cli_seconds,
-            (", files kept in " + root) if args.keep else ""))
-        print("%d passed, %d failed" % (res.passed, res.failed))
-        return 0 if res.failed == 0 and res.passed > 0 else 1
+        return finish(args.suite, time.time() - t0, res, root if args.keep else None)
     finally:
         if not args.keep:
             shutil.rmtree(root, ignore_errors=True)

@@ -190,11 +190,7 @@ def main():
                 sys.stdout.flush()
             if not args.only:
                 run_refusals(args, root, res, log)
-        total = time.time() - t0
-        print("suite clip: %.1f s (reference %.1f s, CLI %.1f s)%s" % (
-            total, total - res.cli_seconds, res.cli_seconds, (", files kept in " + root) if args.keep else ""))
-        print("%d passed, %d failed" % (res.passed, res.failed))
-        return 0 if res.failed == 0 and res.passed > 0 else 1
+        return parity.finish("clip", time.time() - t0, res, root if args.keep else None)
     finally:
         if not args.keep:
             shutil.rmtree(root, ignore_errors=True)

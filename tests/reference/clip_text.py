@@ -34,13 +34,12 @@ Public API
                                         (a models._Model, like the diffusers models)
   model.forward_taps(input_ids, clip_skip=None) -> (last_hidden_state, OrderedDict of taps)
   model.save_pretrained(folder, dtype="F32", position_ids=False, metadata=None)
-  build(config, seed)                   random weights (see init_random)
+  build(config, seed)                   random weights (models.init_random)
   load_pretrained(folder)               -> model (config.json + model.safetensors)
 """
 
 import collections
 import json
-import math
 import os
 
 import torch
@@ -242,31 +241,10 @@ class CLIPTextModel(models._Model):
                 metadata=metadata if metadata is not None else {"format": "pt"})
 
 
-def init_random(model):
-    """Every parameter random, so a missing bias, a swapped q/k or a wrong
-    transpose changes the output:
-      embeddings N(0, 1); linear weights N(0, 1/fan_in), biases 0.1 N(0, 1);
-      layer norm weight 1 + 0.1 N(0, 1), bias 0.1 N(0, 1).
-    Uses torch's global generator (seed it first)."""
-    with torch.no_grad():
-        for m in model.modules():
-            if isinstance(m, nn.Linear):
-                m.weight.copy_(torch.randn(m.weight.shape) / math.sqrt(m.in_features))
-                m.bias.copy_(0.1 * torch.randn(m.bias.shape))
-            elif isinstance(m, nn.LayerNorm):
-                m.weight.copy_(1 + 0.1 * torch.randn(m.weight.shape))
-                m.bias.copy_(0.1 * torch.randn(m.bias.shape))
-            elif isinstance(m, nn.Embedding):
-                m.weight.copy_(torch.randn(m.weight.shape))
-    return model
-
-
 def build(config, seed=0):
-    torch.manual_seed(seed)
-    model = CLIPTextModel.from_config(config)
-    torch.manual_seed(seed)
-    init_random(model)
-    return model.eval()
+    """Random weights from SEED (models.init_random: embeddings N(0, 1),
+    linear weights N(0, 1/fan_in), biases and layer norms perturbed)."""
+    return models.build(config, seed, cls=CLIPTextModel)
 
 
 def load_pretrained(folder):
