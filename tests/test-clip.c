@@ -7,6 +7,7 @@
 #include "gen-ops.h"
 #include "test-util.h"
 
+#include <glib/gstdio.h>
 #include <math.h>
 #include <string.h>
 
@@ -336,6 +337,42 @@ test_bad_config (void)
                                  NULL), GEN_ERROR_UNSUPPORTED, "_class_name", NULL);
 }
 
+static void
+test_no_weights (void)
+{
+  char *cfg = config (VOCAB, HEADS, "quick_gelu", "");
+  char *dir = make_model (cfg, NULL);
+  char *bin = g_build_filename (dir, "pytorch_model.bin", NULL);
+
+  expect_load_error (make_model (cfg, NULL), GEN_ERROR_MISSING, "model.safetensors", NULL);
+  g_assert_true (g_file_set_contents (bin, "PK", 2, NULL));
+  expect_load_error (dir, GEN_ERROR_MISSING, ".bin", "convert it to model.safetensors");
+  g_free (bin);
+  g_free (cfg);
+}
+
+static void
+test_fp16_variant_name (void)
+{
+  Tensors *t = clip_weights ();
+  char *cfg = config (VOCAB, HEADS, "quick_gelu", "");
+  char *dir = make_clip (cfg, t, NULL, TRUE);
+  char *from = g_build_filename (dir, "model.safetensors", NULL);
+  char *to = g_build_filename (dir, "model.fp16.safetensors", NULL);
+  GError *error = NULL;
+  GenModel *m;
+
+  g_assert_cmpint (g_rename (from, to), ==, 0);
+  m = gen_model_load (dir, &error);
+  g_assert_no_error (error);
+  gen_model_free (m);
+  tmp_dir_remove (dir);
+  g_free (from);
+  g_free (to);
+  g_free (cfg);
+  tensors_free (t);
+}
+
 int
 main (int argc, char **argv)
 {
@@ -343,6 +380,8 @@ main (int argc, char **argv)
   gen_set_threads (1);
   g_test_add_func ("/clip/loads-and-runs", test_loads_and_runs);
   g_test_add_func ("/clip/model-type-only", test_model_type_only);
+  g_test_add_func ("/clip/fp16-variant-name", test_fp16_variant_name);
+  g_test_add_func ("/clip/bad/no-weights", test_no_weights);
   g_test_add_func ("/clip/bad/missing-tensor", test_missing_tensor);
   g_test_add_func ("/clip/bad/misshaped-tensor", test_misshaped_tensor);
   g_test_add_func ("/clip/bad/int-tensor-where-used", test_int_tensor_where_used);
