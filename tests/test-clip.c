@@ -5,6 +5,7 @@
 #include "gen-error.h"
 #include "gen-model.h"
 #include "gen-ops.h"
+#include "gen-pipeline.h"
 #include "test-util.h"
 
 #include <glib/gstdio.h>
@@ -337,6 +338,37 @@ test_bad_config (void)
                                  NULL), GEN_ERROR_UNSUPPORTED, "_class_name", NULL);
 }
 
+/* A text encoder is no job's model, nor a VAE. */
+static void
+test_not_a_job_model (void)
+{
+  Tensors *t = clip_weights ();
+  char *cfg = config (VOCAB, HEADS, "quick_gelu", "");
+  char *dir = make_clip (cfg, t, NULL, FALSE);
+  GError *error = NULL;
+
+  g_assert_null (gen_pipeline_load (dir, NULL, &error));
+  g_assert_error (error, GEN_ERROR, GEN_ERROR_INVALID);
+  g_assert_nonnull (strstr (error->message, "text encoder"));
+  g_clear_error (&error);
+  {
+    Tensors *ut = tiny_unet_weights ();
+    char *ucfg = g_strdup_printf (tiny_unet_config, "");
+    char *udir = make_model (ucfg, ut);
+
+    g_assert_null (gen_pipeline_load (udir, dir, &error));   /* as --vae */
+    g_assert_error (error, GEN_ERROR, GEN_ERROR_INVALID);
+    g_assert_nonnull (strstr (error->message, "VAE"));
+    g_clear_error (&error);
+    tmp_dir_remove (udir);
+    g_free (ucfg);
+    tensors_free (ut);
+  }
+  tmp_dir_remove (dir);
+  g_free (cfg);
+  tensors_free (t);
+}
+
 static void
 test_no_weights (void)
 {
@@ -382,6 +414,7 @@ main (int argc, char **argv)
   g_test_add_func ("/clip/model-type-only", test_model_type_only);
   g_test_add_func ("/clip/fp16-variant-name", test_fp16_variant_name);
   g_test_add_func ("/clip/bad/no-weights", test_no_weights);
+  g_test_add_func ("/clip/bad/not-a-job-model", test_not_a_job_model);
   g_test_add_func ("/clip/bad/missing-tensor", test_missing_tensor);
   g_test_add_func ("/clip/bad/misshaped-tensor", test_misshaped_tensor);
   g_test_add_func ("/clip/bad/int-tensor-where-used", test_int_tensor_where_used);
