@@ -229,7 +229,9 @@ run_forward (int argc, char **argv, GError **error)
   g_option_context_add_main_entries (ctx, entries, NULL);
   g_option_context_set_summary (ctx,
     "Reads tensor 'sample' from IN, runs the UNet (with the timestep) or the VAE part,\n"
-    "and writes tensor 'sample' to OUT.  A VAE without --part runs decode(encode(x).mean).");
+    "and writes tensor 'sample' to OUT.  A VAE without --part runs decode(encode(x).mean).\n"
+    "A text encoder (CLIPTextModel) reads 'input_ids' [N, T] (I64 or I32) and writes\n"
+    "'last_hidden_state' [N, T, hidden].");
   if (!g_option_context_parse (ctx, &argc, &argv, error))
     goto out;
   if (!model_dir || !input || !output)
