@@ -1,8 +1,8 @@
 /* gen-text-ops.c — kernels over token sequences: causal self-attention,
  * quick_gelu, linear onto a residual stream. */
 #include "gen-text-ops.h"
+#include "gen-ops-private.h"
 
-#include <math.h>
 #include <string.h>
 
 #define CAUSAL_BAND_FLOATS ((int64_t) 1 << 20)   /* 4 MB of scores per thread */
@@ -84,16 +84,22 @@ typedef struct
   int64_t      n;
 } Elementwise;
 
+/* QuickGELU (Hendrycks & Gimpel 2016, §2: x · σ(1.702 x)), by the
+ * vectorised exp. */
+GEN_CLONES static void
+quick_gelu_run (const float *x, float *y, int64_t n)
+{
+  for (int64_t i = 0; i < n; i++)
+    y[i] = x[i] / (1.0f + exp_approx (-1.702f * x[i]));
+}
+
 static void
 quick_gelu_part (int part, int parts, gpointer data)
 {
   const Elementwise *e = data;
-  const float *restrict x = e->x;
-  float *restrict y = e->y;
+  int64_t i0 = e->n * part / parts, i1 = e->n * (part + 1) / parts;
 
-  /* QuickGELU (Hendrycks & Gimpel 2016, §2: x · σ(1.702 x)) */
-  for (int64_t i = e->n * part / parts; i < e->n * (part + 1) / parts; i++)
-    y[i] = x[i] / (1.0f + expf (-1.702f * x[i]));
+  quick_gelu_run (e->x + i0, e->y + i0, i1 - i0);
 }
 
 void
