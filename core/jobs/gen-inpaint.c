@@ -225,6 +225,10 @@ inpaint_crop (GenPipeline *p, const GenJobOptions *o, const GenPixels *in, const
       || !(m = mask_to_model_space (mask, in->width, in->height, &s, error))
       || !(x = gen_job_alloc_floats (n, error)))
     goto out;
+  /* refine fills the whole selection, soft or not; the mask's values weigh
+   * the result only when it is composed (gen_job_inpaint) */
+  for (gint64 i = 0; refine && i < n; i++)
+    m[i] = m[i] > 0.0f ? 1.0f : 0.0f;
   rng = gen_rng_new (o->seed);
   if (refine)
     ok = gen_job_inpaint_refine (&r, &s, x0k, m, rng, x, error);
