@@ -347,7 +347,7 @@ run_job (JobKind kind, int argc, char **argv, GError **error)
     { "resample", 0, 0, G_OPTION_ARG_INT, &resample, "inpaint: RePaint resamplings (default 10)", "N" },
     { "method", 0, 0, G_OPTION_ARG_STRING, &method, "inpaint: refine (default) or repaint", "M" },
     { "refine-sigma", 0, 0, G_OPTION_ARG_DOUBLE, &refine_sigma,
-      "inpaint: the noise level refine starts from, 0..255 (default 40)", "N" },
+      "inpaint: the noise level refine starts from, 0..255 (default 25)", "N" },
     { "sample", 0, 0, G_OPTION_ARG_NONE, &sample, "vae: sample the latent instead of its mean", NULL },
     { "frames", 0, 0, G_OPTION_ARG_INT, &frames, "interpolate: frames between (default 8)", "N" },
     { NULL }

@@ -65,7 +65,7 @@ typedef struct
                                      0 = default (GEN_INPAINT_DEFAULT_SIGMA) */
 } GenJobOptions;
 
-#define GEN_INPAINT_DEFAULT_SIGMA 40.0
+#define GEN_INPAINT_DEFAULT_SIGMA 25.0
 
 void gen_job_options_init (GenJobOptions *opts);
 
