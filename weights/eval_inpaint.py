@@ -339,13 +339,13 @@ def gmic_version(args):
 
 
 def contact_sheet(args, methods, best, cases, files, work, sizes):
-    """Rows: a few holes of the largest size (squares and free-form); columns:
+    """Rows: four holes of the largest size (squares and free-form); columns:
     the original, the holed input, then every method at its chosen setting,
-    each a crop of twice the hole's size around it."""
+    each a crop of 1.5 times the hole's size around it."""
     from PIL import ImageDraw
     s = max(sizes)
-    picks = [c for c in cases if c[1] == s][:6]
-    tile = 2 * s
+    picks = [c for c in cases if c[1] == s][:4]
+    tile = 3 * s // 2
     cols = ["original", "hole"] + [m[0].replace("ours ", "ours\n") for m in methods]
     W, top = len(cols) * (tile + 4) + 4, 30
     sheet = Image.new("RGB", (W, top + len(picks) * (tile + 4) + 4), "white")
@@ -356,7 +356,7 @@ def contact_sheet(args, methods, best, cases, files, work, sizes):
         ys, xs = np.nonzero(m)
         cy, cx = (ys.min() + ys.max()) // 2, (xs.min() + xs.max()) // 2
         h, w = m.shape
-        y0, x0 = int(np.clip(cy - s, 0, h - tile)), int(np.clip(cx - s, 0, w - tile))
+        y0, x0 = int(np.clip(cy - tile // 2, 0, h - tile)), int(np.clip(cx - tile // 2, 0, w - tile))
         imgs = [files[i], inp] + [
             os.path.join(work, "%02d-%d-%s-%s-%s.png" % (i, size, shape, slug(lab), best[(lab, size)]))
             for lab, _, _, _ in methods]
