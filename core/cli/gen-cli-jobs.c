@@ -364,7 +364,9 @@ static const struct
                      "(one MMSE prediction, best PSNR) or sample (--steps, sharper); --strength;\n"
                      "--mask FILE (white = denoise; gray blends)." },
   { "inpaint", "IN", "Fills where --mask FILE is white, consistent with the surroundings; pixels\n"
-                     "outside the mask are kept exactly." },
+                     "outside the mask are kept exactly, gray ones blend.  Pixel models: --method\n"
+                     "refine (default: a smooth fill refined from noise --refine-sigma, seconds)\n"
+                     "or repaint (from pure noise with --jump/--resample, minutes)." },
   { "vary", "IN", "A variation of the image (img2img): --strength 0..1 (how far from the input)." },
   { "vae", "IN", "Encodes and decodes the image through the VAE (--sample draws the latent)." },
   { "interpolate", "A B", "--frames N images between A and B, written as OUT-0, OUT-1, …" },
@@ -374,8 +376,8 @@ static gboolean
 run_job (JobKind kind, int argc, char **argv, GError **error)
 {
   Common c = { .steps = -1 };
-  char *sigma = NULL, *mode = NULL, *mask_path = NULL;
-  double strength = -1.0;
+  char *sigma = NULL, *mode = NULL, *mask_path = NULL, *method = NULL;
+  double strength = -1.0, refine_sigma = 0.0;
   int width = 0, height = 0, count = 1, jump = 10, resample = 10, frames = 8;
   gboolean sample = FALSE;
   GOptionEntry job_entries[] = {
@@ -388,6 +390,9 @@ run_job (JobKind kind, int argc, char **argv, GError **error)
     { "mask", 0, 0, G_OPTION_ARG_FILENAME, &mask_path, "inpaint/denoise: mask image", "FILE" },
     { "jump", 0, 0, G_OPTION_ARG_INT, &jump, "inpaint: RePaint jump length (default 10)", "N" },
     { "resample", 0, 0, G_OPTION_ARG_INT, &resample, "inpaint: RePaint resamplings (default 10)", "N" },
+    { "method", 0, 0, G_OPTION_ARG_STRING, &method, "inpaint: refine (default) or repaint", "M" },
+    { "refine-sigma", 0, 0, G_OPTION_ARG_DOUBLE, &refine_sigma,
+      "inpaint: the noise level refine starts from, 0..255 (default 25)", "N" },
     { "sample", 0, 0, G_OPTION_ARG_NONE, &sample, "vae: sample the latent instead of its mean", NULL },
     { "frames", 0, 0, G_OPTION_ARG_INT, &frames, "interpolate: frames between (default 8)", "N" },
     { NULL }
@@ -522,6 +527,16 @@ run_job (JobKind kind, int argc, char **argv, GError **error)
         }
         break;
       case JOB_INPAINT:
+        if (method && strcmp (method, "refine") != 0 && strcmp (method, "repaint") != 0)
+          {
+            g_set_error (error, GEN_ERROR, GEN_ERROR_INVALID,
+                         "--method must be refine or repaint, not '%s'", method);
+            ok = FALSE;
+            break;
+          }
+        opts.inpaint = method && strcmp (method, "repaint") == 0 ? GEN_INPAINT_REPAINT
+                                                                 : GEN_INPAINT_REFINE;
+        opts.inpaint_sigma = refine_sigma;
         ok = gen_job_inpaint (p, &opts, &pa, mask, jump, resample, &po[0], error);
         break;
       case JOB_VARY:
@@ -564,6 +579,7 @@ out:
   g_free (sigma);
   g_free (mode);
   g_free (mask_path);
+  g_free (method);
   return ok;
 }
 

@@ -17,6 +17,7 @@ gen_job_options_init (GenJobOptions *o)
   o->sampler = GEN_SAMPLER_DDIM;
   o->sigmas = GEN_SIGMAS_DEFAULT;
   o->steps = 30;
+  o->inpaint = GEN_INPAINT_REFINE;
 }
 
 void
