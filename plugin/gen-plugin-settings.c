@@ -1,9 +1,13 @@
 /* gen-plugin-settings.c — shared by the GIMP front ends. */
+#include <string.h>
+
 #include <glib/gi18n.h>
 
 #include "gen-error.h"
 #include "gen-plugin-settings.h"
 #include "gen-plugin-pixels.h"
+
+#define PROCEDURE_PREFIX "plug-in-generative-"
 
 static const char *const job_names[GEN_PLUGIN_N_JOBS] = {
   "generate", "denoise", "inpaint", "vary", "vae-reconstruct", "interpolate"
@@ -45,6 +49,58 @@ gen_plugin_job_name (GenPluginJob job)
 }
 
 char *
+gen_plugin_sigma_samplers (gboolean translate)
+{
+  GString *list = g_string_new (NULL);
+  const GenSamplerInfo *info;
+
+  for (int n = 0; (info = gen_sampler_info_from_number (n)); n++)
+    if (info->uses_sigmas)
+      g_string_append_printf (list, "%s%s", list->len ? ", " : "",
+                              translate ? _(info->label) : info->label);
+  return g_string_free (list, FALSE);
+}
+
+char *
+gen_plugin_procedure_name (GenPluginJob job)
+{
+  return g_strconcat (PROCEDURE_PREFIX, gen_plugin_job_name (job), NULL);
+}
+
+GenPluginJob
+gen_plugin_job_from_procedure (const char *name)
+{
+  GenPluginJob job;
+
+  if (!g_str_has_prefix (name, PROCEDURE_PREFIX))
+    return GEN_PLUGIN_N_JOBS;
+  for (job = 0; job < GEN_PLUGIN_N_JOBS; job++)
+    if (g_str_equal (name + strlen (PROCEDURE_PREFIX), job_names[job]))
+      break;
+  return job;
+}
+
+/* The folder NAME beside PATH, or NULL when there is none.  Caller frees. */
+static char *
+folder_beside (const char *path, const char *name)
+{
+  char *parent = g_path_get_dirname (path);
+  char *dir = g_build_filename (parent, name, NULL);
+
+  g_free (parent);
+  if (g_file_test (dir, G_FILE_TEST_IS_DIR))
+    return dir;
+  g_free (dir);
+  return NULL;
+}
+
+char *
+gen_plugin_locale_dir (const char *progname)
+{
+  return folder_beside (progname, "locale");
+}
+
+char *
 gen_plugin_model_dir (const GenPluginSettings *s, const char *default_dir, GError **error)
 {
   if (s->model && s->model[0])
@@ -53,13 +109,10 @@ gen_plugin_model_dir (const GenPluginSettings *s, const char *default_dir, GErro
    * the embedded UNet */
   if (s->job == GEN_PLUGIN_VAE && !(s->vae && s->vae[0]))
     {
-      char *parent = g_path_get_dirname (default_dir);
-      char *vae = g_build_filename (parent, "generative-vae", NULL);
+      char *vae = folder_beside (default_dir, "generative-vae");
 
-      g_free (parent);
-      if (g_file_test (vae, G_FILE_TEST_IS_DIR))
+      if (vae)
         return vae;
-      g_free (vae);
     }
   if (!g_file_test (default_dir, G_FILE_TEST_IS_DIR))
     {

@@ -20,6 +20,11 @@ typedef enum
   GEN_PLUGIN_N_JOBS
 } GenPluginJob;
 
+/* The installed default model (meson sets it from the prefix). */
+#ifndef GEN_PLUGIN_DEFAULT_MODEL
+#define GEN_PLUGIN_DEFAULT_MODEL "/usr/share/generative/generative-unet"
+#endif
+
 /* The name of the job's parasite, attached to every new layer. */
 #define GEN_PLUGIN_PARASITE "generative-settings"
 
@@ -56,6 +61,22 @@ extern const GenPluginProcText gen_plugin_proc_text[GEN_PLUGIN_N_JOBS];
 
 /* "generate", "denoise", … as in the procedure names. */
 const char *gen_plugin_job_name (GenPluginJob job);
+
+/* The labels of the samplers a sigma schedule applies to, ", "-separated in
+ * the dialogs' order (the stable numbers of gen-sampler-table.h),
+ * translated when TRANSLATE: for the blurb N_("Sigma spacing (%s only)").
+ * Caller frees. */
+char *gen_plugin_sigma_samplers (gboolean translate);
+
+/* The PDB procedure of JOB, "plug-in-generative-denoise" (caller frees),
+ * and the job of procedure NAME (GEN_PLUGIN_N_JOBS when none). */
+char         *gen_plugin_procedure_name (GenPluginJob job);
+GenPluginJob  gen_plugin_job_from_procedure (const char *name);
+
+/* The locale/ folder beside the plug-in's binary PROGNAME
+ * (gimp_get_progname), where translations installed with it live (as
+ * GIMP 3 expects them); NULL when there is none.  Caller frees. */
+char         *gen_plugin_locale_dir (const char *progname);
 
 /* The model folder to load: S->model, or the installed default
  * (DEFAULT_DIR) when that is empty.  NULL with an error naming the folder

@@ -31,7 +31,7 @@ JOB_OPTIONS = {
     "demo": [("--sigma", "(default: 25)"), ("--seed", "(default: 1)"),
              ("--output", "(default: before-after.png)")],
 }
-COMMON = [("--steps", "(default: 30)"), ("--scheduler", "(default: ddim)"),
+COMMON = [("--steps", "(default: 30)"), ("--scheduler", "else ddim)"),
           ("--tile", "(default: 512)"), ("--quiet", "no progress")]
 
 

@@ -138,6 +138,30 @@ def main():
             msg = r.stderr.strip()
             check("out of memory", r.returncode == 1 and "memory" in msg and len(msg.splitlines()) == 1
                   and not os.path.exists(out), f"exit {r.returncode}: {msg[:150]}")
+        # No --scheduler: the model's own (its scheduler_config.json's class), and a
+        # class there is no sampler for is refused, naming it
+        import json
+        import shutil
+        for cls in ("LMSDiscreteScheduler", "PNDMScheduler"):
+            folder = os.path.join(tmp, "unet-" + cls)
+            shutil.copytree(unet, folder)
+            with open(os.path.join(folder, "scheduler_config.json"), "w") as f:
+                json.dump({"_class_name": cls, "beta_schedule": "scaled_linear", "beta_start": 0.00085,
+                           "beta_end": 0.012, "skip_prk_steps": True, "steps_offset": 1}, f)
+        g = ["generate", "--steps", "3", "--seed", "2", "-q", "--width", "16", "--height", "16"]
+        r = run(g + ["--model", os.path.join(tmp, "unet-LMSDiscreteScheduler"), "-o", out])
+        msg = r.stderr.strip()
+        check("model's scheduler not implemented", r.returncode == 1 and "LMSDiscreteScheduler" in msg
+              and "--scheduler" in msg and len(msg.splitlines()) == 1 and not os.path.exists(out), msg[:150])
+        r = run(g + ["--model", os.path.join(tmp, "unet-LMSDiscreteScheduler"), "--scheduler", "ddim", "-o", out])
+        check("model's scheduler not implemented, --scheduler given", r.returncode == 0, r.stderr.strip()[:150])
+        pngs = []
+        for extra in ([], ["--scheduler", "pndm"], ["--scheduler", "ddim"]):
+            o = os.path.join(tmp, "pndm-%d.png" % len(pngs))
+            r = run(g + ["--model", os.path.join(tmp, "unet-PNDMScheduler"), "-o", o] + extra)
+            pngs.append(np.asarray(Image.open(o)) if r.returncode == 0 else None)
+        check("model's scheduler PNDMScheduler is pndm", pngs[0] is not None and np.array_equal(pngs[0], pngs[1])
+              and not np.array_equal(pngs[0], pngs[2]), "")
         # 16-bit in, 16-bit out
         arr = np.asarray(Image.open(os.path.join(tmp, "gray16.png")))
         run(["denoise"] + m_ + ["--sigma", "10", "gray16.png", "-o", out])

@@ -313,8 +313,9 @@ class Result:
         self.cli_seconds = 0.0
 
 
-def check_outputs(label, desc, ref_taps, out_path, args, res):
-    """Compares OUT with the reference taps; prints the case line."""
+def check_outputs(label, desc, ref_taps, out_path, args, res, output="sample"):
+    """Compares OUT with the reference taps; prints the case line (with
+    the NMSE of the tensor OUTPUT, the model's output)."""
     try:
         got = st.load(out_path)
     except Exception as exc:  # noqa: BLE001
@@ -340,9 +341,9 @@ def check_outputs(label, desc, ref_taps, out_path, args, res):
         lines.append("    %-28s %-18s nmse %.3g  max|err| %.3g" % (
             name, "x".join(map(str, ref.shape)), e, float((c.double() - ref.double()).abs().max())))
     out_e, max_err = float("nan"), float("nan")
-    if "sample" in got and "sample" in ref_taps and got["sample"].shape == ref_taps["sample"].shape:
-        out_e = nmse(got["sample"], ref_taps["sample"])
-        max_err = float((got["sample"].double() - ref_taps["sample"].double()).abs().max())
+    if output in got and output in ref_taps and got[output].shape == ref_taps[output].shape:
+        out_e = nmse(got[output], ref_taps[output])
+        max_err = float((got[output].double() - ref_taps[output].double()).abs().max())
     status = "FAIL" if problems else "PASS"
     print("%s %s [%s]: worst tap %.2e (%s), output nmse %.2e, max|err| %.2e" % (
         status, label, desc, worst, worst_name, out_e, max_err))
@@ -436,6 +437,15 @@ def run_case(case, suite, args, root, res, log):
 
 # ---------------------------------------------------------------- main
 
+def finish(suite, total, res, kept):
+    """Prints the suite's summary lines; returns the exit status."""
+    print("suite %s: %.1f s (reference %.1f s, CLI %.1f s)%s" % (
+        suite, total, total - res.cli_seconds, res.cli_seconds,
+        (", files kept in " + kept) if kept else ""))
+    print("%d passed, %d failed" % (res.passed, res.failed))
+    return 0 if res.failed == 0 and res.passed > 0 else 1
+
+
 def run_ops(args, root):
     if not args.test_ops:
         print("suite ops needs --test-ops PATH")
@@ -495,12 +505,7 @@ def main():
                                                                   type(exc).__name__, exc))
                     res.failed += 1
                 sys.stdout.flush()
-        total = time.time() - t0
-        print("suite %s: %.1f s (reference %.1f s, CLI %.1f s)%s" % (
-            args.suite, total, total - res.cli_seconds, res.cli_seconds,
-            (", files kept in " + root) if args.keep else ""))
-        print("%d passed, %d failed" % (res.passed, res.failed))
-        return 0 if res.failed == 0 and res.passed > 0 else 1
+        return finish(args.suite, time.time() - t0, res, root if args.keep else None)
     finally:
         if not args.keep:
             shutil.rmtree(root, ignore_errors=True)

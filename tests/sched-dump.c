@@ -2,7 +2,7 @@
  * and writes everything it produced, for tests/sched_parity.py to hold
  * against the reference (tests/reference/schedulers.py).
  *
- *   sched-dump --sampler NAME [--sigmas NAME] --steps N [--eta E] [--seed S]
+ *   sched-dump [--sampler NAME] [--sigmas NAME] --steps N [--eta E] [--seed S]
  *              [--config scheduler_config.json] [--strength F]
  *              --in IN.safetensors --out OUT.safetensors
  *
@@ -15,7 +15,9 @@
  *   alphas_cumprod [num_train_timesteps]; x_start [shape];
  *   scaled, x0, samples [k, shape] (per evaluation: scale_model_input (x),
  *   predict_x0, the sample after the step).
- * Without --config the DDPM defaults apply.  On a GError the program prints
+ * Without --config the DDPM defaults apply.  Without --sampler / --sigmas
+ * the config's own choice applies (gen_sched_config_sampler, DDIM where it
+ * names none; gen_sched_config_sigma_schedule), as the CLI does.  On a GError the program prints
  * "error <code>: <message>" and exits 3 (the code is GenErrorCode). */
 #include "gen-error.h"
 #include "gen-safetensors.h"
@@ -36,7 +38,7 @@ fail (GError *error)
 static int
 usage (const char *why)
 {
-  fprintf (stderr, "sched-dump: %s\nusage: sched-dump --sampler NAME [--sigmas NAME] --steps N "
+  fprintf (stderr, "sched-dump: %s\nusage: sched-dump [--sampler NAME] [--sigmas NAME] --steps N "
                    "[--eta E] [--seed S] [--config FILE] [--strength F] --in IN --out OUT\n", why);
   return 2;
 }
@@ -58,7 +60,7 @@ need (GenSafetensors *st, const char *name, int64_t numel, GError **error)
 int
 main (int argc, char **argv)
 {
-  const char *sampler_name = NULL, *sigmas_name = "default", *config = NULL, *in = NULL,
+  const char *sampler_name = NULL, *sigmas_name = NULL, *config = NULL, *in = NULL,
              *out = NULL;
   gint64 steps = -1;
   guint64 seed = 0;
@@ -111,14 +113,24 @@ main (int argc, char **argv)
       else
         return usage ("unknown option");
     }
-  if (!sampler_name || !in || !out)
-    return usage ("--sampler, --in and --out are needed");
+  if (!in || !out)
+    return usage ("--in and --out are needed");
 
-  if (!gen_sampler_kind_from_name (sampler_name, &kind, &error)
-      || !gen_sigma_schedule_from_name (sigmas_name, &schedule, &error))
-    return fail (error);
   if (!(cfg = gen_sched_config_load (config, &error)))
     return fail (error);
+  kind = GEN_SAMPLER_DDIM;
+  if (sampler_name ? !gen_sampler_kind_from_name (sampler_name, &kind, &error)
+                   : !gen_sched_config_sampler (cfg, &kind, &error))
+    {
+      gen_sched_config_free (cfg);
+      return fail (error);
+    }
+  schedule = gen_sched_config_sigma_schedule (cfg, kind);
+  if (sigmas_name && !gen_sigma_schedule_from_name (sigmas_name, &schedule, &error))
+    {
+      gen_sched_config_free (cfg);
+      return fail (error);
+    }
   s = gen_sampler_new (cfg, kind, schedule, (int) steps, eta, &error);
   if (!s)
     {

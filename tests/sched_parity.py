@@ -63,8 +63,9 @@ SAMPLERS = [("ddpm", ["default"]), ("ddim", ["default"]),
             ("euler", ["default", "karras", "exponential"]),
             ("euler_a", ["default", "karras", "exponential"]),
             ("heun", ["default", "karras", "exponential"]),
-            ("dpmpp_2m", ["default", "karras", "exponential"])]
-STOCHASTIC = {"ddpm", "euler_a", "ddim-eta"}
+            ("dpmpp_2m", ["default", "karras", "exponential"]),
+            ("pndm", ["default"]), ("lcm", ["default"])]
+STOCHASTIC = {"ddpm", "euler_a", "ddim-eta", "lcm"}
 STEPS = [1, 2, 10, 50]
 
 
@@ -149,8 +150,13 @@ def run_dump(args, cfgpath, sampler, sigmas, steps, tmp, tensors, eta=0.0, seed=
     if os.path.exists(out):
         os.unlink(out)
     st.save(inp, tensors)
-    cmd = [args.dump, "--sampler", sampler, "--sigmas", sigmas, "--steps", str(steps),
-           "--eta", repr(eta), "--seed", str(seed), "--in", inp, "--out", out]
+    # sampler / sigmas None: the config's own choice
+    cmd = [args.dump, "--steps", str(steps), "--eta", repr(eta), "--seed", str(seed), "--in", inp,
+           "--out", out]
+    if sampler is not None:
+        cmd += ["--sampler", sampler]
+    if sigmas is not None:
+        cmd += ["--sigmas", sigmas]
     if cfgpath:
         cmd += ["--config", cfgpath]
     if strength is not None:
@@ -165,6 +171,11 @@ def reference_run(name, file_cfg, sigmas, steps, mo_seed, shape, eta=0.0, seed=0
                   numerics="libm"):
     """Drives the reference as a diffusers pipeline drives its scheduler.
     Returns a dict like sched-dump's output, plus the inputs to give it."""
+    if name == "lcm" and file_cfg is not None:
+        # the one default the C core does not take from LCMScheduler: the noise
+        # schedule is the model's, linear 1e-4 .. 0.02 for every sampler
+        # where the file names none (gen-sched-config.h)
+        file_cfg = dict(dict(beta_schedule="linear", beta_start=0.0001, beta_end=0.02), **file_cfg)
     sched = ref.from_config(name, file_cfg, numerics=numerics, sigma_schedule=sigmas)
     sched.set_timesteps(steps)
     ts = sched.timesteps
@@ -318,9 +329,10 @@ def suite_matrix(args, tmp, res):
                         try:
                             r, inputs = reference_run(smp, cfg, sig, steps, mo_seed=case, shape=shape,
                                                       eta=eta, seed=seed)
-                        except (NotImplementedError, IndexError) as exc:
-                            # diffusers refuses it (NotImplementedError) or runs off the
-                            # end of its schedule (IndexError): the C side must refuse
+                        except (NotImplementedError, IndexError, ValueError) as exc:
+                            # diffusers refuses it (NotImplementedError; ValueError: a
+                            # step count the class refuses) or runs off the end of its
+                            # schedule (IndexError): the C side must refuse
                             code = UNSUPPORTED if isinstance(exc, NotImplementedError) else INVALID
                             c, err = run_dump(args, cpath, smp, sig, steps, tmp,
                                               {"model_outputs": torch.zeros((1,) + shape),
@@ -341,6 +353,92 @@ def suite_matrix(args, tmp, res):
                         compare(r, c, label, res, smp if eta == 0 else "ddim eta>0")
 
 
+SD_STEPS = [1, 2, 4, 20, 50]
+
+
+def sd_configs():
+    """Stable Diffusion-class scheduler configs as the models ship them."""
+    sd = dict(beta_start=0.00085, beta_end=0.012, beta_schedule="scaled_linear", num_train_timesteps=1000,
+              trained_betas=None, clip_sample=False, set_alpha_to_one=False, steps_offset=1)
+    out = {}
+    for pred in ("epsilon", "v_prediction"):
+        for spacing in ("leading", "trailing", "linspace"):
+            # SD 1.x (PNDMScheduler, PLMS) / SD 2.x (v), with each spacing
+            out["sd-%s-%s" % (pred, spacing)] = dict(sd, _class_name="PNDMScheduler", skip_prk_steps=True,
+                                                     prediction_type=pred, timestep_spacing=spacing)
+    # LCM Dreamshaper v7 / LCM-LoRA
+    out["lcm-dreamshaper-v7"] = dict(sd, _class_name="LCMScheduler", original_inference_steps=50,
+                                     timestep_scaling=10.0, set_alpha_to_one=True, timestep_spacing="leading",
+                                     prediction_type="epsilon", rescale_betas_zero_snr=False, thresholding=False)
+    # SD-Turbo: Euler, trailing, one step
+    out["sd-turbo"] = dict(sd, _class_name="EulerDiscreteScheduler", timestep_spacing="trailing",
+                           interpolation_type="linear", use_karras_sigmas=False, skip_prk_steps=True,
+                           prediction_type="epsilon")
+    # DPM++ 2M Karras as a model's default
+    out["dpm-karras"] = dict(sd, _class_name="DPMSolverMultistepScheduler", use_karras_sigmas=True,
+                             algorithm_type="dpmsolver++", solver_order=2, lower_order_final=True,
+                             euler_at_final=False, final_sigmas_type="zero", timestep_spacing="leading",
+                             lambda_min_clipped=float("-inf"), prediction_type="epsilon")
+    return out
+
+
+# the sampler and sigma schedule each config's _class_name / use_karras_sigmas asks for
+SD_MODEL_CHOICE = {"PNDMScheduler": ("pndm", "default"), "LCMScheduler": ("lcm", "default"),
+                   "EulerDiscreteScheduler": ("euler", "default"),
+                   "DPMSolverMultistepScheduler": ("dpmpp_2m", "karras")}
+
+
+def suite_sd(args, tmp, res):
+    """Stable Diffusion-class configs, step for step, 1 .. 50 steps; and the
+    model's own sampler (no --sampler / --sigmas) against the class it names."""
+    case = 0
+    sd_samplers = [("pndm", "default"), ("ddim", "default"), ("euler", "default"), ("euler_a", "default"),
+                   ("heun", "default"), ("dpmpp_2m", "default"), ("dpmpp_2m", "karras"), ("lcm", "default")]
+    for cname, cfg in sd_configs().items():
+        cpath = write_config(tmp, "sd-" + cname, cfg)
+        model = SD_MODEL_CHOICE[cfg["_class_name"]]
+        for sampler, sig in sd_samplers + [(None, None)]:
+            if sampler == "lcm" and cfg["timestep_spacing"] != "leading":
+                continue   # LCMScheduler reads no spacing: one config is enough
+            for steps in SD_STEPS:
+                case += 1
+                name, sname = (sampler, sig) if sampler else model
+                label = "sd %s/%s %s steps=%d" % (sampler or "(model's: %s" % name,
+                                                  sig or "%s)" % sname, cname, steps)
+                if args.only and args.only not in label:
+                    continue
+                seed = 4000 + case
+                try:
+                    r, inputs = reference_run(name, cfg, sname, steps, mo_seed=3000 + case, shape=(1, 4, 3, 5),
+                                              seed=seed)
+                except (NotImplementedError, IndexError, ValueError) as exc:
+                    c, err = run_dump(args, cpath, sampler, sig, steps, tmp,
+                                      {"model_outputs": torch.zeros(1, 4), "x_T": torch.zeros(4)}, seed=seed)
+                    ok = bool(c is None and err and ("error %d:" % INVALID) in err)
+                    res.line(ok, "%s: reference %s (%s) -> %s" % (label, type(exc).__name__, exc, err))
+                    continue
+                c, err = run_dump(args, cpath, sampler, sig, steps, tmp, inputs, seed=seed)
+                if c is None:
+                    res.line(False, "%s: %s" % (label, err))
+                    continue
+                compare(r, c, label, res, "sd " + name)
+    # DDPMScheduler (what training scripts save) and no class leave the
+    # product's default, ddim
+    for cname, cfg in (("DDPMScheduler", dict(configs()["linear-v-clip-linspace"])),
+                       ("no _class_name", {k: v for k, v in configs()["sd2-v-leading"].items()
+                                           if k != "_class_name"})):
+        label = "sd (model's: ddim, %s) steps=20" % cname
+        if args.only and args.only not in label:
+            continue
+        cpath = write_config(tmp, "sd-default-ddim", cfg)
+        r, inputs = reference_run("ddim", cfg, "default", 20, mo_seed=77, shape=(1, 4, 3, 5))
+        c, err = run_dump(args, cpath, None, None, 20, tmp, inputs)
+        if c is None:
+            res.line(False, "%s: %s" % (label, err))
+        else:
+            compare(r, c, label, res, "sd ddim")
+
+
 def suite_img2img(args, tmp, res):
     cfgs = configs()
     cases = [("sd15-pndm", 10), ("sd2-v-leading", 7), ("cos-sample-trailing", 10)]
@@ -355,7 +453,7 @@ def suite_img2img(args, tmp, res):
                     label = "img2img %s/%s %s steps=%d strength=%g" % (sampler, sig, cname, steps, strength)
                     if args.only and args.only not in label:
                         continue
-                    if sampler == "euler_a" and (cfg or {}).get("prediction_type") == "sample":
+                    if sampler in ("euler_a", "pndm") and (cfg or {}).get("prediction_type") == "sample":
                         continue   # refused (see the matrix)
                     r, inputs = reference_run(sampler, cfg, sig, steps, mo_seed=500 + k, shape=(1, 3, 4, 6),
                                               eta=0.3, seed=77 + k, strength=strength)
@@ -479,6 +577,28 @@ def suite_bad_input(args, tmp, res):
         ("missing config file", os.path.join(tmp, "no-such-file.json"), "euler", "default", 10, IO,
          "no-such-file.json"),
     ]
+    cases += [
+        ("pndm with sample prediction", cfg_file("pps.json", '{"prediction_type": "sample"}'), "pndm",
+         "default", 10, UNSUPPORTED, "sample"),
+        ("pndm Runge-Kutta warm-up with 3 steps", None, "pndm", "default", 3, INVALID, "at least 4"),
+        ("pndm trailing steps=61 (timestep -1)", cfg_file("pt.json", '{"timestep_spacing": "trailing"}'),
+         "pndm", "default", 61, INVALID, "-1"),
+        ("lcm steps past original_inference_steps", None, "lcm", "default", 51, INVALID,
+         "original_inference_steps"),
+        ("lcm original_inference_steps past num_train_timesteps",
+         cfg_file("lo.json", '{"num_train_timesteps": 40}'), "lcm", "default", 4, INVALID, "40"),
+        ("lcm original_inference_steps 0", cfg_file("l0.json", '{"original_inference_steps": 0}'), "lcm",
+         "default", 4, FORMAT, "original_inference_steps"),
+        ("karras and exponential both", cfg_file("ke.json", '{"use_karras_sigmas": true, '
+                                                           '"use_exponential_sigmas": true}'),
+         "euler", "default", 4, FORMAT, "use_exponential_sigmas"),
+        # the model's own sampler (no --sampler): a class there is no row for
+        ("model's scheduler LMSDiscreteScheduler", cfg_file("lms.json", '{"_class_name": "LMSDiscreteScheduler"}'),
+         None, None, 4, UNSUPPORTED, "LMSDiscreteScheduler"),
+        ("model's scheduler UniPCMultistepScheduler",
+         cfg_file("unipc.json", '{"_class_name": "UniPCMultistepScheduler"}'), None, None, 4, UNSUPPORTED,
+         "PNDMScheduler, LCMScheduler"),
+    ]
     for label, cpath, sampler, sig, steps, code, needle in cases:
         if args.only and args.only not in label:
             continue
@@ -493,6 +613,10 @@ def suite_bad_input(args, tmp, res):
          lambda: ref.from_config("ddim", None).set_timesteps(1000000)),
         ("reference refuses an unknown beta_schedule",
          lambda: ref.from_config("euler", {"beta_schedule": "cosine"})),
+        ("reference refuses pndm's Runge-Kutta warm-up with 3 steps",
+         lambda: ref.from_config("pndm", None).set_timesteps(3)),
+        ("reference refuses lcm with more steps than original_inference_steps",
+         lambda: ref.from_config("lcm", None).set_timesteps(51)),
         ("reference refuses euler_a with sample prediction",
          lambda: ref.from_config("euler_a", {"prediction_type": "sample"}).step(
              torch.zeros(4), 999.0, torch.zeros(4))),
@@ -577,6 +701,29 @@ def _pin_vp_loop_sched(name, cfg, sigmas):
     return sample
 
 
+def _pin_pndm_loop(cfg):
+    """test_scheduler_pndm.py's full_loop: the warm-up then PLMS, 10 steps."""
+    sched = ref.from_config("pndm", cfg)
+    sched.set_timesteps(10)
+    sample = _dummy_sample()
+    for t in sched.timesteps.tolist():
+        sample = sched.step(_dummy_model(sample, t), t, sample)[0]
+    return sample
+
+
+def _pin_lcm_loop(steps):
+    """test_scheduler_lcm.py's full_loop (generator torch.manual_seed(0))."""
+    cfg = dict(num_train_timesteps=1000, beta_start=0.00085, beta_end=0.012, beta_schedule="scaled_linear",
+               prediction_type="epsilon")
+    sched = ref.from_config("lcm", cfg)
+    sched.set_timesteps(steps)
+    sample = _dummy_sample()
+    gen = torch.manual_seed(0)
+    for t in sched.timesteps:
+        sample = sched.step(_dummy_model(sample, t), t, sample, generator=gen)[0]
+    return sample
+
+
 def suite_pins(args, tmp, res):
     """The reference against the numbers diffusers' own scheduler tests assert
     (tests/schedulers/test_scheduler_*.py: |sum|, |mean| of the last sample,
@@ -588,6 +735,7 @@ def suite_pins(args, tmp, res):
     dpm_cfg = dict(num_train_timesteps=1000, beta_start=0.0001, beta_end=0.02, beta_schedule="linear",
                    solver_order=2, prediction_type="epsilon", lower_order_final=False, euler_at_final=False,
                    lambda_min_clipped=-float("inf"), variance_type=None, final_sigmas_type="sigma_min")
+    k_cfg_1000 = dict(k_cfg, num_train_timesteps=1000)
     v = dict(prediction_type="v_prediction")
     pins = [
         ("euler", lambda: _pin_sigma_loop("euler", k_cfg), 10.0807, 0.0131),
@@ -615,6 +763,14 @@ def suite_pins(args, tmp, res):
         ("ddpm v", lambda: _pin_vp_loop("ddpm", dict(ddpm_cfg, **v), all_trained=True), 202.0296, 0.2631),
         ("ddpm with noise", lambda: _pin_vp_loop("ddpm", ddpm_cfg, noise_start=998, all_trained=True),
          387.9466, 0.5051),
+        ("pndm (Runge-Kutta warm-up, then PLMS)", lambda: _pin_pndm_loop(k_cfg_1000), 198.1318, 0.2580),
+        ("pndm v", lambda: _pin_pndm_loop(dict(k_cfg_1000, **v)), 67.3986, 0.0878),
+        ("pndm set_alpha_to_one", lambda: _pin_pndm_loop(dict(k_cfg_1000, set_alpha_to_one=True, beta_start=0.01)),
+         230.0399, 0.2995),
+        ("pndm no set_alpha_to_one",
+         lambda: _pin_pndm_loop(dict(k_cfg_1000, set_alpha_to_one=False, beta_start=0.01)), 186.9482, 0.2434),
+        ("lcm one step", lambda: _pin_lcm_loop(1), 18.7097, 0.0244),
+        ("lcm 10 steps", lambda: _pin_lcm_loop(10), 197.7616, 0.2575),
     ]
     for label, run, want_sum, want_mean in pins:
         label = "pin reference " + label
@@ -632,6 +788,13 @@ def suite_pins(args, tmp, res):
         sched.set_timesteps(5)
         got = sched.timesteps.tolist()
         res.line(got == [801, 601, 401, 201, 1], "%s: %s (diffusers [801, 601, 401, 201, 1])" % (label, got))
+    label = "pin reference pndm steps_offset=1, 10 steps"
+    if not args.only or args.only in label:
+        sched = ref.from_config("pndm", dict(k_cfg_1000, steps_offset=1))
+        sched.set_timesteps(10)
+        got = sched.timesteps.tolist()
+        want = [901, 851, 851, 801, 801, 751, 751, 701, 701, 651, 651, 601, 601, 501, 401, 301, 201, 101, 1]
+        res.line(got == want, "%s: %s (diffusers %s)" % (label, got, want))
 
 
 def main():
@@ -654,6 +817,7 @@ def main():
     try:
         suite_pins(args, tmp, res)
         suite_matrix(args, tmp, res)
+        suite_sd(args, tmp, res)
         suite_img2img(args, tmp, res)
         suite_numpy_mode(args, tmp, res)
         suite_special(args, tmp, res)

@@ -11,27 +11,6 @@
 #include <math.h>
 #include <string.h>
 
-/* Loads DIR, expects failure with CODE and every NEEDLE in the message. */
-static void
-expect_load_error (char *dir, int code, const char *needle1, const char *needle2)
-{
-  GError *error = NULL;
-  GenModel *m = gen_model_load (dir, &error);
-
-  g_assert_null (m);
-  g_assert_nonnull (error);
-  if (g_test_verbose ())
-    g_printerr ("  -> %s\n", error->message);
-  g_assert_cmpint (error->domain, ==, GEN_ERROR);
-  g_assert_cmpint (error->code, ==, code);
-  if (needle1)
-    g_assert_nonnull (strstr (error->message, needle1));
-  if (needle2)
-    g_assert_nonnull (strstr (error->message, needle2));
-  g_error_free (error);
-  tmp_dir_remove (dir);
-}
-
 static char *
 unet_config (const char *extra)
 {

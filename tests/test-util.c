@@ -1,6 +1,8 @@
 /* test-util.c — small model folders with deterministic weights, for tests. */
 #include "test-util.h"
 
+#include "gen-error.h"
+#include "gen-model.h"
 #include "gen-safetensors.h"
 
 #include <glib/gstdio.h>
@@ -200,6 +202,26 @@ make_model (const char *config_json, Tensors *t)
     }
   g_free (cfg);
   return dir;
+}
+
+void
+expect_load_error (char *dir, int code, const char *needle1, const char *needle2)
+{
+  GError *error = NULL;
+  GenModel *m = gen_model_load (dir, &error);
+
+  g_assert_null (m);
+  g_assert_nonnull (error);
+  if (g_test_verbose ())
+    g_printerr ("  -> %s\n", error->message);
+  g_assert_cmpint (error->domain, ==, GEN_ERROR);
+  g_assert_cmpint (error->code, ==, code);
+  if (needle1)
+    g_assert_nonnull (strstr (error->message, needle1));
+  if (needle2)
+    g_assert_nonnull (strstr (error->message, needle2));
+  g_error_free (error);
+  tmp_dir_remove (dir);
 }
 
 char *

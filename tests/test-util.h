@@ -39,6 +39,10 @@ extern const char *tiny_vae_config;
  * with tmp_dir_remove. */
 char    *make_model (const char *config_json, Tensors *t);
 
+/* Loads DIR, expects failure with CODE (a GEN_ERROR) and NEEDLE1 and
+ * NEEDLE2 (either may be NULL) in the message; removes DIR (tmp_dir_remove). */
+void     expect_load_error (char *dir, int code, const char *needle1, const char *needle2);
+
 /* Temporary folders: a new empty one (g_free'd by tmp_dir_remove), the
  * number of entries in one, and removing one with its files and (empty)
  * subfolders, which also frees DIR. */

@@ -1,4 +1,6 @@
 /* gen-ui.c — widgets shared by the GIMP 2.10 and 3.0 dialogs (see gen-ui.h). */
+#include <math.h>
+
 #include <glib/gi18n.h>
 
 #include "gen-job.h"
@@ -272,7 +274,16 @@ gen_ui_model_chooser_new (const char *model, const char *vae, const char *defaul
   return frame;
 }
 
-/* ---- seed and noise ----------------------------------------------------------- */
+/* ---- titles, seed and noise --------------------------------------------------- */
+
+const char *const gen_ui_job_titles[GEN_PLUGIN_N_JOBS] = {
+  N_("Generate"), N_("Denoise"), N_("Inpaint Selection"), N_("Vary"), N_("VAE Round Trip"),
+  N_("Interpolate Two Layers"),
+};
+
+const char *const gen_ui_job_frames[GEN_PLUGIN_N_JOBS] = {
+  N_("Image"), N_("Noise"), N_("RePaint"), N_("Variation"), N_("VAE"), N_("Interpolation"),
+};
 
 GtkWidget *
 gen_ui_dice_button_new (GCallback clicked, gpointer user_data)
@@ -294,11 +305,22 @@ gen_ui_random_seed (void)
   return g_random_int_range (0, G_MAXINT);
 }
 
-char *
-gen_ui_noise_auto_label (double estimate)
+GtkWidget *
+gen_ui_noise_auto_new (double estimate)
 {
-  if (estimate < 0)
-    return g_strdup (_("Auto (e_stimate from the layer)"));
-  /* TRANSLATORS: the noise level GIMP estimated on the layer, on the 0..255 scale */
-  return g_strdup_printf (_("Auto (e_stimated: %.1f)"), estimate);
+  char *label = estimate < 0 ? g_strdup (_("Auto (e_stimate from the layer)"))
+    /* TRANSLATORS: the noise level GIMP estimated on the layer, on the 0..255 scale */
+                             : g_strdup_printf (_("Auto (e_stimated: %.1f)"), estimate);
+  GtkWidget *toggle = gtk_check_button_new_with_mnemonic (label);
+
+  g_free (label);
+  gimp_help_set_help_data (toggle, _("Estimate the noise level from the pixels "
+                                     "(noise level -1)"), NULL);
+  return toggle;
+}
+
+double
+gen_ui_noise_start (double level, double estimate)
+{
+  return level >= 0 ? level : estimate >= 0 ? floor (estimate * 10 + 0.5) / 10 : 25.0;
 }

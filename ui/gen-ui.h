@@ -8,7 +8,14 @@
 #include <libgimp/gimp.h>
 #include <libgimp/gimpui.h>
 
+#include "gen-plugin-settings.h"
+
 G_BEGIN_DECLS
+
+/* Each job's dialog title, and the title of the frame of its own settings
+ * (N_() strings: show them with _()). */
+extern const char *const gen_ui_job_titles[GEN_PLUGIN_N_JOBS];
+extern const char *const gen_ui_job_frames[GEN_PLUGIN_N_JOBS];
 
 /* A short description of the pipeline in MODEL ("" or NULL: DEFAULT_DIR,
  * the built-in model) with VAE ("" or NULL: none), as Pango markup: model
@@ -34,9 +41,14 @@ GtkWidget *gen_ui_model_chooser_new (const char *model, const char *vae, const c
 GtkWidget *gen_ui_dice_button_new (GCallback clicked, gpointer user_data);
 int        gen_ui_random_seed (void);
 
-/* The label of the "estimate the noise level" toggle, with the estimate
- * of the layer (ESTIMATE < 0: none, e.g. no single layer).  Caller frees. */
-char      *gen_ui_noise_auto_label (double estimate);
+/* The "estimate the noise level" toggle (noise level -1), its label
+ * showing the estimate of the layer (ESTIMATE < 0: none, e.g. no single
+ * layer). */
+GtkWidget *gen_ui_noise_auto_new (double estimate);
+
+/* Where the slider of a noise level of one's own starts: LEVEL when it is
+ * one (≥ 0), else the estimate to 0.1, else 25. */
+double     gen_ui_noise_start (double level, double estimate);
 
 /* GTK 2 / GTK 3 boxes. */
 GtkWidget *gen_ui_hbox_new (int spacing);

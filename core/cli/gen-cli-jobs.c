@@ -22,24 +22,40 @@
 typedef struct
 {
   char    *model, *vae, *scheduler, *sigmas, *seed, *output, *raw;
+  char    *scheduler_help, *sigmas_help;   /* from the sampler table */
   int      steps, tile, threads, bits;
   double   eta;
   gboolean quiet, help;
 } Common;
 
+/* "ddpm, ddim, … or lcm (default: the model's, else ddim)", from the
+ * sampler table. */
+static char *
+scheduler_help (void)
+{
+  GenJobOptions defaults;
+  char *names = gen_sampler_names (" or "), *help;
+
+  gen_job_options_init (&defaults);
+  help = g_strdup_printf ("%s (default: the model's scheduler, else %s)", names,
+                          gen_sampler_kind_name (defaults.sampler));
+  g_free (names);
+  return help;
+}
+
 static GOptionEntry *
 common_entries (Common *c)
 {
+  char *sampler_names = scheduler_help (), *sigma_list = gen_sigma_schedule_names (" or ");
+  char *sigma_names = g_strdup_printf ("%s (default: the model's, else \"default\")", sigma_list);
   GOptionEntry e[] = {
     { "model", 0, 0, G_OPTION_ARG_FILENAME, &c->model,
       "diffusers model folder (default: the embedded model)", "DIR" },
     { "vae", 0, 0, G_OPTION_ARG_FILENAME, &c->vae,
       "VAE folder, for latent models, vae and interpolate (default: the model's own, if any)",
       "DIR" },
-    { "scheduler", 0, 0, G_OPTION_ARG_STRING, &c->scheduler,
-      "ddpm, ddim, euler, euler_a, heun or dpmpp_2m (default: ddim)", "NAME" },
-    { "sigmas", 0, 0, G_OPTION_ARG_STRING, &c->sigmas,
-      "sigma schedule: default, karras or exponential (default: default)", "S" },
+    { "scheduler", 0, 0, G_OPTION_ARG_STRING, &c->scheduler, sampler_names, "NAME" },
+    { "sigmas", 0, 0, G_OPTION_ARG_STRING, &c->sigmas, sigma_names, "S" },
     { "steps", 0, 0, G_OPTION_ARG_INT, &c->steps, "sampling steps (default: 30)", "N" },
     { "seed", 0, 0, G_OPTION_ARG_STRING, &c->seed, "random seed (default: random, printed)", "N" },
     { "eta", 0, 0, G_OPTION_ARG_DOUBLE, &c->eta, "DDIM eta, 0..1 (default: 0)", "E" },
@@ -59,6 +75,10 @@ common_entries (Common *c)
     { "help-job", 0, G_OPTION_FLAG_HIDDEN, G_OPTION_ARG_NONE, &c->help, NULL, NULL },
     { NULL }
   };
+
+  g_free (sigma_list);
+  c->scheduler_help = sampler_names;
+  c->sigmas_help = sigma_names;
   return g_memdup2 (e, sizeof e);
 }
 
@@ -72,6 +92,8 @@ common_clear (Common *c)
   g_free (c->seed);
   g_free (c->output);
   g_free (c->raw);
+  g_free (c->scheduler_help);
+  g_free (c->sigmas_help);
 }
 
 /* The embedded default model: installed beside the program's data, or in
@@ -96,6 +118,26 @@ gen_cli_model_dir (const char *name)
   g_free (exe);
   g_free (dir);
   return found;
+}
+
+/* What the user left out of --scheduler / --sigmas: the model's own choice
+ * (its scheduler_config.json's class and use_karras_sigmas), else the job
+ * defaults. */
+static gboolean
+model_sampler (Common *c, GenPipeline *p, GenJobOptions *opts, GError **error)
+{
+  const GenSchedConfig *sc = gen_pipeline_sched (p);
+
+  if (!sc)
+    return TRUE;
+  if (!c->scheduler && !gen_sched_config_sampler (sc, &opts->sampler, error))
+    {
+      g_prefix_error (error, "no --scheduler given, and ");
+      return FALSE;
+    }
+  if (!c->sigmas)
+    opts->sigmas = gen_sched_config_sigma_schedule (sc, opts->sampler);
+  return TRUE;
 }
 
 /* Parses the common options into OPTS, loads the pipeline. */
@@ -178,6 +220,8 @@ common_setup (Common *c, GenJobOptions *opts, GenCliProgress *pr, gboolean need_
   opts->progress = gen_cli_progress;
   opts->progress_data = pr;
   p = gen_pipeline_load (model, c->vae, error);
+  if (p && !model_sampler (c, p, opts, error))
+    g_clear_pointer (&p, gen_pipeline_free);
   g_free (model);
   /* a seed the user did not give is printed so the result can be redone */
   if (p && need_seed && !c->seed)
@@ -311,8 +355,11 @@ static const struct
   { "inpaint", "IN", "--mask M IN -o OUT",
     "fills where a mask is white, consistent with the surroundings",
     "Fills where the mask image is white, consistent with the surroundings;\n"
-    "pixels outside the mask are kept exactly.  With the embedded model the\n"
-    "fill is an abstract texture; a model trained on such pictures fills them.",
+    "pixels outside the mask are kept exactly, gray ones blend.  Pixel models:\n"
+    "--method refine (a smooth fill refined from noise --refine-sigma, seconds)\n"
+    "or repaint (from pure noise with --jump/--resample, minutes).  The embedded\n"
+    "model continues the surrounding colours and shading smoothly; it invents no\n"
+    "structure, which a model trained on such pictures does.",
     "generative inpaint --mask mask.png photo.png -o filled.png" },
   { "vary", "IN", "--strength S IN -o OUT",
     "a variation of an image (img2img; --strength 0..1)",
@@ -337,8 +384,8 @@ static const struct
  * of another job is still accepted (and ignored), as it always was. */
 typedef struct
 {
-  char    *sigma, *mode, *mask_path;
-  double   strength;
+  char    *sigma, *mode, *mask_path, *method;
+  double   strength, refine_sigma;
   int      width, height, count, jump, resample, frames;
   gboolean sample;
 } JobArgs;
@@ -371,6 +418,11 @@ static const struct
     "denoise where this image is white; gray blends", "everywhere" },
   { FOR (JOB_INPAINT), "mask", G_OPTION_ARG_FILENAME, offsetof (JobArgs, mask_path), "FILE",
     "fill where this image is white", NULL },
+  { FOR (JOB_INPAINT), "method", G_OPTION_ARG_STRING, offsetof (JobArgs, method), "M",
+    "pixel models: refine (a smooth fill refined from noise, seconds) or repaint (from pure "
+    "noise, minutes)", "refine" },
+  { FOR (JOB_INPAINT), "refine-sigma", G_OPTION_ARG_DOUBLE, offsetof (JobArgs, refine_sigma), "N",
+    "the noise level refine starts from, 0..255", "25" },
   { FOR (JOB_INPAINT), "jump", G_OPTION_ARG_INT, offsetof (JobArgs, jump), "N",
     "RePaint jump length", "10" },
   { FOR (JOB_INPAINT), "resample", G_OPTION_ARG_INT, offsetof (JobArgs, resample), "N",
@@ -560,6 +612,16 @@ run_job (JobKind kind, int argc, char **argv, GError **error)
         }
         break;
       case JOB_INPAINT:
+        if (a.method && strcmp (a.method, "refine") != 0 && strcmp (a.method, "repaint") != 0)
+          {
+            g_set_error (error, GEN_ERROR, GEN_ERROR_INVALID,
+                         "--method must be refine or repaint, not '%s'", a.method);
+            ok = FALSE;
+            break;
+          }
+        opts.inpaint = a.method && strcmp (a.method, "repaint") == 0 ? GEN_INPAINT_REPAINT
+                                                                 : GEN_INPAINT_REFINE;
+        opts.inpaint_sigma = a.refine_sigma;
         ok = gen_job_inpaint (p, &opts, &pa, mask, a.jump, a.resample, &po[0], error);
         break;
       case JOB_VARY:
@@ -603,6 +665,7 @@ out:
   g_free (a.sigma);
   g_free (a.mode);
   g_free (a.mask_path);
+  g_free (a.method);
   return ok;
 }
 

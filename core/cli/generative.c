@@ -3,8 +3,8 @@
  *   generative demo [PHOTO] [-o before-after.png]
  *   generative generate|denoise|inpaint|vary|vae|interpolate [OPTIONS] [IN…] -o OUT
  *   generative forward --model DIR --input IN.safetensors [--timestep T]
- *                      [--part encode|decode] [--threads N] [--dump-blocks]
- *                      -o OUT.safetensors
+ *                      [--part encode|decode] [--clip-skip K] [--threads N]
+ *                      [--dump-blocks] -o OUT.safetensors
  *   generative tokenize [--model DIR] TEXT…
  *
  * Exit status 0 on success; otherwise 1 with a one-line reason on stderr.
@@ -88,6 +88,62 @@ tap_collect (const char *name, const GenTensor *t, gpointer user_data)
   tensor_list_add (l, name, t, t->ne[0] == 1 && t->ne[1] == 1 ? 2 : 4);
 }
 
+/* A text encoder's taps [1, N, T, hidden] as [N, T, hidden]. */
+static void
+tap_collect_tokens (const char *name, const GenTensor *t, gpointer user_data)
+{
+  tensor_list_add (user_data, name, t, 3);
+}
+
+/* Reads the token ids NAME, I64 or I32, [N, T] (or [T]: N = 1), as int32. */
+static int32_t *
+read_ids (GenSafetensors *st, const char *file, const char *name, int64_t ne[2], GError **error)
+{
+  const GenSafetensorsEntry *e = gen_safetensors_find (st, name);
+  gboolean i64;
+  int32_t *ids;
+
+  if (!e)
+    {
+      g_set_error (error, GEN_ERROR, GEN_ERROR_MISSING, "%s: no tensor '%s'", file, name);
+      return NULL;
+    }
+  i64 = strcmp (e->dtype_name, "I64") == 0;
+  if ((!i64 && strcmp (e->dtype_name, "I32") != 0) || (e->ndim != 1 && e->ndim != 2)
+      || e->numel == 0)
+    {
+      g_set_error (error, GEN_ERROR, GEN_ERROR_SHAPE,
+                   "%s: tensor '%s' must be a non-empty I64 or I32 tensor [N, T]", file, name);
+      return NULL;
+    }
+  ne[0] = e->ndim == 2 ? e->shape[0] : 1;
+  ne[1] = e->shape[e->ndim - 1];
+  if (!(ids = g_try_new (int32_t, e->numel)))
+    {
+      g_set_error (error, GEN_ERROR, GEN_ERROR_NO_MEMORY, "%s: out of memory", file);
+      return NULL;
+    }
+  for (int64_t i = 0; i < e->numel; i++)
+    {
+      gint64 v64;
+      gint32 v32;
+
+      if (i64)
+        memcpy (&v64, e->data + 8 * i, 8), v64 = GINT64_FROM_LE (v64);
+      else
+        memcpy (&v32, e->data + 4 * i, 4), v64 = GINT32_FROM_LE (v32);
+      if (v64 < 0 || v64 > G_MAXINT32)
+        {
+          g_set_error (error, GEN_ERROR, GEN_ERROR_INVALID,
+                       "%s: '%s' holds the token id %" G_GINT64_FORMAT, file, name, v64);
+          g_free (ids);
+          return NULL;
+        }
+      ids[i] = (int32_t) v64;
+    }
+  return ids;
+}
+
 /* Reads tensor NAME as float32 NCHW (a 3-d [C,H,W] tensor gets N = 1). */
 static float *
 read_nchw (GenSafetensors *st, const char *file, const char *name, int64_t ne[4], GError **error)
@@ -143,7 +199,7 @@ run_forward (int argc, char **argv, GError **error)
 {
   char *model_dir = NULL, *input = NULL, *output = NULL, *part = NULL;
   double timestep = 0.0;
-  int threads = 0, repeat = 1;
+  int threads = 0, repeat = 1, clip_skip = 0;
   gboolean dump = FALSE, help = FALSE;
   gint64 t_start = g_get_monotonic_time (), t_loaded;
   double best_ms = 1e30, sum_ms = 0.0;
@@ -153,6 +209,8 @@ run_forward (int argc, char **argv, GError **error)
     { "timestep", 0, 0, G_OPTION_ARG_DOUBLE, &timestep,
       "UNet timestep (a tensor 'timestep' [N] in IN wins)", "T" },
     { "part", 0, 0, G_OPTION_ARG_STRING, &part, "VAE part: encode or decode (default both)", "PART" },
+    { "clip-skip", 0, 0, G_OPTION_ARG_INT, &clip_skip,
+      "text encoder: stop K layers before the last (diffusers' clip_skip)", "K" },
     { "threads", 0, 0, G_OPTION_ARG_INT, &threads, "threads (default: all cores)", "N" },
     { "dump-blocks", 0, 0, G_OPTION_ARG_NONE, &dump, "also write every block's output", NULL },
     { "repeat", 0, 0, G_OPTION_ARG_INT, &repeat,
@@ -167,14 +225,16 @@ run_forward (int argc, char **argv, GError **error)
   GenModelInfo info;
   TensorList outs;
   float *x = NULL, *ts = NULL, *y = NULL, *z = NULL;
-  int64_t ne[4];
+  int32_t *ids = NULL;
+  int64_t ne[4] = { 0 };
   gboolean ok = FALSE, shown;
   static const GenCliCommand command = {
     "forward", "--model DIR --input IN -o OUT",
     "Runs one raw forward pass of a model, for checking: reads tensor 'sample'\n"
     "(float32 NCHW) from IN, runs the UNet (with the timestep) or the VAE part,\n"
     "and writes tensor 'sample' to OUT.  A VAE without --part runs\n"
-    "decode(encode(x).mean).",
+    "decode(encode(x).mean).  A text encoder (CLIPTextModel) reads 'input_ids'\n"
+    "[N, T] (I64 or I32) and writes 'last_hidden_state' [N, T, hidden].",
     "generative forward --model unet/ --input x.safetensors --timestep 500 -o y.safetensors"
   };
   GenCliHelpSection section = { "Options:", entries };
@@ -212,8 +272,14 @@ run_forward (int argc, char **argv, GError **error)
   if (!(model = gen_model_load (model_dir, error)))
     goto out;
   gen_model_get_info (model, &info);
+  if (clip_skip != 0 && info.kind != GEN_MODEL_CLIP_TEXT)
+    {
+      g_set_error (error, GEN_ERROR, GEN_ERROR_INVALID, "--clip-skip is for a text encoder");
+      goto out;
+    }
   if (!(in_st = gen_safetensors_open (input, error))
-      || !(x = read_nchw (in_st, input, "sample", ne, error)))
+      || (info.kind == GEN_MODEL_CLIP_TEXT ? !(ids = read_ids (in_st, input, "input_ids", ne, error))
+                                           : !(x = read_nchw (in_st, input, "sample", ne, error))))
     goto out;
   arena = gen_arena_new (0);
   t_loaded = g_get_monotonic_time ();
@@ -224,7 +290,14 @@ run_forward (int argc, char **argv, GError **error)
     GenTensor xt = gen_tensor_view (x, ne[0], ne[1], ne[2], ne[3]), yt;
     GenTapFunc tap = dump ? tap_collect : NULL;
 
-    if (info.kind == GEN_MODEL_UNET)
+    if (info.kind == GEN_MODEL_CLIP_TEXT)
+      {
+        if (!(y = alloc_tensor (&yt, 1, ne[0], ne[1], info.out_channels, error))
+            || !gen_clip_text_forward (model, ids, ne[0], ne[1], clip_skip, &yt, arena,
+                                       dump ? tap_collect_tokens : NULL, &outs, error))
+          goto out;
+      }
+    else if (info.kind == GEN_MODEL_UNET)
       {
         const GenSafetensorsEntry *te = gen_safetensors_find (in_st, "timestep");
 
@@ -292,7 +365,10 @@ run_forward (int argc, char **argv, GError **error)
         tensor_list_init (&outs);
         continue;
       }
-    tensor_list_add (&outs, "sample", &yt, 4);
+    if (info.kind == GEN_MODEL_CLIP_TEXT)
+      tensor_list_add (&outs, "last_hidden_state", &yt, 3);
+    else
+      tensor_list_add (&outs, "sample", &yt, 4);
   }
   if (repeat > 1)
     {
@@ -323,6 +399,7 @@ out:
   if (in_st)
     gen_safetensors_free (in_st);
   g_free (x);
+  g_free (ids);
   g_free (y);
   g_free (z);
   g_free (ts);

@@ -1,5 +1,7 @@
-/* gen-inpaint.c — the inpaint job: RePaint for pixel models, masked latent
- * blending with a VAE, on the mask's bounding box plus context. */
+/* gen-inpaint.c — the inpaint job: for pixel models a refined harmonic
+ * fill (gen-inpaint-refine.c) or RePaint, masked latent blending with a
+ * VAE; on the mask's bounding box plus context. */
+#include "gen-inpaint-fill.h"
 #include "gen-job-private.h"
 
 #include <math.h>
@@ -90,6 +92,116 @@ mask_to_model_space (const float *mask, int w, int h, const GenSpace *s, GError 
   return m;
 }
 
+/* RePaint on the model space: X0K the known image, M the mask, X (out) the
+ * result. */
+static gboolean
+repaint (GenRun *r, GenSpace *s, const float *x0k, const float *m, int jump, int resample,
+         GenRng *rng, float *x, GError **error)
+{
+  const GenSchedConfig *sched = r->p->sched;
+  const double *ac = gen_sched_config_alphas_cumprod (sched);
+  int tt = gen_sched_config_num_train_timesteps (sched), steps = CLAMP (r->o->steps, 1, tt);
+  gint64 n = s->mc * s->mh * s->mw;
+  float *mo = NULL, *z = NULL, *x0 = NULL;
+  GArray *ts = repaint_schedule (steps, MAX (1, jump), MAX (1, resample));
+  gboolean ok = FALSE;
+
+  if (!(mo = gen_job_alloc_floats (n, error)) || !(z = gen_job_alloc_floats (n, error))
+      || !(x0 = gen_job_alloc_floats (n, error)))
+    goto out;
+  for (guint k = 0; k + 1 < ts->len; k++)
+    r->total += g_array_index (ts, int, k + 1) < g_array_index (ts, int, k);
+  gen_rng_randn (rng, x, n);
+  for (guint k = 0; k + 1 < ts->len; k++)
+    {
+      int tc = g_array_index (ts, int, k), tn = g_array_index (ts, int, k + 1);
+      int mc = tc * tt / steps;
+      double a = ac[mc];
+
+      if (tn > tc)
+        {
+          /* jump back up: q(x_tn | x_tc) = N(sqrt(ᾱn/ᾱc) x, (1 − ᾱn/ᾱc) I) */
+          double ratio = ac[tn * tt / steps] / a;
+          float sa = (float) sqrt (ratio), sb = (float) sqrt (1.0 - ratio);
+
+          gen_rng_randn (rng, z, n);
+          for (gint64 i = 0; i < n; i++)
+            x[i] = sa * x[i] + sb * z[i];
+          continue;
+        }
+      if (gen_run_cancelled (r, error) || !gen_job_unet_eval (r, s, x, 1.0f, mc, mo, error))
+        goto out;
+      gen_job_split_output (sched, a, x, mo, x0, mo, n);
+      if (tn < 0)
+        {
+          for (gint64 i = 0; i < n; i++)
+            x[i] = m[i] * CLAMP (x0[i], -1.0f, 1.0f) + (1.0f - m[i]) * x0k[i];
+        }
+      else
+        {
+          /* DDPM posterior step between grid points (DDIM with η = 1,
+           * Song et al. 2021 eq. 16), then the known region noised to
+           * the same level (RePaint eq. 8) */
+          double ap = ac[tn * tt / steps];
+          double var = (1.0 - ap) / (1.0 - a) * (1.0 - a / ap);
+          float sp = (float) sqrt (ap), sd = (float) sqrt (MAX (0.0, 1.0 - ap - var));
+          float sv = (float) sqrt (MAX (0.0, var)), sk = (float) sqrt (1.0 - ap);
+
+          gen_rng_randn (rng, z, n);
+          for (gint64 i = 0; i < n; i++)
+            {
+              float unk = sp * CLAMP (x0[i], -1.0f, 1.0f) + sd * mo[i] + sv * z[i];
+              x[i] = m[i] * unk;
+            }
+          gen_rng_randn (rng, z, n);
+          for (gint64 i = 0; i < n; i++)
+            x[i] += (1.0f - m[i]) * (sp * x0k[i] + sk * z[i]);
+        }
+      gen_run_tick (r);
+    }
+  ok = TRUE;
+
+out:
+  g_array_unref (ts);
+  g_free (mo);
+  g_free (z);
+  g_free (x0);
+  return ok;
+}
+
+/* Masked latent blending: the options' sampler from pure noise, X (out). */
+static gboolean
+latent_blend (GenRun *r, GenSpace *s, const float *x0k, const float *m, GenRng *rng, float *x,
+              GError **error)
+{
+  gint64 n = s->mc * s->mh * s->mw;
+  GenSampler *smp = NULL;
+  float *mo = NULL, *z = NULL, *tmp = NULL, scale;
+  LatentBlend blend = { NULL, x0k, NULL, m, NULL, n };
+  gboolean ok = FALSE;
+
+  if (!(mo = gen_job_alloc_floats (n, error)) || !(z = gen_job_alloc_floats (n, error))
+      || !(tmp = gen_job_alloc_floats (n, error)) || !(smp = gen_job_new_sampler (r, n, error)))
+    goto out;
+  r->total = gen_sampler_n_evals (smp);
+  scale = gen_sampler_init_noise_sigma (smp);
+  gen_rng_randn (rng, x, n);
+  for (gint64 i = 0; i < n; i++)
+    x[i] *= scale;
+  gen_rng_randn (rng, z, n); /* the noise of the known region, fixed */
+  blend.smp = smp, blend.noise = z, blend.tmp = tmp;
+  ok = gen_job_sample_loop (r, s, smp, 0, x, mo, rng, latent_blend_hook, &blend, error);
+
+out:
+  if (smp)
+    gen_sampler_free (smp);
+  g_free (mo);
+  g_free (z);
+  g_free (tmp);
+  return ok;
+}
+
+/* The crop IN with its MASK filled into RES. */
 static gboolean
 inpaint_crop (GenPipeline *p, const GenJobOptions *o, const GenPixels *in, const float *mask,
               int jump, int resample, GenPixels *res, GError **error)
@@ -97,112 +209,42 @@ inpaint_crop (GenPipeline *p, const GenJobOptions *o, const GenPixels *in, const
   GenRun r;
   GenSpace s;
   GenRng *rng = NULL;
-  GenSampler *smp = NULL;
-  float *x0k = NULL, *m = NULL, *x = NULL, *mo = NULL, *z = NULL, *x0 = NULL;
-  GArray *ts = NULL;
-  gboolean ok = FALSE;
+  GenPixels filled = *in;
+  float *x0k = NULL, *m = NULL, *x = NULL;
+  gboolean refine = !p->latent && o->inpaint == GEN_INPAINT_REFINE, ok = FALSE;
   gint64 n;
 
+  filled.data = NULL;
   gen_run_init (&r, p, o, 0);
   if (!gen_space_init (&s, &r, in->height, in->width, error))
     goto out;
   n = s.mc * s.mh * s.mw;
-  if (!(x0k = gen_job_to_model_space (&r, &s, in, error))
-      || !(m = mask_to_model_space (mask, in->width, in->height, &s, error))
-      || !(x = gen_job_alloc_floats (n, error)) || !(mo = gen_job_alloc_floats (n, error))
-      || !(z = gen_job_alloc_floats (n, error)) || !(x0 = gen_job_alloc_floats (n, error)))
+  if (refine && !(filled.data = gen_inpaint_fill (in, mask, error)))
     goto out;
+  if (!(x0k = gen_job_to_model_space (&r, &s, refine ? &filled : in, error))
+      || !(m = mask_to_model_space (mask, in->width, in->height, &s, error))
+      || !(x = gen_job_alloc_floats (n, error)))
+    goto out;
+  /* refine fills the whole selection, soft or not; the mask's values weigh
+   * the result only when it is composed (gen_job_inpaint) */
+  for (gint64 i = 0; refine && i < n; i++)
+    m[i] = m[i] > 0.0f ? 1.0f : 0.0f;
   rng = gen_rng_new (o->seed);
-
-  if (!p->latent)
-    {
-      const double *ac = gen_sched_config_alphas_cumprod (p->sched);
-      int tt = gen_sched_config_num_train_timesteps (p->sched), steps = CLAMP (o->steps, 1, tt);
-
-      ts = repaint_schedule (steps, MAX (1, jump), MAX (1, resample));
-      for (guint k = 0; k + 1 < ts->len; k++)
-        r.total += g_array_index (ts, int, k + 1) < g_array_index (ts, int, k);
-      gen_rng_randn (rng, x, n);
-      for (guint k = 0; k + 1 < ts->len; k++)
-        {
-          int tc = g_array_index (ts, int, k), tn = g_array_index (ts, int, k + 1);
-          int mc = tc * tt / steps;
-          double a = ac[mc];
-
-          if (tn > tc)
-            {
-              /* jump back up: q(x_tn | x_tc) = N(sqrt(ᾱn/ᾱc) x, (1 − ᾱn/ᾱc) I) */
-              double ratio = ac[tn * tt / steps] / a;
-              float sa = (float) sqrt (ratio), sb = (float) sqrt (1.0 - ratio);
-
-              gen_rng_randn (rng, z, n);
-              for (gint64 i = 0; i < n; i++)
-                x[i] = sa * x[i] + sb * z[i];
-              continue;
-            }
-          if (gen_run_cancelled (&r, error) || !gen_job_unet_eval (&r, &s, x, 1.0f, mc, mo, error))
-            goto out;
-          gen_job_split_output (p->sched, a, x, mo, x0, mo, n);
-          if (tn < 0)
-            {
-              for (gint64 i = 0; i < n; i++)
-                x[i] = m[i] * CLAMP (x0[i], -1.0f, 1.0f) + (1.0f - m[i]) * x0k[i];
-            }
-          else
-            {
-              /* DDPM posterior step between grid points (DDIM with η = 1,
-               * Song et al. 2021 eq. 16), then the known region noised to
-               * the same level (RePaint eq. 8) */
-              double ap = ac[tn * tt / steps];
-              double var = (1.0 - ap) / (1.0 - a) * (1.0 - a / ap);
-              float sp = (float) sqrt (ap), sd = (float) sqrt (MAX (0.0, 1.0 - ap - var));
-              float sv = (float) sqrt (MAX (0.0, var)), sk = (float) sqrt (1.0 - ap);
-
-              gen_rng_randn (rng, z, n);
-              for (gint64 i = 0; i < n; i++)
-                {
-                  float unk = sp * CLAMP (x0[i], -1.0f, 1.0f) + sd * mo[i] + sv * z[i];
-                  x[i] = m[i] * unk;
-                }
-              gen_rng_randn (rng, z, n);
-              for (gint64 i = 0; i < n; i++)
-                x[i] += (1.0f - m[i]) * (sp * x0k[i] + sk * z[i]);
-            }
-          gen_run_tick (&r);
-        }
-    }
+  if (refine)
+    ok = gen_job_inpaint_refine (&r, &s, x0k, m, rng, x, error);
+  else if (!p->latent)
+    ok = repaint (&r, &s, x0k, m, jump, resample, rng, x, error);
   else
-    {
-      LatentBlend blend = { NULL, x0k, z, m, x0, n };
-      float scale;
-
-      if (!(smp = gen_job_new_sampler (&r, n, error)))
-        goto out;
-      r.total = gen_sampler_n_evals (smp);
-      scale = gen_sampler_init_noise_sigma (smp);
-      gen_rng_randn (rng, x, n);
-      for (gint64 i = 0; i < n; i++)
-        x[i] *= scale;
-      gen_rng_randn (rng, z, n); /* the noise of the known region, fixed */
-      blend.smp = smp;
-      if (!gen_job_sample_loop (&r, &s, smp, 0, x, mo, rng, latent_blend_hook, &blend, error))
-        goto out;
-    }
-  ok = gen_job_from_model_space (&r, &s, x, in, res, error);
+    ok = latent_blend (&r, &s, x0k, m, rng, x, error);
+  ok = ok && gen_job_from_model_space (&r, &s, x, in, res, error);
 
 out:
-  if (ts)
-    g_array_unref (ts);
-  if (smp)
-    gen_sampler_free (smp);
   if (rng)
     gen_rng_free (rng);
+  g_free (filled.data);
   g_free (x0k);
   g_free (m);
   g_free (x);
-  g_free (mo);
-  g_free (z);
-  g_free (x0);
   gen_space_clear (&s);
   gen_run_clear (&r);
   return ok;
@@ -229,6 +271,13 @@ gen_job_inpaint (GenPipeline *p, const GenJobOptions *o, const GenPixels *in, co
     {
       g_set_error (error, GEN_ERROR, GEN_ERROR_INVALID,
                    "inpaint: jump length must be 1 to 1000 and resample count 1 to 100");
+      return FALSE;
+    }
+  if ((o->inpaint != GEN_INPAINT_REFINE && o->inpaint != GEN_INPAINT_REPAINT)
+      || !(o->inpaint_sigma >= 0.0 && o->inpaint_sigma <= 255.0))
+    {
+      g_set_error (error, GEN_ERROR, GEN_ERROR_INVALID,
+                   "inpaint: unknown method, or a refine sigma outside 0 to 255");
       return FALSE;
     }
   for (int y = 0; y < in->height; y++)

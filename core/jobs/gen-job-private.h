@@ -15,6 +15,7 @@
  *   gen-sample-loop.c   the sampling loop over a GenSampler
  *   gen-generate.c, gen-denoise.c, gen-denoise-fast.c, gen-vary.c,
  *   gen-vae-round-trip.c, gen-inpaint.c, gen-interpolate.c   one job each
+ *   gen-inpaint-fill.c, gen-inpaint-refine.c   inpaint's harmonic fill and its refinement
  */
 #pragma once
 
@@ -55,7 +56,7 @@ typedef struct
   int                  outer_threads; /* theirs before it, given back by gen_run_clear */
   GTimer              *timer;
   int                  done, total;   /* model evaluations, for the progress callback */
-  GenArena            *arenas[GEN_TILER_MAX_WORKERS]; /* each tile worker's activations,
+  GenArena            *arenas[GEN_MAX_THREADS]; /* each tile worker's activations,
                                                          made before the workers start */
 } GenRun;
 
@@ -168,5 +169,17 @@ gboolean    gen_job_sample_loop (GenRun *r, GenSpace *s, GenSampler *smp, int st
  * to 0..1, alpha from IN; streamed tile by tile from the pixels. */
 gboolean gen_job_denoise_fast (GenRun *r, GenSpace *s, const GenPixels *in, double abar, double t,
                                float *res, GError **error);
+
+/* ---- inpaint's refined fill (gen-inpaint-refine.c) ----------------------------- */
+
+/* IN (a crop) with its colour channels harmonic-filled where MASK > 0: a new
+ * buffer of IN's layout (g_free), or NULL with an error. */
+float   *gen_inpaint_fill (const GenPixels *in, const float *mask, GError **error);
+/* X (out) = the fill XF [mc, mh, mw] refined by the model: noised to the
+ * options' inpaint σ with a noise drawn from RNG, then the options' steps of
+ * deterministic DDIM down to 0, with XF re-imposed outside the mask M
+ * (noised to each step's level) as X = M·model + (1 − M)·known. */
+gboolean gen_job_inpaint_refine (GenRun *r, GenSpace *s, const float *xf, const float *m,
+                                 GenRng *rng, float *x, GError **error);
 
 G_END_DECLS

@@ -33,6 +33,15 @@ typedef struct
   int   workers;          /* how many tile workers ran the models */
 } GenJobStats;
 
+/* How inpaint fills a hole with a pixel-space model (latent models always
+ * blend latents). */
+typedef enum
+{
+  GEN_INPAINT_REFINE,   /* a harmonic fill of the hole refined by the model from a
+                           moderate noise level (SDEdit, Meng et al. 2022): seconds */
+  GEN_INPAINT_REPAINT   /* RePaint from pure noise (Lugmayr et al. 2022): minutes */
+} GenInpaintMethod;
+
 typedef struct
 {
   GenSamplerKind   sampler;     /* default GEN_SAMPLER_DDIM */
@@ -51,7 +60,12 @@ typedef struct
                                        denoise, vary and the VAE build their result in them
                                        directly (one image-sized buffer less) */
   GenJobStats     *stats;       /* NULL, or filled in when the job returns */
+  GenInpaintMethod inpaint;     /* default GEN_INPAINT_REFINE */
+  double           inpaint_sigma; /* refine: the noise level it starts from, 0..255 scale;
+                                     0 = default (GEN_INPAINT_DEFAULT_SIGMA) */
 } GenJobOptions;
+
+#define GEN_INPAINT_DEFAULT_SIGMA 25.0
 
 void gen_job_options_init (GenJobOptions *opts);
 
@@ -83,10 +97,14 @@ gboolean gen_job_denoise (GenPipeline *p, const GenJobOptions *opts, const GenPi
                           const float *mask, GenDenoiseMode mode, double sigma, double strength,
                           GenPixels *out, double *sigma_used, GError **error);
 
-/* Fills where MASK > 0 (soft), consistent with the surroundings; pixels with
- * MASK == 0 come back bit-exact.  Pixel models: RePaint resampling (Lugmayr
- * et al. 2022) with JUMP_LENGTH and RESAMPLE count; with a VAE, masked
- * latent blending.  Works on the mask's bounding box plus context. */
+/* Fills where MASK > 0, consistent with the surroundings: the result is
+ * MASK·fill + (1 − MASK)·IN per pixel, so pixels with MASK == 0 come back
+ * bit-exact and soft masks blend.  Pixel models, by opts->inpaint: the
+ * hole's harmonic fill refined with opts->steps deterministic DDIM steps
+ * from opts->inpaint_sigma, the known pixels re-imposed at each step; or
+ * RePaint resampling (Lugmayr et al. 2022) with JUMP_LENGTH and RESAMPLE
+ * count (checked whichever the method).  With a VAE, masked latent
+ * blending.  Works on the mask's bounding box plus context. */
 gboolean gen_job_inpaint (GenPipeline *p, const GenJobOptions *opts, const GenPixels *in,
                           const float *mask, int jump_length, int resample, GenPixels *out,
                           GError **error);

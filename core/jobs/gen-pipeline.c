@@ -10,7 +10,8 @@ load_kind (const char *dir, gboolean want_unet, GError **error)
   if (!m)
     return NULL;
   gen_model_get_info (m, &info);
-  if ((info.kind == GEN_MODEL_UNET) != want_unet)
+  if (want_unet ? info.kind != GEN_MODEL_UNET
+                : info.kind != GEN_MODEL_VAE_KL && info.kind != GEN_MODEL_VAE_TINY)
     {
       g_set_error (error, GEN_ERROR, GEN_ERROR_INVALID, "%s: a %s, where a %s was expected", dir,
                    info.class_name, want_unet ? "UNet2DModel" : "VAE (AutoencoderKL or AutoencoderTiny)");
@@ -52,6 +53,13 @@ gen_pipeline_load (const char *model_dir, const char *vae_dir, GError **error)
       if (!m)
         goto fail;
       gen_model_get_info (m, &info);
+      if (info.kind == GEN_MODEL_CLIP_TEXT)
+        {
+          g_set_error (error, GEN_ERROR, GEN_ERROR_INVALID, "%s: a text encoder (%s) runs no job "
+                       "on its own", model_dir, info.class_name);
+          gen_model_free (m);
+          goto fail;
+        }
       if (info.kind == GEN_MODEL_UNET)
         p->unet = m;
       else

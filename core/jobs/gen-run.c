@@ -17,6 +17,7 @@ gen_job_options_init (GenJobOptions *o)
   o->sampler = GEN_SAMPLER_DDIM;
   o->sigmas = GEN_SIGMAS_DEFAULT;
   o->steps = 30;
+  o->inpaint = GEN_INPAINT_REFINE;
 }
 
 void
@@ -39,7 +40,7 @@ gen_run_clear (GenRun *r)
   gsize most = 0;
   int workers = 0;
 
-  for (int i = 0; i < GEN_TILER_MAX_WORKERS; i++)
+  for (int i = 0; i < GEN_MAX_THREADS; i++)
     if (r->arenas[i])
       {
         if (gen_arena_peak_bytes (r->arenas[i]) > 0)

@@ -17,7 +17,7 @@ struct _GenTiler
   float    *sy, *sx;        /* their sums along each output axis: [oh], [ow] */
   int       workers;        /* tiles that run side by side */
   int       n_bufs;         /* workers with tile buffers */
-  GenTensor tin[GEN_TILER_MAX_WORKERS], tout[GEN_TILER_MAX_WORKERS];
+  GenTensor tin[GEN_MAX_THREADS], tout[GEN_MAX_THREADS];
 };
 
 /* The tile size along an axis of LENGTH: the fewest tiles of at most 9/8
@@ -120,7 +120,7 @@ gen_tiler_new (int64_t h, int64_t w, int64_t cin, int64_t cout, int num, int den
   ov = MIN (tt / 2, ((overlap + m - 1) / m) * m);
   t = g_new0 (GenTiler, 1);
   t->h = h, t->w = w, t->cin = cin, t->cout = cout, t->num = num, t->den = den;
-  t->workers = CLAMP (workers, 1, GEN_TILER_MAX_WORKERS);
+  t->workers = CLAMP (workers, 1, GEN_MAX_THREADS);
   t->th = fit_tile (h, tt, ov, m);
   t->tw = fit_tile (w, tt, ov, m);
   t->ny = axis_tiles (h, t->th, ov, &t->ys);
@@ -298,8 +298,8 @@ gen_tiler_run_with (GenTiler *t, GenTileFill fill, gpointer fill_data, GenTileFu
 {
   int nw = gen_tiler_workers (t);
   Work k;
-  Worker ws[GEN_TILER_MAX_WORKERS];
-  GThread *threads[GEN_TILER_MAX_WORKERS];
+  Worker ws[GEN_MAX_THREADS];
+  GThread *threads[GEN_MAX_THREADS];
   int started = 1;
 
   if (!ensure_buffers (t, nw, error))

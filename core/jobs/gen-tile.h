@@ -9,12 +9,10 @@
  * tile order, so the output does not depend on the number of workers. */
 #pragma once
 
+#include "gen-ops.h"        /* GEN_MAX_THREADS: the most tiles that run side by side */
 #include "gen-tensor.h"
 
 G_BEGIN_DECLS
-
-/* The most tiles that run side by side, whatever the thread count. */
-#define GEN_TILER_MAX_WORKERS 64
 
 /* Maps IN [1, Cin, h, w] to OUT [1, Cout, h·num/den, w·num/den] on worker
  * WORKER (0 .. workers − 1; calls on different workers run concurrently). */
@@ -39,7 +37,7 @@ typedef struct _GenTiler GenTiler;
  * MULTIPLE; a canvas no larger than TILE is one tile of its own size;
  * otherwise each axis takes the fewest tiles of at most 9/8 TILE, evenly
  * split).  At most WORKERS tiles run side by side (clamped to
- * 1..GEN_TILER_MAX_WORKERS and the tile count).
+ * 1..GEN_MAX_THREADS and the tile count).
  * Its memory is the tile buffers and a few rows of weights: nothing of
  * the canvas' size. */
 GenTiler *gen_tiler_new (int64_t h, int64_t w, int64_t cin, int64_t cout, int num, int den,

@@ -15,7 +15,10 @@ static const char *const weight_files[] = {
   "diffusion_pytorch_model.safetensors.index.json",
   "diffusion_pytorch_model.fp16.safetensors",
   "diffusion_pytorch_model.fp16.safetensors.index.json",
-  "model.safetensors",
+  "model.safetensors",                  /* transformers' name (a pipeline's text_encoder/) */
+  "model.safetensors.index.json",
+  "model.fp16.safetensors",
+  "model.fp16.safetensors.index.json",
 };
 
 gboolean
@@ -43,14 +46,19 @@ gen_weights_open (GenWeights *w, const char *dir, GError **error)
     }
   {
     char *bin = g_build_filename (dir, "diffusion_pytorch_model.bin", NULL);
+    char *tbin = g_build_filename (dir, "pytorch_model.bin", NULL);
     gboolean has_bin = g_file_test (bin, G_FILE_TEST_EXISTS);
+    gboolean has_tbin = g_file_test (tbin, G_FILE_TEST_EXISTS);
 
     g_free (bin);
+    g_free (tbin);
     g_set_error (error, GEN_ERROR, GEN_ERROR_MISSING,
                  has_bin ? "%s: only a PyTorch .bin checkpoint was found; "
                            "convert it to diffusion_pytorch_model.safetensors"
-                         : "%s: no diffusion_pytorch_model.safetensors (or sharded "
-                           "index) in this folder",
+                 : has_tbin ? "%s: only a PyTorch .bin checkpoint was found; "
+                              "convert it to model.safetensors"
+                 : "%s: no diffusion_pytorch_model.safetensors or model.safetensors (or "
+                   "sharded index) in this folder",
                  dir);
   }
   return FALSE;

@@ -126,6 +126,7 @@ gboolean gen_config_get_channels (GenConfig *cfg, gint64 groups, gint64 **chans,
 typedef struct _GenUNet GenUNet;
 typedef struct _GenVaeKL GenVaeKL;
 typedef struct _GenVaeTiny GenVaeTiny;
+typedef struct _GenClipText GenClipText;
 
 struct _GenModel
 {
@@ -135,6 +136,7 @@ struct _GenModel
   GenUNet     *unet;
   GenVaeKL    *vae_kl;
   GenVaeTiny  *vae_tiny;
+  GenClipText *clip_text;
   int          vae_downs;       /* stride-2 convs in the VAE encoder */
   int          vae_pad[2];      /* their padding before / after */
 };
@@ -153,6 +155,13 @@ gboolean gen_vae_tiny_encode (GenModel *m, const GenTensor *x, GenTensor *latent
                               GenArena *arena, GenTapFunc tap, gpointer tap_data);
 gboolean gen_vae_tiny_decode (GenModel *m, const GenTensor *z, GenTensor *out,
                               GenArena *arena, GenTapFunc tap, gpointer tap_data);
+
+/* CLIPTextModel (gen-clip-text.c): a transformers config.json of
+ * "architectures" CLIPTextModel[WithProjection] or "model_type"
+ * clip_text_model (which has no "_class_name"). */
+gboolean gen_clip_text_is_config (GenConfig *cfg);
+gboolean gen_clip_text_build (GenModel *m, GenConfig *cfg, GError **error);
+void     gen_clip_text_free (GenClipText *c);
 
 /* Config helpers shared by the builders: an activation name must be
  * "silu"/"swish" (or, where the caller allows, "relu"). */

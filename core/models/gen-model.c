@@ -26,12 +26,15 @@ gen_model_load (const char *dir, GError **error)
     return NULL;
 
   cls = gen_config_class_name (cfg);
+  if (!cls && gen_clip_text_is_config (cfg))
+    cls = "CLIPTextModel";
   if (!cls || (strcmp (cls, "UNet2DModel") != 0 && strcmp (cls, "AutoencoderKL") != 0
-               && strcmp (cls, "AutoencoderTiny") != 0))
+               && strcmp (cls, "AutoencoderTiny") != 0 && strcmp (cls, "CLIPTextModel") != 0))
     {
       g_set_error (error, GEN_ERROR, GEN_ERROR_UNSUPPORTED,
                    "%s: _class_name %s%s%s is not a supported model (supported: UNet2DModel, "
-                   "AutoencoderKL, AutoencoderTiny)", gen_config_path (cfg),
+                   "AutoencoderKL, AutoencoderTiny, transformers' CLIPTextModel)",
+                   gen_config_path (cfg),
                    cls ? "'" : "", cls ? cls : "is missing and", cls ? "'" : "");
       gen_config_free (cfg);
       return NULL;
@@ -51,6 +54,8 @@ gen_model_load (const char *dir, GError **error)
     ok = gen_unet_build (m, cfg, error);
   else if (strcmp (cls, "AutoencoderKL") == 0)
     ok = gen_vae_kl_build (m, cfg, error);
+  else if (strcmp (cls, "CLIPTextModel") == 0)
+    ok = gen_clip_text_build (m, cfg, error);
   else
     ok = gen_vae_tiny_build (m, cfg, error);
   gen_config_free (cfg);
@@ -71,6 +76,7 @@ gen_model_free (GenModel *m)
   gen_unet_free (m->unet);
   gen_vae_kl_free (m->vae_kl);
   gen_vae_tiny_free (m->vae_tiny);
+  gen_clip_text_free (m->clip_text);
   gen_weights_clear (&m->weights);
   g_free (m->class_name);
   g_free (m);
@@ -101,7 +107,7 @@ check_vae (GenModel *m, const GenTensor *in, int64_t in_ch, const GenTensor *out
   int64_t f = m->info.downscale;
   int64_t want_h, want_w;
 
-  if (m->info.kind == GEN_MODEL_UNET)
+  if (m->info.kind != GEN_MODEL_VAE_KL && m->info.kind != GEN_MODEL_VAE_TINY)
     {
       g_set_error (error, GEN_ERROR, GEN_ERROR_INVALID, "%s is not a VAE", m->class_name);
       return FALSE;

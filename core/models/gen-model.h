@@ -3,7 +3,9 @@
  * A model folder holds config.json ("_class_name": UNet2DModel,
  * AutoencoderKL or AutoencoderTiny) and its weights as
  * diffusion_pytorch_model.safetensors, a sharded
- * diffusion_pytorch_model.safetensors.index.json, or the fp16 variant.
+ * diffusion_pytorch_model.safetensors.index.json, or the fp16 variant; or,
+ * for a pipeline's text_encoder/, transformers' config.json ("architectures":
+ * ["CLIPTextModel"] or "model_type": "clip_text_model") and model.safetensors.
  * Weights are mmapped; F32 tensors are used in place, F16/BF16 converted
  * once at load.  Forward passes take a GenArena for their activations and
  * write into caller-owned output tensors.
@@ -18,7 +20,8 @@ typedef enum
 {
   GEN_MODEL_UNET,
   GEN_MODEL_VAE_KL,
-  GEN_MODEL_VAE_TINY
+  GEN_MODEL_VAE_TINY,
+  GEN_MODEL_CLIP_TEXT
 } GenModelKind;
 
 typedef struct
@@ -33,6 +36,9 @@ typedef struct
   gsize        n_params;
   float        scaling_factor;    /* VAEs (1 if absent) */
   float        shift_factor;      /* VAEs (0 if absent) */
+  int          vocab_size;        /* CLIPTextModel (out_channels: its hidden_size); else 0 */
+  int          max_tokens;        /* CLIPTextModel: max_position_embeddings */
+  int          num_layers;        /* CLIPTextModel: num_hidden_layers (clip skip's range) */
 } GenModelInfo;
 
 typedef struct _GenModel GenModel;
@@ -62,5 +68,15 @@ gboolean gen_vae_encode (GenModel *model, const GenTensor *x, GenTensor *mean, G
 /* VAE decode: OUT [N, out_ch, H*f, W*f] from an unscaled latent Z. */
 gboolean gen_vae_decode (GenModel *model, const GenTensor *z, GenTensor *out,
                          GenArena *arena, GenTapFunc tap, gpointer tap_data, GError **error);
+
+/* CLIPTextModel: OUT [1, N, T, hidden] (contiguous) = last_hidden_state for
+ * the token IDS [N, T] (row-major; each in [0, vocab_size); 1 <= T <=
+ * max_tokens).  CLIP_SKIP k in [1, num_layers] is diffusers' clip_skip: the
+ * output of layer num_layers - k through the final layer norm (the last k
+ * layers are not run); 0 runs them all.  Taps: "text_model.embeddings" and
+ * "text_model.encoder.layers.i", [1, N, T, hidden]. */
+gboolean gen_clip_text_forward (GenModel *model, const int32_t *ids, int64_t n, int64_t t,
+                                int clip_skip, GenTensor *out, GenArena *arena,
+                                GenTapFunc tap, gpointer tap_data, GError **error);
 
 G_END_DECLS

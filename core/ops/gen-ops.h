@@ -9,6 +9,12 @@
  *
  * Layer parameters are plain structs named after the PyTorch modules; their
  * tensors point into the model's weights.
+ *
+ * Where they live: gen-parallel.c (threads, parallel-for, the GEMM wrapper),
+ * gen-conv.c (conv and linear), gen-winograd.c and gen-winograd-transform.c
+ * (3×3 convs), gen-norm.c, gen-elementwise.c (activations), gen-attention.c
+ * (softmax, attention), gen-resample.c (resampling and plumbing); what they
+ * share among themselves is in gen-ops-private.h.
  */
 #pragma once
 
@@ -26,8 +32,13 @@ void gen_gemm (bool trans_a, bool trans_b, int m, int n, int k,
                const float *b, int ldb,
                float beta, float *c, int ldc);
 
-/* Threads used by the core (>= 1): its parallel loops and its split GEMMs
- * (the BLAS itself always runs one thread). */
+/* The most threads the core uses for one run: parts of a parallel loop and
+ * parallel tile workers alike. */
+#define GEN_MAX_THREADS 64
+
+/* Threads used by the core (>= 1) for the calling thread's work: its parallel
+ * loops and its split GEMMs (the BLAS itself always runs one thread).  Per
+ * thread: a job sets it from its options for its run and restores it. */
 void gen_set_threads (int n);
 int  gen_get_threads (void);
 /* The parts ops may split into from here on (gen_get_threads () unchanged):

@@ -33,20 +33,23 @@ typedef struct
   double eta, noise_level, strength;
 } GenGimp2Values;
 
+/* SAMPLERS and SIGMAS are combos of the core's sampler / sigma schedule
+ * rows, whose stable numbers (gen-sampler-table.h) are the INT32 values. */
 typedef enum
 {
   GEN_GIMP2_WIDGET_ENTRY, GEN_GIMP2_WIDGET_SCALE, GEN_GIMP2_WIDGET_COMBO,
-  GEN_GIMP2_WIDGET_TOGGLE
+  GEN_GIMP2_WIDGET_TOGGLE, GEN_GIMP2_WIDGET_SAMPLERS, GEN_GIMP2_WIDGET_SIGMAS
 } GenGimp2Widget;
 
 typedef struct
 {
   GimpPDBArgType  type;         /* STRING: char[GEN_GIMP2_PATH_MAX]; INT32: gint32; FLOAT: double */
   const char     *name;
-  const char     *desc;
+  const char     *desc;         /* SIGMAS: a format for gen_plugin_sigma_samplers () */
   const char     *label;        /* N_() */
   gsize           offset;       /* of the value in GenGimp2Values */
-  double          min, max;     /* checked on every call: 2.10 checks no ranges */
+  double          min, max;     /* checked on every call: 2.10 checks no ranges
+                                   (SAMPLERS, SIGMAS: a row's number) */
   GenGimp2Widget  widget;
   const char     *choices;      /* COMBO: "|"-separated N_() labels of 0, 1, … */
 } GenGimp2Arg;
@@ -55,6 +58,10 @@ extern const GenGimp2Arg gen_gimp2_args[GEN_GIMP2_N_ARGS];
 
 /* The arguments of JOB, in order, into IDS; returns how many. */
 int gen_gimp2_job_args (GenPluginJob job, GenGimp2ArgId ids[GEN_GIMP2_N_ARGS]);
+
+/* The PDB description of argument ID, in English: its desc, and for the
+ * table combos their rows' labels and numbers.  Caller frees. */
+char *gen_gimp2_arg_desc (GenGimp2ArgId id);
 
 /* The noise level of DRAWABLE_ID where a denoise would read it, for the
  * dialog; -1 when it cannot be read. */

@@ -7,7 +7,6 @@
  * GIMP_PDB_CALLING_ERROR for arguments out of range) with the message as
  * the second return value, as GIMP 2.10 plug-ins do. */
 #include <locale.h>
-#include <string.h>
 
 #include <gegl.h>
 #include <glib/gi18n.h>
@@ -17,14 +16,9 @@
 #include "gen-gimp2.h"
 #include "gen-gimp2-dialog.h"
 
-#ifndef GEN_PLUGIN_DEFAULT_MODEL
-#define GEN_PLUGIN_DEFAULT_MODEL "/usr/share/generative/generative-unet"
-#endif
 #ifndef GEN_PLUGIN_LOCALEDIR
 #define GEN_PLUGIN_LOCALEDIR "/usr/share/locale"
 #endif
-
-#define PROC_PREFIX "plug-in-generative-"
 
 /* GIMP 2.10 selects one layer: interpolate runs from the layer below it. */
 static const GenPluginProcText interpolate_2_10 = {
@@ -42,6 +36,8 @@ static const GenPluginProcText interpolate_2_10 = {
 #define SCALE GEN_GIMP2_WIDGET_SCALE
 #define COMBO GEN_GIMP2_WIDGET_COMBO
 #define TOGGLE GEN_GIMP2_WIDGET_TOGGLE
+#define SAMPLERS GEN_GIMP2_WIDGET_SAMPLERS
+#define SIGMAS GEN_GIMP2_WIDGET_SIGMAS
 
 const GenGimp2Arg gen_gimp2_args[GEN_GIMP2_N_ARGS] = {
   [GEN_GIMP2_ARG_MODEL] = { GIMP_PDB_STRING, "model",
@@ -50,13 +46,10 @@ const GenGimp2Arg gen_gimp2_args[GEN_GIMP2_N_ARGS] = {
   [GEN_GIMP2_ARG_VAE] = { GIMP_PDB_STRING, "vae",
     N_("A VAE folder that adds or replaces the model's; empty for none"),
     N_("V_AE folder (optional):"), V (vae), 0, 0, ENTRY, NULL },
-  [GEN_GIMP2_ARG_SCHEDULER] = { GIMP_PDB_INT32, "scheduler",
-    N_("The sampler { DDIM (0), DDPM (1), Euler (2), Euler ancestral (3), Heun (4), DPM++ 2M (5) }"),
-    N_("Sched_uler:"), V (scheduler), 0, 5, COMBO,
-    N_("DDIM|DDPM|Euler|Euler ancestral|Heun|DPM++ 2M") },
-  [GEN_GIMP2_ARG_SIGMAS] = { GIMP_PDB_INT32, "sigmas",
-    N_("Sigma spacing, Euler/Heun/DPM++ only { default (0), Karras (1), exponential (2) }"),
-    N_("Si_gma schedule:"), V (sigmas), 0, 2, COMBO, N_("Default|Karras|Exponential") },
+  [GEN_GIMP2_ARG_SCHEDULER] = { GIMP_PDB_INT32, "scheduler", N_("The sampler"),
+    N_("Sched_uler:"), V (scheduler), 0, 0, SAMPLERS, NULL },
+  [GEN_GIMP2_ARG_SIGMAS] = { GIMP_PDB_INT32, "sigmas", N_("Sigma spacing (%s only)"),
+    N_("Si_gma schedule:"), V (sigmas), 0, 0, SIGMAS, NULL },
   [GEN_GIMP2_ARG_STEPS] = { GIMP_PDB_INT32, "steps", N_("Number of sampling steps (1..1000)"),
     N_("S_teps:"), V (steps), 1, 1000, SCALE, NULL },
   [GEN_GIMP2_ARG_ETA] = { GIMP_PDB_FLOAT, "eta", N_("DDIM eta (0 = deterministic, 0..1)"),
@@ -100,12 +93,40 @@ const GenGimp2Arg gen_gimp2_args[GEN_GIMP2_N_ARGS] = {
 #undef SCALE
 #undef COMBO
 #undef TOGGLE
+#undef SAMPLERS
+#undef SIGMAS
 
-/* The INT32 scheduler number of the PDB → the core's sampler. */
-static const GenSamplerKind samplers[] = {
-  GEN_SAMPLER_DDIM, GEN_SAMPLER_DDPM, GEN_SAMPLER_EULER, GEN_SAMPLER_EULER_A,
-  GEN_SAMPLER_HEUN, GEN_SAMPLER_DPMPP_2M
-};
+char *
+gen_gimp2_arg_desc (GenGimp2ArgId id)
+{
+  const GenGimp2Arg *a = &gen_gimp2_args[id];
+  const GenSamplerInfo *sampler;
+  const GenSigmaScheduleInfo *sigmas;
+  GString *desc = g_string_new (NULL);
+  char *users;
+
+  switch (a->widget)
+    {
+    case GEN_GIMP2_WIDGET_SAMPLERS:
+      g_string_append_printf (desc, "%s {", a->desc);
+      for (int n = 0; (sampler = gen_sampler_info_from_number (n)); n++)
+        g_string_append_printf (desc, "%s %s (%d)", n ? "," : "", sampler->label, n);
+      g_string_append (desc, " }");
+      break;
+    case GEN_GIMP2_WIDGET_SIGMAS:
+      users = gen_plugin_sigma_samplers (FALSE);
+      g_string_append_printf (desc, a->desc, users);
+      g_free (users);
+      g_string_append (desc, " {");
+      for (int n = 0; (sigmas = gen_sigma_schedule_info_from_number (n)); n++)
+        g_string_append_printf (desc, "%s %s (%d)", n ? "," : "", sigmas->label, n);
+      g_string_append (desc, " }");
+      break;
+    default:
+      g_string_append (desc, a->desc);
+    }
+  return g_string_free (desc, FALSE);
+}
 
 int
 gen_gimp2_job_args (GenPluginJob job, GenGimp2ArgId ids[GEN_GIMP2_N_ARGS])
@@ -162,7 +183,8 @@ last_values_init (GenGimp2Values *v, GenPluginJob job)
 
   gen_plugin_settings_init (&s, job);
   *v = (GenGimp2Values) {
-    .scheduler = 0, .sigmas = s.opts.sigmas, .steps = s.opts.steps, .eta = s.opts.eta,
+    .scheduler = gen_sampler_info (s.opts.sampler)->number,
+    .sigmas = gen_sigma_schedule_info (s.opts.sigmas)->number, .steps = s.opts.steps, .eta = s.opts.eta,
     .seed = 0, .tile = s.opts.tile, .new_layer = s.new_layer, .width = s.width,
     .height = s.height, .noise_level = s.noise_level, .strength = s.strength,
     .mode = s.denoise_mode, .jump = s.jump, .resample = s.resample, .sample = s.sample,
@@ -189,7 +211,9 @@ read_arg (GenGimp2ArgId id, const GimpParam *param, GenGimp2Values *v)
       return TRUE;
     }
   x = def->type == GIMP_PDB_FLOAT ? param->data.d_float : param->data.d_int32;
-  if (!(x >= def->min && x <= def->max))
+  if (def->widget == GEN_GIMP2_WIDGET_SAMPLERS ? !gen_sampler_info_from_number ((int) x)
+      : def->widget == GEN_GIMP2_WIDGET_SIGMAS ? !gen_sigma_schedule_info_from_number ((int) x)
+      : !(x >= def->min && x <= def->max))
     return FALSE;
   if (def->type == GIMP_PDB_FLOAT)
     *(double *) field = x;
@@ -201,11 +225,17 @@ read_arg (GenGimp2ArgId id, const GimpParam *param, GenGimp2Values *v)
 static void
 settings_from_values (const GenGimp2Values *v, GenPluginJob job, GenPluginSettings *s)
 {
+  const GenSamplerInfo *sampler = gen_sampler_info_from_number (v->scheduler);
+  const GenSigmaScheduleInfo *sigmas = gen_sigma_schedule_info_from_number (v->sigmas);
+
   gen_plugin_settings_init (s, job);
   s->model = g_strdup (v->model);
   s->vae = g_strdup (v->vae);
-  s->opts.sampler = samplers[CLAMP (v->scheduler, 0, (int) G_N_ELEMENTS (samplers) - 1)];
-  s->opts.sigmas = v->sigmas;
+  /* numbers no row has (stale last values) keep the defaults */
+  if (sampler)
+    s->opts.sampler = sampler->kind;
+  if (sigmas)
+    s->opts.sigmas = sigmas->schedule;
   s->opts.steps = v->steps;
   s->opts.eta = v->eta;
   s->opts.seed = v->seed >= 0 ? (guint64) v->seed : (guint64) g_random_int_range (0, G_MAXINT);
@@ -231,14 +261,9 @@ settings_from_values (const GenGimp2Values *v, GenPluginJob job, GenPluginSettin
 static char *
 locale_dir (void)
 {
-  char *here = g_path_get_dirname (gimp_get_progname ());
-  char *dir = g_build_filename (here, "locale", NULL);
+  char *dir = gen_plugin_locale_dir (gimp_get_progname ());
 
-  g_free (here);
-  if (g_file_test (dir, G_FILE_TEST_IS_DIR))
-    return dir;
-  g_free (dir);
-  return g_strdup (GEN_PLUGIN_LOCALEDIR);
+  return dir ? dir : g_strdup (GEN_PLUGIN_LOCALEDIR);
 }
 
 /* The plug-in's own strings (dialog, messages, layer names) in the user's
@@ -280,13 +305,13 @@ query (void)
         { GIMP_PDB_DRAWABLE, "drawable", job == GEN_PLUGIN_INTERPOLATE
           ? "The end layer (the start is the layer below it)" : "Input drawable" },
       };
-      char *name = g_strconcat (PROC_PREFIX, gen_plugin_job_name (job), NULL);
+      char *name = gen_plugin_procedure_name (job);
       const GenPluginProcText *text = job == GEN_PLUGIN_INTERPOLATE ? &interpolate_2_10
                                                                     : &gen_plugin_proc_text[job];
 
       for (int i = 0; i < n; i++)
         params[3 + i] = (GimpParamDef) { gen_gimp2_args[ids[i]].type, (gchar *) gen_gimp2_args[ids[i]].name,
-                                         (gchar *) gen_gimp2_args[ids[i]].desc };
+                                         gen_gimp2_arg_desc (ids[i]) };
 
       gimp_install_procedure (name, text->blurb, text->help,
                               "The Generative authors", "The Generative authors", "2025",
@@ -294,21 +319,10 @@ query (void)
                               job == GEN_PLUGIN_INTERPOLATE ? 3 : 1, params,
                               job == GEN_PLUGIN_INTERPOLATE ? ret_layers : ret_layer);
       gimp_plugin_menu_register (name, "<Image>/Filters/Generative");
+      for (int i = 0; i < n; i++)
+        g_free (params[3 + i].description);
       g_free (name);
     }
-}
-
-static GenPluginJob
-job_from_name (const char *name)
-{
-  GenPluginJob job;
-
-  if (!g_str_has_prefix (name, PROC_PREFIX))
-    return GEN_PLUGIN_N_JOBS;
-  for (job = 0; job < GEN_PLUGIN_N_JOBS; job++)
-    if (g_str_equal (name + strlen (PROC_PREFIX), gen_plugin_job_name (job)))
-      break;
-  return job;
 }
 
 static void
@@ -319,7 +333,7 @@ run (const gchar *name, gint nparams, const GimpParam *param, gint *nreturn_vals
   static char *message;
   static gint32 *layers;
   GimpPDBStatusType status = GIMP_PDB_SUCCESS;
-  GenPluginJob job = job_from_name (name);
+  GenPluginJob job = gen_plugin_job_from_procedure (name);
   GimpRunMode run_mode = nparams > 0 ? param[0].data.d_int32 : GIMP_RUN_NONINTERACTIVE;
   GenPluginSettings s;
   GenGimp2Values v;

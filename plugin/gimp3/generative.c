@@ -28,9 +28,33 @@ generative_query_procedures (G_GNUC_UNUSED GimpPlugIn *plug_in)
   GList *list = NULL;
 
   for (int j = GEN_PLUGIN_N_JOBS - 1; j >= 0; j--)
-    list = g_list_prepend (list, g_strconcat ("plug-in-generative-",
-                                              gen_plugin_job_name (j), NULL));
+    list = g_list_prepend (list, gen_plugin_procedure_name (j));
   return list;
+}
+
+/* The rows of the core's sampler table, in their stable order: nick the
+ * name, id the GenSamplerKind. */
+static GimpChoice *
+sampler_choice (void)
+{
+  GimpChoice *choice = gimp_choice_new ();
+  const GenSamplerInfo *info;
+
+  for (int n = 0; (info = gen_sampler_info_from_number (n)); n++)
+    gimp_choice_add (choice, info->name, info->kind, _(info->label), NULL);
+  return choice;
+}
+
+/* The same for the sigma schedules; id the GenSigmaSchedule. */
+static GimpChoice *
+sigma_choice (void)
+{
+  GimpChoice *choice = gimp_choice_new ();
+  const GenSigmaScheduleInfo *info;
+
+  for (int n = 0; (info = gen_sigma_schedule_info_from_number (n)); n++)
+    gimp_choice_add (choice, info->name, info->schedule, _(info->label), NULL);
+  return choice;
 }
 
 static void
@@ -46,24 +70,21 @@ add_common_arguments (GimpProcedure *p, GenPluginJob job)
                                       "", G_PARAM_READWRITE);
   if (sampling)
     {
+      GenJobOptions defaults;
+      char *users = gen_plugin_sigma_samplers (TRUE);
+      char *blurb = g_strdup_printf (_("Sigma spacing (%s only)"), users);
+
+      gen_job_options_init (&defaults);
       gimp_procedure_add_choice_argument (p, "scheduler", _("Sched_uler"), _("The sampler"),
-                                          gimp_choice_new_with_values (
-                                            "ddim", GEN_SAMPLER_DDIM, _("DDIM"), NULL,
-                                            "ddpm", GEN_SAMPLER_DDPM, _("DDPM"), NULL,
-                                            "euler", GEN_SAMPLER_EULER, _("Euler"), NULL,
-                                            "euler_a", GEN_SAMPLER_EULER_A, _("Euler ancestral"), NULL,
-                                            "heun", GEN_SAMPLER_HEUN, _("Heun"), NULL,
-                                            "dpmpp_2m", GEN_SAMPLER_DPMPP_2M, _("DPM++ 2M"), NULL,
-                                            NULL),
-                                          "ddim", G_PARAM_READWRITE);
-      gimp_procedure_add_choice_argument (p, "sigmas", _("Si_gma schedule"),
-                                          _("Sigma spacing (Euler, Heun, DPM++ only)"),
-                                          gimp_choice_new_with_values (
-                                            "default", GEN_SIGMAS_DEFAULT, _("Default"), NULL,
-                                            "karras", GEN_SIGMAS_KARRAS, _("Karras"), NULL,
-                                            "exponential", GEN_SIGMAS_EXPONENTIAL, _("Exponential"), NULL,
-                                            NULL),
-                                          "default", G_PARAM_READWRITE);
+                                          sampler_choice (),
+                                          gen_sampler_kind_name (defaults.sampler),
+                                          G_PARAM_READWRITE);
+      gimp_procedure_add_choice_argument (p, "sigmas", _("Si_gma schedule"), blurb,
+                                          sigma_choice (),
+                                          gen_sigma_schedule_name (defaults.sigmas),
+                                          G_PARAM_READWRITE);
+      g_free (blurb);
+      g_free (users);
       gimp_procedure_add_int_argument (p, "steps", _("S_teps"), _("Number of sampling steps"),
                                        1, 1000, 30, G_PARAM_READWRITE);
       gimp_procedure_add_double_argument (p, "eta", _("_Eta"), _("DDIM eta (0 = deterministic)"),
@@ -83,18 +104,9 @@ add_common_arguments (GimpProcedure *p, GenPluginJob job)
 static GimpProcedure *
 generative_create_procedure (GimpPlugIn *plug_in, const gchar *name)
 {
+  GenPluginJob job = gen_plugin_job_from_procedure (name);
   GimpProcedure *p;
-  GenPluginJob job;
 
-  for (job = 0; job < GEN_PLUGIN_N_JOBS; job++)
-    {
-      char *full = g_strconcat ("plug-in-generative-", gen_plugin_job_name (job), NULL);
-      gboolean same = g_str_equal (full, name);
-
-      g_free (full);
-      if (same)
-        break;
-    }
   if (job == GEN_PLUGIN_N_JOBS)
     return NULL;
 
@@ -185,12 +197,10 @@ generative_set_i18n (G_GNUC_UNUSED GimpPlugIn  *plug_in,
                      G_GNUC_UNUSED gchar      **gettext_domain,
                      G_GNUC_UNUSED gchar      **catalog_dir)
 {
-  gchar    *dir = g_path_get_dirname (gimp_get_progname ());
-  gchar    *locale = g_build_filename (dir, "locale", NULL);
-  gboolean  found = g_file_test (locale, G_FILE_TEST_IS_DIR);
+  gchar    *locale = gen_plugin_locale_dir (gimp_get_progname ());
+  gboolean  found = locale != NULL;
 
   g_free (locale);
-  g_free (dir);
   return found;
 }
 

@@ -955,7 +955,8 @@ def init_random(model, fourier_scale=16.0):
     """Every parameter random, so a missing affine, a swapped weight or a wrong
     transpose changes the output:
       conv / linear weights ~ N(0, 1/fan_in), biases 0.1 * N(0, 1)
-      group norm weight 1 + 0.1 * N(0, 1), bias 0.1 * N(0, 1)
+      group / layer norm weight 1 + 0.1 * N(0, 1), bias 0.1 * N(0, 1)
+      embedding tables N(0, 1)
       GaussianFourierProjection weight N(0, 1) * 16 (diffusers' own init, scale=16)
     Uses torch's global generator (seed it first)."""
     with torch.no_grad():
@@ -965,17 +966,20 @@ def init_random(model, fourier_scale=16.0):
                 m.weight.copy_(torch.randn(m.weight.shape) / math.sqrt(fan_in))
                 if m.bias is not None:
                     m.bias.copy_(0.1 * torch.randn(m.bias.shape))
-            elif isinstance(m, nn.GroupNorm):
+            elif isinstance(m, (nn.GroupNorm, nn.LayerNorm)):
                 m.weight.copy_(1 + 0.1 * torch.randn(m.weight.shape))
                 m.bias.copy_(0.1 * torch.randn(m.bias.shape))
+            elif isinstance(m, nn.Embedding):
+                m.weight.copy_(torch.randn(m.weight.shape))
             elif isinstance(m, GaussianFourierProjection):
                 m.weight.copy_(torch.randn(m.weight.shape) * fourier_scale)
     return model
 
 
-def build(config, seed=0):
-    """Builds the model of CONFIG["_class_name"] with random weights from SEED."""
-    cls = MODEL_CLASSES[config["_class_name"]]
+def build(config, seed=0, cls=None):
+    """Builds the model of CONFIG["_class_name"] (or of class CLS) with
+    random weights from SEED."""
+    cls = cls or MODEL_CLASSES[config["_class_name"]]
     torch.manual_seed(seed)
     model = cls.from_config(config)
     torch.manual_seed(seed)

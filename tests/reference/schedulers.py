@@ -3,7 +3,8 @@
 mirrors (core/gen-sched.c), written from the diffusers sources (current
 main: scheduling_ddpm.py, scheduling_ddim.py, scheduling_euler_discrete.py,
 scheduling_euler_ancestral_discrete.py, scheduling_heun_discrete.py,
-scheduling_dpmsolver_multistep.py) for the options this project supports.
+scheduling_dpmsolver_multistep.py, scheduling_pndm.py, scheduling_lcm.py)
+for the options this project supports.
 No diffusers import; numpy only where diffusers uses numpy.
 
 Classes (each with set_timesteps, scale_model_input, step, add_noise,
@@ -12,10 +13,11 @@ sigmas, init_noise_sigma, alphas_cumprod, order):
 
   DDPMScheduler, DDIMScheduler, EulerDiscreteScheduler,
   EulerAncestralDiscreteScheduler, HeunDiscreteScheduler,
-  DPMSolverMultistepScheduler (dpmsolver++, order 2, midpoint)
+  DPMSolverMultistepScheduler (dpmsolver++, order 2, midpoint),
+  PNDMScheduler (PLMS, and the Runge-Kutta warm-up), LCMScheduler
 
   from_config(name, file_config, numerics="libm", sigma_schedule="default")
-      name: "ddpm" | "ddim" | "euler" | "euler_a" | "heun" | "dpmpp_2m";
+      name: "ddpm" | "ddim" | "euler" | "euler_a" | "heun" | "dpmpp_2m" | "pndm" | "lcm";
       file_config: the scheduler_config.json dict, or None for a missing
       file (= every DDPMScheduler key at its default).  Keys in the file
       are used; missing keys take the class's __init__ default (current
@@ -783,6 +785,212 @@ class DPMSolverMultistepScheduler(_SigmaBase):
         return alpha_t * original + sigma_t * noise
 
 
+# ---------------------------------------------------------------- PNDM
+
+class PNDMScheduler(_Base):
+    """Liu et al. 2022 (PNDM): the transfer of eq. 9 driven by a linear
+    multistep method (PLMS); with skip_prk_steps false the first three steps
+    are Runge-Kutta steps of four evaluations each (F-PNDM).  It counts its
+    own steps (counter), whatever timestep it is given."""
+    defaults = dict(_COMMON, skip_prk_steps=False, set_alpha_to_one=False, timestep_spacing="leading",
+                    steps_offset=0)
+
+    def __init__(self, config, hidden=None, numerics="libm"):
+        super().__init__(config, hidden, numerics)
+        if self.config["prediction_type"] not in ("epsilon", "v_prediction"):
+            # diffusers raises a ValueError in step(); refused up front here
+            raise NotImplementedError("PNDMScheduler: prediction_type %s" % self.config["prediction_type"])
+        self.final_alpha_cumprod = torch.tensor(1.0) if self.config["set_alpha_to_one"] else self.alphas_cumprod[0]
+        self.init_noise_sigma = 1.0
+        self.prk_timesteps = np.array([], dtype=np.int64)
+        self._reset()
+
+    def _reset(self):
+        self.ets = []
+        self.counter = 0
+        self.cur_sample = None
+        self.cur_model_output = 0
+
+    def scale_model_input(self, sample, timestep=None):
+        return sample
+
+    def set_timesteps(self, num_inference_steps):
+        n_train = self.config["num_train_timesteps"]
+        steps = num_inference_steps
+        self.num_inference_steps = steps
+        spacing = self.config["timestep_spacing"]
+        if spacing == "linspace":
+            base = np.linspace(0, n_train - 1, steps).round().astype(np.int64)
+        elif spacing == "leading":
+            base = (np.arange(0, steps) * (n_train // steps)).round() + self.config["steps_offset"]
+        elif spacing == "trailing":
+            base = np.round(np.arange(n_train, 0, -n_train / steps))[::-1].astype(np.int64) - 1
+        else:
+            raise ValueError(spacing)
+        if self.config["skip_prk_steps"]:
+            self.prk_timesteps = np.array([], dtype=np.int64)
+            plms = np.concatenate([base[:-1], base[-2:-1], base[-1:]])[::-1].copy()
+        else:
+            # (fewer than 4 steps: numpy cannot broadcast, as in diffusers)
+            half = n_train // steps // 2
+            pairs = np.array(base[-4:]).repeat(2) + np.tile(np.array([0, half]), 4)
+            self.prk_timesteps = pairs[:-1].repeat(2)[1:-1][::-1].copy()
+            plms = base[:-3][::-1].copy()
+        ts = np.concatenate([self.prk_timesteps, plms]).astype(np.int64)
+        if ts.min() < 0 or ts.max() > n_train - 1:
+            # torch would index from the end (-1) or fail: not a schedule
+            raise IndexError("PNDMScheduler: timestep outside 0 .. %d: %s" % (n_train - 1, ts.tolist()))
+        self.timesteps = torch.from_numpy(ts)
+        self._reset()
+
+    def _prev_sample(self, sample, t, t_prev, e):
+        # eq. 9, as _get_prev_sample
+        a = self.alphas_cumprod[t]
+        ap = self.alphas_cumprod[t_prev] if t_prev >= 0 else self.final_alpha_cumprod
+        b, bp = 1 - a, 1 - ap
+        if self.config["prediction_type"] == "v_prediction":
+            e = (a ** 0.5) * e + (b ** 0.5) * sample
+        c_x = (ap / a) ** 0.5
+        den = a * bp ** 0.5 + (a * b * ap) ** 0.5
+        return c_x * sample - (ap - a) * e / den
+
+    def _step_prk(self, e, t, sample):
+        half = self.config["num_train_timesteps"] // self.num_inference_steps // 2
+        t_prev = t - (0 if self.counter % 2 else half)
+        t_from = int(self.prk_timesteps[self.counter // 4 * 4])
+        k = self.counter % 4
+        if k == 0:
+            self.cur_model_output = self.cur_model_output + 1 / 6 * e
+            self.ets.append(e)
+            self.cur_sample = sample
+        elif k in (1, 2):
+            self.cur_model_output = self.cur_model_output + 1 / 3 * e
+        else:
+            e = self.cur_model_output + 1 / 6 * e
+            self.cur_model_output = 0
+        start = self.cur_sample if self.cur_sample is not None else sample
+        return self._prev_sample(start, t_from, t_prev, e)
+
+    def _step_plms(self, e, t, sample):
+        ratio = self.config["num_train_timesteps"] // self.num_inference_steps
+        t_prev = t - ratio
+        if self.counter != 1:
+            self.ets = self.ets[-3:] + [e]
+        else:
+            t_prev, t = t, t + ratio
+        ets = self.ets
+        if len(ets) == 1 and self.counter == 0:
+            self.cur_sample = sample
+        elif len(ets) == 1 and self.counter == 1:
+            e = (e + ets[-1]) / 2
+            sample = self.cur_sample
+            self.cur_sample = None
+        elif len(ets) == 2:
+            e = (3 * ets[-1] - ets[-2]) / 2
+        elif len(ets) == 3:
+            e = (23 * ets[-1] - 16 * ets[-2] + 5 * ets[-3]) / 12
+        else:
+            e = (1 / 24) * (55 * ets[-1] - 59 * ets[-2] + 37 * ets[-3] - 9 * ets[-4])
+        return self._prev_sample(sample, t, t_prev, e)
+
+    def step(self, model_output, timestep, sample, generator=None):
+        t = int(timestep)
+        # not diffusers' (PNDM has no pred_original_sample): the x0 the C
+        # core's gen_sampler_predict_x0 reports, eq. 15 of Ho et al.
+        a = self.alphas_cumprod[t]
+        if self.config["prediction_type"] == "epsilon":
+            x0 = (sample - (1 - a) ** 0.5 * model_output) / a ** 0.5
+        else:
+            x0 = (a ** 0.5) * sample - ((1 - a) ** 0.5) * model_output
+        if self.counter < len(self.prk_timesteps) and not self.config["skip_prk_steps"]:
+            prev = self._step_prk(model_output, t, sample)
+        else:
+            prev = self._step_plms(model_output, t, sample)
+        self.counter += 1
+        return prev, x0
+
+    add_noise = DDPMScheduler.add_noise
+
+
+# ---------------------------------------------------------------- LCM
+
+class LCMScheduler(_Base):
+    """Luo et al. 2023 (latent consistency models): the boundary-condition
+    parameterisation c_skip·x + c_out·x0, then fresh noise to the next
+    timestep (multistep sampling).  set_timesteps ignores timestep_spacing
+    and steps_offset, as diffusers' does."""
+    defaults = dict(_COMMON, beta_start=0.00085, beta_end=0.012, beta_schedule="scaled_linear",
+                    original_inference_steps=50, clip_sample=False, clip_sample_range=1.0,
+                    set_alpha_to_one=True, steps_offset=0, thresholding=False,
+                    dynamic_thresholding_ratio=0.995, sample_max_value=1.0, timestep_spacing="leading",
+                    timestep_scaling=10.0, rescale_betas_zero_snr=False)
+
+    def __init__(self, config, hidden=None, numerics="libm"):
+        super().__init__(config, hidden, numerics)
+        self.final_alpha_cumprod = torch.tensor(1.0) if self.config["set_alpha_to_one"] else self.alphas_cumprod[0]
+        self.init_noise_sigma = 1.0
+
+    def scale_model_input(self, sample, timestep=None):
+        return sample
+
+    def set_timesteps(self, num_inference_steps):
+        n_train = self.config["num_train_timesteps"]
+        orig = self.config["original_inference_steps"]
+        if orig > n_train:
+            raise ValueError("original_inference_steps %d > num_train_timesteps %d" % (orig, n_train))
+        k = n_train // orig
+        origin = np.asarray(list(range(1, orig + 1))) * k - 1
+        if len(origin) // num_inference_steps < 1 or num_inference_steps > orig:
+            raise ValueError("%d steps > original_inference_steps %d" % (num_inference_steps, orig))
+        self.num_inference_steps = num_inference_steps
+        origin = origin[::-1].copy()
+        picks = np.floor(np.linspace(0, len(origin), num=num_inference_steps, endpoint=False)).astype(np.int64)
+        self.timesteps = torch.from_numpy(origin[picks]).to(dtype=torch.long)
+        self._step_index = None
+        self._begin_index = None
+
+    def _scalings(self, t):
+        sigma_data = 0.5
+        s = t * self.config["timestep_scaling"]
+        return sigma_data ** 2 / (s ** 2 + sigma_data ** 2), s / (s ** 2 + sigma_data ** 2) ** 0.5
+
+    def step(self, model_output, timestep, sample, generator=None):
+        if self._step_index is None:
+            if self._begin_index is not None:
+                self._step_index = self._begin_index
+            else:
+                hits = (self.timesteps == timestep).nonzero()
+                self._step_index = hits[1 if len(hits) > 1 else 0].item()
+        nxt = self._step_index + 1
+        t_prev = self.timesteps[nxt] if nxt < len(self.timesteps) else timestep
+        a = self.alphas_cumprod[timestep]
+        ap = self.alphas_cumprod[t_prev] if t_prev >= 0 else self.final_alpha_cumprod
+        b, bp = 1 - a, 1 - ap
+        c_skip, c_out = self._scalings(timestep)
+        pred = self.config["prediction_type"]
+        if pred == "epsilon":
+            x0 = (sample - b.sqrt() * model_output) / a.sqrt()
+        elif pred == "sample":
+            x0 = model_output
+        elif pred == "v_prediction":
+            x0 = a.sqrt() * sample - b.sqrt() * model_output
+        else:
+            raise ValueError(pred)
+        if self.config["clip_sample"]:
+            r = self.config["clip_sample_range"]
+            x0 = x0.clamp(-r, r)
+        denoised = c_out * x0 + c_skip * sample
+        if self._step_index != self.num_inference_steps - 1:
+            z = _randn(model_output.shape, generator)
+            prev = ap.sqrt() * denoised + bp.sqrt() * z
+        else:
+            prev = denoised
+        self._step_index += 1
+        return prev, denoised
+
+    add_noise = DDPMScheduler.add_noise
+
+
 # ---------------------------------------------------------------- construction
 
 CLASSES = {
@@ -792,6 +1000,8 @@ CLASSES = {
     "euler_a": EulerAncestralDiscreteScheduler,
     "heun": HeunDiscreteScheduler,
     "dpmpp_2m": DPMSolverMultistepScheduler,
+    "pndm": PNDMScheduler,
+    "lcm": LCMScheduler,
 }
 
 
@@ -830,6 +1040,6 @@ def get_timesteps(scheduler, num_inference_steps, strength):
     init_timestep = min(int(num_inference_steps * strength), num_inference_steps)
     t_start = max(num_inference_steps - init_timestep, 0)
     start = t_start * scheduler.order
-    if isinstance(scheduler, _SigmaBase):
+    if isinstance(scheduler, (_SigmaBase, LCMScheduler)):
         scheduler.set_begin_index(start)
     return start

@@ -16,7 +16,13 @@ that pin diffusers' semantics without network access:
        8x-average-pooled reconstruction within 0.125), on 256x256;
      - the structural facts read from the diffusers sources (mid-block
        attention has no group norm under scale_shift; attention_head_dim
-       default 8; the fourier weight key; Downsample2D asymmetric pad).
+       default 8; the fourier weight key; Downsample2D asymmetric pad);
+ (d) CLIPTextModel (clip_text.py): F32/F16/BF16 files with and without the
+     int64 position_ids buffer reload to the identical output; I64/I32
+     round trips; causal attention equals torch's nn.MultiheadAttention under
+     a causal mask; the output at position i ignores tokens after i;
+     clip_skip 0 is the plain model and clip_skip k is final_layer_norm of
+     hidden_states[-(k + 1)]; quick_gelu / gelu pinned at x = 1.
 There is no published test vector for a randomly initialised UNet2DModel or
 AutoencoderKL that can be reproduced offline (diffusers' own slices use
 checkpoints from the Hub), so those are pinned only by (b) and the structural
@@ -38,6 +44,7 @@ except ImportError as exc:  # meson's skip, as in tests/parity.py
     sys.exit(1 if os.environ.get("GENERATIVE_REQUIRE_REFERENCE") == "1" else 77)
 import torch.nn.functional as F  # noqa: E402
 
+import clip_text  # noqa: E402
 import models  # noqa: E402
 import st  # noqa: E402
 
@@ -205,12 +212,90 @@ def check_pins():
     check(err < 0.125, "TAESD round trip without the uint8 latent step: %.3f < 0.125" % err)
 
 
+CLIP_CFG = {"vocab_size": 50, "hidden_size": 24, "intermediate_size": 40, "num_hidden_layers": 3,
+            "num_attention_heads": 3, "max_position_embeddings": 11, "bos_token_id": 48,
+            "eos_token_id": 49, "pad_token_id": 49}
+
+
+def check_clip(tmp):
+    ints = {"i64": torch.arange(-3, 9, dtype=torch.int64).reshape(3, 4) * (1 << 40),
+            "i32": torch.tensor([[-7, 0, 2 ** 31 - 1]], dtype=torch.int32), "f": torch.randn(2)}
+    p = os.path.join(tmp, "ints.safetensors")
+    st.save(p, ints, dtype="F16")
+    back, _ = st.load_raw(p)
+    check(back["i64"].dtype == torch.int64 and torch.equal(back["i64"], ints["i64"]) and
+          back["i32"].dtype == torch.int32 and torch.equal(back["i32"], ints["i32"]) and
+          back["f"].dtype == torch.float16, "st: I64 / I32 kept through a DTYPE override")
+
+    gen = torch.Generator().manual_seed(3)
+    ids = clip_text.random_ids(gen, 2, 9, CLIP_CFG, pad_from=6)
+    for act in ("quick_gelu", "gelu"):
+        cfg = dict(CLIP_CFG, hidden_act=act)
+        for dtype in ("F32", "F16", "BF16"):
+            for pos in (False, True):
+                m = clip_text.build(cfg, seed=5)
+                folder = os.path.join(tmp, "clip-%s-%s-%d" % (act, dtype, pos))
+                m.save_pretrained(folder, dtype=dtype, position_ids=pos)
+                with torch.no_grad():
+                    ref, ref_taps = m.forward_taps(ids)
+                    out, taps = clip_text.load_pretrained(folder).forward_taps(ids)
+                raw, _ = st.load_raw(os.path.join(folder, "model.safetensors"))
+                key = "text_model.embeddings.position_ids"
+                check(torch.equal(ref, out) and all(torch.equal(ref_taps[k], taps[k]) for k in taps)
+                      and (key in raw) == pos and (not pos or raw[key].dtype == torch.int64),
+                      "clip %s %s position_ids=%d: reloaded model gives the identical output"
+                      % (act, dtype, pos))
+
+    m = clip_text.build(CLIP_CFG, seed=5)
+    att = m.text_model.encoder.layers[0].self_attn
+    mha = torch.nn.MultiheadAttention(24, 3, batch_first=True)
+    x = torch.randn(2, 9, 24)
+    with torch.no_grad():
+        mha.in_proj_weight.copy_(torch.cat([att.q_proj.weight, att.k_proj.weight, att.v_proj.weight]))
+        mha.in_proj_bias.copy_(torch.cat([att.q_proj.bias, att.k_proj.bias, att.v_proj.bias]))
+        mha.out_proj.weight.copy_(att.out_proj.weight)
+        mha.out_proj.bias.copy_(att.out_proj.bias)
+        mask = torch.full((9, 9), float("-inf")).triu(1)
+        theirs = mha(x, x, x, attn_mask=mask, need_weights=False)[0]
+        mine = att(x)
+    check(torch.allclose(mine, theirs, atol=1e-5), "clip attention equals nn.MultiheadAttention, causal mask")
+
+    with torch.no_grad():
+        a = m(ids)
+        ids2 = ids.clone()
+        ids2[:, 5:] = (ids2[:, 5:] + 7) % CLIP_CFG["vocab_size"]
+        b = m(ids2)
+        check(torch.equal(a[:, :5], b[:, :5]) and not torch.equal(a[:, 5:], b[:, 5:]),
+              "clip: causal (positions before 5 ignore tokens from 5 on)")
+        check(torch.equal(m(ids, clip_skip=0), a) and torch.allclose(m(ids[:, :4]), a[:, :4], atol=1e-5),
+              "clip: clip_skip 0 is the plain model; a shorter sequence is a prefix")
+        hs = m.hidden_states(ids)
+        ln = m.text_model.final_layer_norm
+        check(len(hs) == 4 and torch.equal(ln(hs[-1]), a), "clip: hidden_states (h_0..h_L), last + LN = output")
+        for k in (1, 2, 3):
+            check(torch.equal(m(ids, clip_skip=k), ln(hs[-(k + 1)])),
+                  "clip: clip_skip %d = final_layer_norm(hidden_states[-%d])" % (k, k + 1))
+        one = torch.tensor([1.0])
+        check(abs(float(clip_text.quick_gelu(one)) - 0.8457957) < 1e-6 and
+              abs(float(clip_text.get_activation("gelu")(one)) - 0.8413447) < 1e-6,
+              "clip: quick_gelu(1) = sigmoid(1.702), gelu(1) = Phi(1)")
+    for bad, what in (({"hidden_size": 25}, "hidden_size not divisible by heads"),
+                      ({"vocab_size": 0}, "vocab_size 0"), ({"hidden_act": "relu6"}, "unknown hidden_act")):
+        try:
+            clip_text.CLIPTextModel.from_config(dict(CLIP_CFG, **bad))
+            ok = False
+        except (ValueError, NotImplementedError):
+            ok = True
+        check(ok, "clip: refuses %s" % what)
+
+
 def main():
     torch.set_num_threads(1)
     with tempfile.TemporaryDirectory(prefix="reference-selfcheck-") as tmp:
         check_st(tmp)
         check_models(tmp)
         check_pins()
+        check_clip(tmp)
     print("%d failed" % len(failures))
     return 1 if failures else 0
 

@@ -4,10 +4,11 @@ description (8-byte little-endian header length N, N bytes of JSON, then the
 data; every "data_offsets" pair is relative to the first byte after the
 header).  No dependency on the `safetensors` package.
 
-Supported dtypes: F32, F16, BF16 (and I64 / I32 / U8 read-only-ish helpers
-are not needed here).  BF16 is converted by bit manipulation on int32/int16
-views (round to nearest, ties to even; NaN kept quiet), so the result does
-not depend on how a given torch version rounds.
+Supported dtypes: F32, F16, BF16, and the integer I64 / I32 (token ids and
+buffers such as CLIP's position_ids; written and read as they are, never
+converted by a DTYPE override).  BF16 is converted by bit manipulation on
+int32/int16 views (round to nearest, ties to even; NaN kept quiet), so the
+result does not depend on how a given torch version rounds.
 
 Public functions
   save(path, tensors, dtype=None, metadata=None)
@@ -27,7 +28,8 @@ import numpy as np
 import torch
 
 DTYPES = ("F32", "F16", "BF16")
-_ITEMSIZE = {"F32": 4, "F16": 2, "BF16": 2}
+INT_DTYPES = {torch.int64: ("I64", "<i8"), torch.int32: ("I32", "<i4")}
+_ITEMSIZE = {"F32": 4, "F16": 2, "BF16": 2, "I64": 8, "I32": 4}
 
 
 def _f32_to_bf16_bits(a):
@@ -66,11 +68,15 @@ def _torch_dtype_name(t):
         return "F16"
     if t.dtype == torch.bfloat16:
         return "BF16"
+    if t.dtype in INT_DTYPES:
+        return INT_DTYPES[t.dtype][0]
     raise ValueError("unsupported tensor dtype %s" % (t.dtype,))
 
 
 def _to_bytes(t, dtype):
     """Bytes of tensor T stored as DTYPE (little-endian)."""
+    if t.dtype in INT_DTYPES:
+        return t.detach().cpu().contiguous().numpy().astype(INT_DTYPES[t.dtype][1]).tobytes()
     if t.dtype == torch.bfloat16:
         # through an int16 view: torch 1.13 cannot hand bfloat16 to numpy
         bits = t.detach().cpu().contiguous().view(torch.int16).numpy().view(np.uint16)
@@ -102,12 +108,15 @@ def _from_bytes(buf, dtype, shape):
     if dtype == "I64":
         a = np.frombuffer(buf, dtype="<i8", count=n).astype(np.int64)
         return torch.from_numpy(a.reshape(shape).copy())
+    if dtype == "I32":
+        a = np.frombuffer(buf, dtype="<i4", count=n).astype(np.int32)
+        return torch.from_numpy(a.reshape(shape).copy())
     raise ValueError("unsupported dtype %r in file" % (dtype,))
 
 
 def save(path, tensors, dtype=None, metadata=None):
     """Writes {name: tensor} to PATH.  DTYPE ("F32"/"F16"/"BF16") overrides
-    every tensor's own dtype; METADATA (a dict of str -> str) becomes the
+    every floating tensor's own dtype (int64 / int32 tensors stay I64 / I32); METADATA (a dict of str -> str) becomes the
     "__metadata__" entry.  Tensors are laid out in sorted name order; the
     header is padded with spaces to a multiple of 8 bytes."""
     header = {}
@@ -115,8 +124,8 @@ def save(path, tensors, dtype=None, metadata=None):
     offset = 0
     for name in sorted(tensors):
         t = tensors[name]
-        dt = dtype or _torch_dtype_name(t)
-        if dt not in DTYPES:
+        dt = _torch_dtype_name(t) if (dtype is None or t.dtype in INT_DTYPES) else dtype
+        if dt not in DTYPES and t.dtype not in INT_DTYPES:
             raise ValueError("unsupported dtype %r" % (dt,))
         blob = _to_bytes(t, dt)
         header[name] = {"dtype": dt, "shape": [int(s) for s in t.shape],
@@ -145,7 +154,9 @@ def save_sharded(folder, tensors, n_shards=2, dtype=None, metadata=None,
     names = sorted(tensors)
     if n_shards < 1 or n_shards > len(names):
         raise ValueError("cannot split %d tensors into %d shards" % (len(names), n_shards))
-    sizes = [tensors[n].numel() * _ITEMSIZE[dtype or _torch_dtype_name(tensors[n])] for n in names]
+    sizes = [tensors[n].numel() * _ITEMSIZE[_torch_dtype_name(tensors[n]) if dtype is None or
+                                            tensors[n].dtype in INT_DTYPES else dtype]
+             for n in names]
     cum = [0]
     for s in sizes:
         cum.append(cum[-1] + s)
@@ -192,11 +203,13 @@ def _read_file(path):
 def _resolve(path):
     if os.path.isdir(path):
         for cand in ("diffusion_pytorch_model.safetensors",
-                     "diffusion_pytorch_model.safetensors.index.json"):
+                     "diffusion_pytorch_model.safetensors.index.json",
+                     "model.safetensors", "model.safetensors.index.json"):
             p = os.path.join(path, cand)
             if os.path.exists(p):
                 return p
-        raise FileNotFoundError("no diffusion_pytorch_model.safetensors[.index.json] in %s" % path)
+        raise FileNotFoundError("no diffusion_pytorch_model.safetensors or model.safetensors "
+                                "[.index.json] in %s" % path)
     return path
 
 

@@ -2,8 +2,6 @@
  * GIMP 2.10, laid out as the 3.0 one: the model chooser, sampling, the
  * job's own settings with the seed and its dice button, output.  Labels
  * and ranges come from the argument table (plugin/gimp2/generative.c). */
-#include <math.h>
-
 #include <glib/gi18n.h>
 #include <libgimp/gimp.h>
 #include <libgimp/gimpui.h>
@@ -11,20 +9,11 @@
 #include "gen-gimp2-dialog.h"
 #include "gen-ui.h"
 
-static const char *const titles[GEN_PLUGIN_N_JOBS] = {
-  N_("Generate"), N_("Denoise"), N_("Inpaint Selection"), N_("Vary"), N_("VAE Round Trip"),
-  N_("Interpolate Two Layers"),
-};
-
-static const char *const job_frames[GEN_PLUGIN_N_JOBS] = {
-  N_("Image"), N_("Noise"), N_("RePaint"), N_("Variation"), N_("VAE"), N_("Interpolation"),
-};
-
 typedef struct
 {
   GenGimp2Values *v;
-  GtkWidget      *sigmas;       /* combo: Euler, Heun, DPM++ only */
-  GtkObject      *eta;          /* scale entry: DDIM only */
+  GtkWidget      *sigmas;       /* combo: greyed out where the sampler ignores it */
+  GtkObject      *eta;          /* scale entry: the same */
   GtkObject      *seed;
   GtkWidget      *noise_auto;   /* toggle: noise level -1 */
   GtkObject      *noise;        /* scale entry 0..255 */
@@ -51,18 +40,38 @@ field (const Dialog *d, GenGimp2ArgId id)
   return G_STRUCT_MEMBER_P (d->v, gen_gimp2_args[id].offset);
 }
 
+static void
+combo_append (GtkWidget *combo, int value, const char *label)
+{
+  gimp_int_combo_box_append (GIMP_INT_COMBO_BOX (combo), GIMP_INT_STORE_VALUE, value,
+                             GIMP_INT_STORE_LABEL, _(label), -1);
+}
+
+/* A combo of the argument's choices: its "|"-separated labels, or the rows
+ * of the core's sampler / sigma schedule table by their stable numbers. */
 static GtkWidget *
 add_combo (GtkWidget *table, int row, const Dialog *d, GenGimp2ArgId id)
 {
   const GenGimp2Arg *a = &gen_gimp2_args[id];
-  char **labels = g_strsplit (a->choices, "|", -1);
   GtkWidget *combo = g_object_new (GIMP_TYPE_INT_COMBO_BOX, NULL);
   gint32 *value = field (d, id);
+  const GenSamplerInfo *sampler;
+  const GenSigmaScheduleInfo *sigmas;
 
-  for (int i = 0; labels[i]; i++)
-    gimp_int_combo_box_append (GIMP_INT_COMBO_BOX (combo), GIMP_INT_STORE_VALUE, i,
-                               GIMP_INT_STORE_LABEL, _(labels[i]), -1);
-  g_strfreev (labels);
+  if (a->widget == GEN_GIMP2_WIDGET_SAMPLERS)
+    for (int n = 0; (sampler = gen_sampler_info_from_number (n)); n++)
+      combo_append (combo, n, sampler->label);
+  else if (a->widget == GEN_GIMP2_WIDGET_SIGMAS)
+    for (int n = 0; (sigmas = gen_sigma_schedule_info_from_number (n)); n++)
+      combo_append (combo, n, sigmas->label);
+  else
+    {
+      char **labels = g_strsplit (a->choices, "|", -1);
+
+      for (int i = 0; labels[i]; i++)
+        combo_append (combo, i, labels[i]);
+      g_strfreev (labels);
+    }
   gimp_int_combo_box_connect (GIMP_INT_COMBO_BOX (combo), *value,
                               G_CALLBACK (gimp_int_combo_box_get_active), value);
   gimp_table_attach_aligned (GTK_TABLE (table), 0, row, _(a->label), 0.0, 0.5, combo, 2, FALSE);
@@ -139,12 +148,14 @@ model_changed (const char *model, const char *vae, gpointer user_data)
   g_strlcpy (d->v->vae, vae, GEN_GIMP2_PATH_MAX);
 }
 
-/* sigma schedules for Euler, Euler a, Heun and DPM++ (2..5); eta for DDIM (0) */
+/* the sigma schedule and eta where the sampler's row says it reads them */
 static void
 scheduler_changed (G_GNUC_UNUSED GtkWidget *combo, Dialog *d)
 {
-  gtk_widget_set_sensitive (d->sigmas, d->v->scheduler >= 2);
-  gimp_scale_entry_set_sensitive (d->eta, d->v->scheduler == 0);
+  const GenSamplerInfo *sampler = gen_sampler_info_from_number (d->v->scheduler);
+
+  gtk_widget_set_sensitive (d->sigmas, sampler && sampler->uses_sigmas);
+  gimp_scale_entry_set_sensitive (d->eta, sampler && sampler->uses_eta);
 }
 
 static void
@@ -168,19 +179,14 @@ static int
 add_noise_level (GtkWidget *table, int row, Dialog *d, double estimate)
 {
   const GenGimp2Arg *a = &gen_gimp2_args[GEN_GIMP2_ARG_NOISE_LEVEL];
-  char *label = gen_ui_noise_auto_label (estimate);
-  double start = d->v->noise_level >= 0 ? d->v->noise_level
-                 : estimate >= 0 ? floor (estimate * 10 + 0.5) / 10 : 25.0;
 
-  d->noise_auto = gtk_check_button_new_with_mnemonic (label);
-  g_free (label);
+  d->noise_auto = gen_ui_noise_auto_new (estimate);
   gtk_toggle_button_set_active (GTK_TOGGLE_BUTTON (d->noise_auto), d->v->noise_level < 0);
-  gimp_help_set_help_data (d->noise_auto, _("Estimate the noise level from the pixels "
-                                            "(noise level -1)"), NULL);
   gtk_table_attach (GTK_TABLE (table), d->noise_auto, 0, 3, row, row + 1, GTK_FILL, GTK_FILL,
                     0, 0);
   d->noise = gimp_scale_entry_new (GTK_TABLE (table), 0, row + 1, _("Noise le_vel:"), 200, 6,
-                                   start, 0.0, a->max, 0.1, 1.0, 1, TRUE, 0.0, a->max,
+                                   gen_ui_noise_start (d->v->noise_level, estimate), 0.0,
+                                   a->max, 0.1, 1.0, 1, TRUE, 0.0, a->max,
                                    _("Noise sigma on the 0..255 scale"), NULL);
   g_signal_connect (d->noise_auto, "toggled", G_CALLBACK (noise_edited), d);
   g_signal_connect (d->noise, "value-changed", G_CALLBACK (noise_edited), d);
@@ -201,8 +207,8 @@ gen_gimp2_dialog (const char *proc_name, GenPluginJob job, GenGimp2Values *v,
   gboolean ok;
 
   gimp_ui_init (GEN_GIMP2_BINARY, FALSE);
-  dialog = gimp_dialog_new (_(titles[job]), "generative", NULL, 0, gimp_standard_help_func,
-                            proc_name, _("_Cancel"), GTK_RESPONSE_CANCEL, _("_OK"),
+  dialog = gimp_dialog_new (_(gen_ui_job_titles[job]), "generative", NULL, 0,
+                            gimp_standard_help_func, proc_name, _("_Cancel"), GTK_RESPONSE_CANCEL, _("_OK"),
                             GTK_RESPONSE_OK, NULL);
   gtk_dialog_set_alternative_button_order (GTK_DIALOG (dialog), GTK_RESPONSE_OK,
                                            GTK_RESPONSE_CANCEL, -1);
@@ -229,7 +235,7 @@ gen_gimp2_dialog (const char *proc_name, GenPluginJob job, GenGimp2Values *v,
       scheduler_changed (combo, &d);
     }
 
-  table = frame_table (vbox, _(job_frames[job]));
+  table = frame_table (vbox, _(gen_ui_job_frames[job]));
   d.seed = add_spin (table, row++, &d, GEN_GIMP2_ARG_SEED,
                      gen_ui_dice_button_new (G_CALLBACK (dice_clicked), &d));
   switch (job)

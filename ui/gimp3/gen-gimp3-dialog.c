@@ -2,23 +2,11 @@
  * over the procedure's own arguments, laid out by hand in frames (model,
  * sampling, seed, the job's own settings, output), with the model chooser,
  * the dice button and the noise estimate of ui/gen-ui.c. */
-#include <math.h>
-
 #include <libgimp/gimpui.h>
 #include <glib/gi18n.h>
 
 #include "gen-gimp3-dialog.h"
 #include "gen-ui.h"
-
-static const char *const titles[GEN_PLUGIN_N_JOBS] = {
-  N_("Generate"), N_("Denoise"), N_("Inpaint Selection"), N_("Vary"),
-  N_("VAE Round Trip"), N_("Interpolate Two Layers"),
-};
-
-/* The frame of each job's own settings. */
-static const char *const job_frames[GEN_PLUGIN_N_JOBS] = {
-  N_("Image"), N_("Noise"), N_("RePaint"), N_("Variation"), N_("VAE"), N_("Interpolation"),
-};
 
 /* The noise level: a toggle "Auto (estimated: 12.3)" for -1, the value
  * the estimate in GIMP, and a scale for a level of one's own. */
@@ -79,19 +67,14 @@ noise_level_notify (G_GNUC_UNUSED GObject *config, G_GNUC_UNUSED GParamSpec *psp
 static void
 noise_level_add (NoiseLevel *nl, GtkWidget *box, int position)
 {
-  char *label = gen_ui_noise_auto_label (nl->estimate);
   double level;
 
   g_object_get (nl->config, "noise-level", &level, NULL);
-  nl->toggle = gtk_check_button_new_with_mnemonic (label);
-  g_free (label);
-  gimp_help_set_help_data (nl->toggle, _("Estimate the noise level from the pixels "
-                                         "(noise level -1)"), NULL);
+  nl->toggle = gen_ui_noise_auto_new (nl->estimate);
   /* leaving auto starts from the estimate */
   nl->level = gimp_scale_entry_new (_("Noise le_vel"), 0.0, 0.0, 255.0, 1);
   gimp_label_spin_set_value (GIMP_LABEL_SPIN (nl->level),
-                             level >= 0 ? level
-                             : nl->estimate >= 0 ? floor (nl->estimate * 10 + 0.5) / 10 : 25.0);
+                             gen_ui_noise_start (level, nl->estimate));
   gimp_help_set_help_data (nl->level, _("Noise sigma on the 0..255 scale"), NULL);
   gtk_box_pack_start (GTK_BOX (box), nl->toggle, FALSE, FALSE, 0);
   gtk_box_reorder_child (GTK_BOX (box), nl->toggle, position);
@@ -105,19 +88,22 @@ noise_level_add (NoiseLevel *nl, GtkWidget *box, int position)
   noise_level_show (nl);
 }
 
-/* Makes PROPERTY sensitive only while the scheduler is one of NICKS. */
+/* Makes PROPERTY sensitive only while the scheduler's row in the core's
+ * sampler table has its gboolean at USES (an offset in GenSamplerInfo) set. */
 static void
-sensitive_for_schedulers (GimpProcedureDialog *dialog, const char *property,
-                          const char *const *nicks)
+sensitive_for_samplers (GimpProcedureDialog *dialog, const char *property, gsize uses)
 {
   GimpValueArray *values = gimp_value_array_new (4);
 
-  for (; *nicks; nicks++)
+  for (int i = 0; i < gen_sampler_info_count (); i++)
     {
+      const GenSamplerInfo *info = gen_sampler_info (i);
       GValue v = G_VALUE_INIT;
 
+      if (!G_STRUCT_MEMBER (gboolean, info, uses))
+        continue;
       g_value_init (&v, G_TYPE_STRING);
-      g_value_set_string (&v, *nicks);
+      g_value_set_string (&v, info->name);
       gimp_value_array_append (values, &v);
       g_value_unset (&v);
     }
@@ -159,8 +145,6 @@ gboolean
 gen_gimp3_dialog (GimpProcedure *procedure, GimpProcedureConfig *config, GenPluginJob job,
                   const char *binary, const char *default_dir, double noise_estimate)
 {
-  static const char *const sigma_schedulers[] = { "euler", "euler_a", "heun", "dpmpp_2m", NULL };
-  static const char *const eta_schedulers[] = { "ddim", NULL };
   GimpProcedureDialog *pd;
   GtkWidget *dialog, *box, *seed_box, *chooser;
   NoiseLevel nl = { config, NULL, NULL, noise_estimate };
@@ -173,7 +157,7 @@ gen_gimp3_dialog (GimpProcedure *procedure, GimpProcedureConfig *config, GenPlug
   /* a string argument a script left unset arrives as NULL, which the
    * dialog's widgets do not take */
   g_object_set (config, "model", model ? model : "", "vae", vae ? vae : "", NULL);
-  dialog = gimp_procedure_dialog_new (procedure, config, _(titles[job]));
+  dialog = gimp_procedure_dialog_new (procedure, config, _(gen_ui_job_titles[job]));
   pd = GIMP_PROCEDURE_DIALOG (dialog);
 
   /* the model: the chooser writes "model" and "vae" (a script's NULL
@@ -185,8 +169,8 @@ gen_gimp3_dialog (GimpProcedure *procedure, GimpProcedureConfig *config, GenPlug
   if (job != GEN_PLUGIN_VAE)
     {
       frame (pd, "sampling", _("Sampling"), names ("scheduler", "sigmas", "steps", "eta", NULL));
-      sensitive_for_schedulers (pd, "sigmas", sigma_schedulers);
-      sensitive_for_schedulers (pd, "eta", eta_schedulers);
+      sensitive_for_samplers (pd, "sigmas", G_STRUCT_OFFSET (GenSamplerInfo, uses_sigmas));
+      sensitive_for_samplers (pd, "eta", G_STRUCT_OFFSET (GenSamplerInfo, uses_eta));
       frames = g_list_append (frames, "sampling");
     }
 
@@ -226,7 +210,7 @@ gen_gimp3_dialog (GimpProcedure *procedure, GimpProcedureConfig *config, GenPlug
     default:
       g_assert_not_reached ();
     }
-  box = frame (pd, "job", _(job_frames[job]), own);
+  box = frame (pd, "job", _(gen_ui_job_frames[job]), own);
   frames = g_list_append (frames, "job");
 
   if (job == GEN_PLUGIN_DENOISE)

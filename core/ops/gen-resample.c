@@ -1,0 +1,131 @@
+/* gen-resample.c — resampling (nearest upsampling, average pooling) and
+ * plumbing: the timestep embedding, channel concatenation and per-channel
+ * bias. */
+#include "gen-ops.h"
+
+#include <math.h>
+#include <string.h>
+
+void
+gen_upsample_nearest (const GenTensor *x, GenTensor *y, int factor)
+{
+  int64_t h = x->ne[2], w = x->ne[3];
+
+  g_return_if_fail (y->ne[0] == x->ne[0] && y->ne[1] == x->ne[1]
+                    && y->ne[2] == h * factor && y->ne[3] == w * factor);
+  g_return_if_fail (gen_tensor_is_contiguous (x) && gen_tensor_is_contiguous (y));
+  if (!x->data || !y->data)
+    return;
+  for (int64_t p = 0; p < x->ne[0] * x->ne[1]; p++)
+    {
+      const float *src = x->data + p * h * w;
+      float *dst = y->data + p * h * w * factor * factor;
+
+      for (int64_t iy = 0; iy < h; iy++)
+        {
+          float *row = dst + iy * factor * w * factor;
+          for (int64_t ix = 0; ix < w; ix++)
+            for (int f = 0; f < factor; f++)
+              row[ix * factor + f] = src[iy * w + ix];
+          for (int f = 1; f < factor; f++)
+            memcpy (row + f * w * factor, row, sizeof (float) * w * factor);
+        }
+    }
+}
+
+void
+gen_avg_pool (const GenTensor *x, GenTensor *y, int k)
+{
+  int64_t h = x->ne[2], w = x->ne[3], ho = h / k, wo = w / k;
+  float inv = 1.0f / (float) (k * k);
+
+  g_return_if_fail (y->ne[0] == x->ne[0] && y->ne[1] == x->ne[1] && y->ne[2] == ho && y->ne[3] == wo);
+  g_return_if_fail (gen_tensor_is_contiguous (x) && gen_tensor_is_contiguous (y));
+  if (!x->data || !y->data)
+    return;
+  for (int64_t p = 0; p < x->ne[0] * x->ne[1]; p++)
+    {
+      const float *src = x->data + p * h * w;
+      float *dst = y->data + p * ho * wo;
+
+      for (int64_t oy = 0; oy < ho; oy++)
+        for (int64_t ox = 0; ox < wo; ox++)
+          {
+            float acc = 0.0f;
+            for (int ky = 0; ky < k; ky++)
+              for (int kx = 0; kx < k; kx++)
+                acc += src[(oy * k + ky) * w + ox * k + kx];
+            dst[oy * wo + ox] = acc * inv;
+          }
+    }
+}
+
+/* diffusers' get_timestep_embedding (after "Attention Is All You Need",
+ * §3.5): freq_i = exp(-ln(max_period) · i / (half - shift)), emb = [sin(t·f),
+ * cos(t·f)] (or [cos, sin] when flipped), zero-padded to an odd DIM.  The
+ * arguments are rounded to float32 as torch computes them. */
+void
+gen_timestep_embedding (const float *t, int64_t n, int64_t dim,
+                        bool flip_sin_to_cos, float downscale_freq_shift,
+                        float scale, float max_period, float *out)
+{
+  int64_t half = dim / 2;
+
+  for (int64_t b = 0; b < n; b++)
+    {
+      float *row = out + b * dim;
+
+      for (int64_t i = 0; i < half; i++)
+        {
+          float exponent = (float) -log ((double) max_period) * (float) i;
+          float freq, arg;
+
+          exponent = exponent / ((float) half - downscale_freq_shift);
+          freq = expf (exponent);
+          arg = t[b] * freq;
+          arg = scale * arg;
+          if (flip_sin_to_cos)
+            {
+              row[i] = cosf (arg);
+              row[half + i] = sinf (arg);
+            }
+          else
+            {
+              row[i] = sinf (arg);
+              row[half + i] = cosf (arg);
+            }
+        }
+      if (dim % 2 == 1)
+        row[dim - 1] = 0.0f;
+    }
+}
+
+void
+gen_concat_channels (const GenTensor *a, const GenTensor *b, GenTensor *y)
+{
+  GenTensor ya, yb;
+
+  g_return_if_fail (a->ne[1] + b->ne[1] == y->ne[1]);
+  ya = gen_tensor_channels (y, 0, a->ne[1]);
+  yb = gen_tensor_channels (y, a->ne[1], b->ne[1]);
+  gen_tensor_copy (a, &ya);
+  gen_tensor_copy (b, &yb);
+}
+
+void
+gen_add_channel_bias (GenTensor *y, const float *v, int64_t ldv)
+{
+  int64_t hw = y->ne[2] * y->ne[3];
+
+  g_return_if_fail (gen_tensor_is_contiguous (y));
+  if (!y->data || !v)
+    return;
+  for (int64_t b = 0; b < y->ne[0]; b++)
+    for (int64_t c = 0; c < y->ne[1]; c++)
+      {
+        float *dst = y->data + b * y->nb[0] + c * hw;
+        float add = v[b * ldv + c];
+        for (int64_t i = 0; i < hw; i++)
+          dst[i] += add;
+      }
+}
