@@ -5,6 +5,8 @@
  * with a progress bar on a terminal, and only then the outputs written
  * (each atomically).  Any error is one line and exit status 1. */
 #include "gen-cli-jobs.h"
+#include "gen-cli-help.h"
+#include "gen-cli-progress.h"
 #include "gen-cpu.h"
 #include "gen-error.h"
 #include "gen-image.h"
@@ -12,10 +14,10 @@
 #include "gen-safetensors.h"
 
 #include <errno.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <unistd.h>
 
 typedef struct
 {
@@ -23,7 +25,7 @@ typedef struct
   char    *scheduler_help, *sigmas_help;   /* from the sampler table */
   int      steps, tile, threads, bits;
   double   eta;
-  gboolean quiet;
+  gboolean quiet, help;
 } Common;
 
 /* "ddpm, ddim, … or lcm (default: the model's, else ddim)", from the
@@ -49,19 +51,28 @@ common_entries (Common *c)
   GOptionEntry e[] = {
     { "model", 0, 0, G_OPTION_ARG_FILENAME, &c->model,
       "diffusers model folder (default: the embedded model)", "DIR" },
-    { "vae", 0, 0, G_OPTION_ARG_FILENAME, &c->vae, "VAE folder (latent models, vae, interpolate)", "DIR" },
+    { "vae", 0, 0, G_OPTION_ARG_FILENAME, &c->vae,
+      "VAE folder, for latent models, vae and interpolate (default: the model's own, if any)",
+      "DIR" },
     { "scheduler", 0, 0, G_OPTION_ARG_STRING, &c->scheduler, sampler_names, "NAME" },
     { "sigmas", 0, 0, G_OPTION_ARG_STRING, &c->sigmas, sigma_names, "S" },
-    { "steps", 0, 0, G_OPTION_ARG_INT, &c->steps, "sampling steps (default 30)", "N" },
+    { "steps", 0, 0, G_OPTION_ARG_INT, &c->steps, "sampling steps (default: 30)", "N" },
     { "seed", 0, 0, G_OPTION_ARG_STRING, &c->seed, "random seed (default: random, printed)", "N" },
-    { "eta", 0, 0, G_OPTION_ARG_DOUBLE, &c->eta, "DDIM eta (default 0)", "E" },
-    { "tile", 0, 0, G_OPTION_ARG_INT, &c->tile, "tile size in pixels (default 512)", "N" },
+    { "eta", 0, 0, G_OPTION_ARG_DOUBLE, &c->eta, "DDIM eta, 0..1 (default: 0)", "E" },
+    { "tile", 0, 0, G_OPTION_ARG_INT, &c->tile, "tile size in pixels (default: 512)", "N" },
     { "threads", 0, 0, G_OPTION_ARG_INT, &c->threads, "threads (default: all cores)", "N" },
-    { "bits", 0, 0, G_OPTION_ARG_INT, &c->bits, "output bits per sample: 8 or 16 (default: the input's)", "B" },
+    { "bits", 0, 0, G_OPTION_ARG_INT, &c->bits,
+      "output bits per sample: 8 or 16 (default: the input's, 8 for generate)", "B" },
     { "raw", 0, 0, G_OPTION_ARG_FILENAME, &c->raw,
-      "also write the result as float tensor 'sample' [N,C,H,W] before quantisation", "OUT.safetensors" },
-    { "output", 'o', 0, G_OPTION_ARG_FILENAME, &c->output, "output image (PNG, JPEG or TIFF)", "OUT" },
-    { "quiet", 'q', 0, G_OPTION_ARG_NONE, &c->quiet, "no progress bar", NULL },
+      "also write the result as float tensor 'sample' [N,C,H,W] before quantisation "
+      "(default: none)", "OUT.safetensors" },
+    { "output", 'o', 0, G_OPTION_ARG_FILENAME, &c->output,
+      "output image: PNG, JPEG or TIFF (required)", "OUT" },
+    { "quiet", 'q', 0, G_OPTION_ARG_NONE, &c->quiet, "no progress on stderr", NULL },
+    { "help", 'h', G_OPTION_FLAG_HIDDEN, G_OPTION_ARG_NONE, &c->help, NULL, NULL },
+    /* GOption's names for its help, kept */
+    { "help-all", 0, G_OPTION_FLAG_HIDDEN, G_OPTION_ARG_NONE, &c->help, NULL, NULL },
+    { "help-job", 0, G_OPTION_FLAG_HIDDEN, G_OPTION_ARG_NONE, &c->help, NULL, NULL },
     { NULL }
   };
 
@@ -109,37 +120,6 @@ gen_cli_model_dir (const char *name)
   return found;
 }
 
-typedef struct
-{
-  gboolean tty, quiet;
-  gint64   last;
-} Bar;
-
-static void
-progress_bar (int step, int total, double elapsed, gpointer data)
-{
-  Bar *bar = data;
-  gint64 now = g_get_monotonic_time ();
-  int width = 30, fill = total > 0 ? step * width / total : width;
-  char cells[64];
-
-  if (!bar->tty)
-    {
-      /* logs and batch runs: one line at the end, with the model time */
-      if (!bar->quiet && step >= total)
-        fprintf (stderr, "%d/%d model evaluations in %.2f s\n", step, total, elapsed);
-      return;
-    }
-  if (step < total && now - bar->last < 100000)
-    return;
-  bar->last = now;
-  memset (cells, '#', fill);
-  memset (cells + fill, '.', width - fill);
-  cells[width] = 0;
-  fprintf (stderr, "\r[%s] %d/%d  %.1f s%s", cells, step, total, elapsed, step >= total ? "\n" : "");
-  fflush (stderr);
-}
-
 /* What the user left out of --scheduler / --sigmas: the model's own choice
  * (its scheduler_config.json's class and use_karras_sigmas), else the job
  * defaults. */
@@ -162,7 +142,7 @@ model_sampler (Common *c, GenPipeline *p, GenJobOptions *opts, GError **error)
 
 /* Parses the common options into OPTS, loads the pipeline. */
 static GenPipeline *
-common_setup (Common *c, GenJobOptions *opts, Bar *bar, gboolean need_seed, gboolean vae_job,
+common_setup (Common *c, GenJobOptions *opts, GenCliProgress *pr, gboolean need_seed, gboolean vae_job,
               GError **error)
 {
   GenPipeline *p;
@@ -236,10 +216,9 @@ common_setup (Common *c, GenJobOptions *opts, Bar *bar, gboolean need_seed, gboo
       goto fail;
     }
   opts->threads = c->threads;
-  bar->tty = !c->quiet && isatty (STDERR_FILENO);
-  bar->quiet = c->quiet;
-  opts->progress = progress_bar;
-  opts->progress_data = bar;
+  gen_cli_progress_init (pr, c->quiet);
+  opts->progress = gen_cli_progress;
+  opts->progress_data = pr;
   p = gen_pipeline_load (model, c->vae, error);
   if (p && !model_sampler (c, p, opts, error))
     g_clear_pointer (&p, gen_pipeline_free);
@@ -355,66 +334,169 @@ typedef enum
   JOB_INTERPOLATE
 } JobKind;
 
+/* Each job: its name, input files, arguments, one line for the command list, what
+ * --help says, and one example. */
 static const struct
 {
-  const char *name, *args, *summary;
+  const char *name, *args, *usage, *line, *description, *example;
 } job_help[] = {
-  { "generate", "", "Generates new images from noise (--width/--height, --count with consecutive seeds)." },
-  { "denoise", "IN", "Removes noise: --sigma N (0..255) or auto (estimated and printed); --mode fast\n"
-                     "(one MMSE prediction, best PSNR) or sample (--steps, sharper); --strength;\n"
-                     "--mask FILE (white = denoise; gray blends)." },
-  { "inpaint", "IN", "Fills where --mask FILE is white, consistent with the surroundings; pixels\n"
-                     "outside the mask are kept exactly, gray ones blend.  Pixel models: --method\n"
-                     "refine (default: a smooth fill refined from noise --refine-sigma, seconds)\n"
-                     "or repaint (from pure noise with --jump/--resample, minutes)." },
-  { "vary", "IN", "A variation of the image (img2img): --strength 0..1 (how far from the input)." },
-  { "vae", "IN", "Encodes and decodes the image through the VAE (--sample draws the latent)." },
-  { "interpolate", "A B", "--frames N images between A and B, written as OUT-0, OUT-1, …" },
+  { "generate", "", "-o OUT",
+    "new images from noise (the embedded model: abstract textures)",
+    "Generates new images from noise with the model.  The embedded default model\n"
+    "makes abstract textures; a downloaded diffusers UNet makes what it was\n"
+    "trained on.  --count N writes OUT-0, OUT-1, ... with seeds SEED, SEED+1, ...",
+    "generative generate --seed 1 -o sample.png" },
+  { "denoise", "IN", "IN -o OUT",
+    "removes noise from a photo or scan (the embedded model's best)",
+    "Removes noise from an image.  The noise level is estimated (and printed)\n"
+    "unless --sigma gives it; fast mode makes one prediction (the best PSNR),\n"
+    "sample mode runs --steps reverse steps from that level (sharper).",
+    "generative denoise --sigma 25 noisy.png -o clean.png" },
+  { "inpaint", "IN", "--mask M IN -o OUT",
+    "fills where a mask is white, consistent with the surroundings",
+    "Fills where the mask image is white, consistent with the surroundings;\n"
+    "pixels outside the mask are kept exactly, gray ones blend.  Pixel models:\n"
+    "--method refine (a smooth fill refined from noise --refine-sigma, seconds)\n"
+    "or repaint (from pure noise with --jump/--resample, minutes).  The embedded\n"
+    "model continues the surrounding colours and shading smoothly; it invents no\n"
+    "structure, which a model trained on such pictures does.",
+    "generative inpaint --mask mask.png photo.png -o filled.png" },
+  { "vary", "IN", "--strength S IN -o OUT",
+    "a variation of an image (img2img; --strength 0..1)",
+    "Makes a variation of the image (img2img, SDEdit): noise to --strength, then\n"
+    "denoise from there.  From about 0.2 the embedded model lays a blotchy mosaic\n"
+    "over a photo; at 0.5 little of the photo is left.",
+    "generative vary --strength 0.2 photo.png -o variation.png" },
+  { "vae", "IN", "IN -o OUT",
+    "encodes and decodes an image through the VAE",
+    "Encodes the image through the VAE and decodes it again (the embedded VAE\n"
+    "by default), to see what a latent model keeps of it.",
+    "generative vae photo.png -o roundtrip.png" },
+  { "interpolate", "A B", "A B -o OUT",
+    "frames between two images (OUT-0, OUT-1, ...)",
+    "Writes --frames images between A and B (the same size) as OUT-0, OUT-1, ...:\n"
+    "spherical interpolation of their VAE latents, or of their DDIM-inverted\n"
+    "noise for pixel models.",
+    "generative interpolate --frames 8 a.png b.png -o frame.png" },
 };
+
+/* The jobs' own options; each job lists its rows in its help.  An option
+ * of another job is still accepted (and ignored), as it always was. */
+typedef struct
+{
+  char    *sigma, *mode, *mask_path, *method;
+  double   strength, refine_sigma;
+  int      width, height, count, jump, resample, frames;
+  gboolean sample;
+} JobArgs;
+
+#define FOR(k) (1u << (k))
+
+static const struct
+{
+  guint       jobs;       /* FOR (JOB_…) bits */
+  const char *name;
+  GOptionArg  arg;
+  gsize       offset;     /* in JobArgs */
+  const char *arg_name, *text, *deflt;
+} job_options[] = {
+  { FOR (JOB_GENERATE), "width", G_OPTION_ARG_INT, offsetof (JobArgs, width), "W",
+    "image width in pixels", "the model's size" },
+  { FOR (JOB_GENERATE), "height", G_OPTION_ARG_INT, offsetof (JobArgs, height), "H",
+    "image height in pixels", "the model's size" },
+  { FOR (JOB_GENERATE), "count", G_OPTION_ARG_INT, offsetof (JobArgs, count), "N",
+    "images, with seeds SEED, SEED+1, …", "1" },
+  { FOR (JOB_DENOISE), "sigma", G_OPTION_ARG_STRING, offsetof (JobArgs, sigma), "N|auto",
+    "noise level on the 0..255 scale, or auto: estimated and printed", "auto" },
+  { FOR (JOB_DENOISE), "mode", G_OPTION_ARG_STRING, offsetof (JobArgs, mode), "fast|sample",
+    "fast: one prediction, the best PSNR; sample: --steps reverse steps, sharper", "fast" },
+  { FOR (JOB_DENOISE), "strength", G_OPTION_ARG_DOUBLE, offsetof (JobArgs, strength), "S",
+    "how much of the result to apply, 0..1", "1" },
+  { FOR (JOB_VARY), "strength", G_OPTION_ARG_DOUBLE, offsetof (JobArgs, strength), "S",
+    "how far from the input, 0..1", NULL },
+  { FOR (JOB_DENOISE), "mask", G_OPTION_ARG_FILENAME, offsetof (JobArgs, mask_path), "FILE",
+    "denoise where this image is white; gray blends", "everywhere" },
+  { FOR (JOB_INPAINT), "mask", G_OPTION_ARG_FILENAME, offsetof (JobArgs, mask_path), "FILE",
+    "fill where this image is white", NULL },
+  { FOR (JOB_INPAINT), "method", G_OPTION_ARG_STRING, offsetof (JobArgs, method), "M",
+    "pixel models: refine (a smooth fill refined from noise, seconds) or repaint (from pure "
+    "noise, minutes)", "refine" },
+  { FOR (JOB_INPAINT), "refine-sigma", G_OPTION_ARG_DOUBLE, offsetof (JobArgs, refine_sigma), "N",
+    "the noise level refine starts from, 0..255", "25" },
+  { FOR (JOB_INPAINT), "jump", G_OPTION_ARG_INT, offsetof (JobArgs, jump), "N",
+    "RePaint jump length", "10" },
+  { FOR (JOB_INPAINT), "resample", G_OPTION_ARG_INT, offsetof (JobArgs, resample), "N",
+    "RePaint resamplings", "10" },
+  { FOR (JOB_VAE), "sample", G_OPTION_ARG_NONE, offsetof (JobArgs, sample), NULL,
+    "draw the latent from the posterior instead of taking its mean", "the mean" },
+  { FOR (JOB_INTERPOLATE), "frames", G_OPTION_ARG_INT, offsetof (JobArgs, frames), "N",
+    "images between A and B", "8" },
+};
+
+/* KIND's options, visible, then every other job option hidden, each name
+ * once; their texts (with the defaults) go to TEXTS. */
+static GOptionEntry *
+job_entries (JobKind kind, JobArgs *a, GPtrArray *texts)
+{
+  GOptionEntry *e = g_new0 (GOptionEntry, G_N_ELEMENTS (job_options) + 1);
+  int n = 0;
+
+  for (int pass = 0; pass < 2; pass++)
+    for (guint i = 0; i < G_N_ELEMENTS (job_options); i++)
+      {
+        gboolean mine = (job_options[i].jobs & FOR (kind)) != 0, taken = FALSE;
+        char *text;
+
+        if (mine != (pass == 0))
+          continue;
+        for (int k = 0; k < n; k++)
+          taken |= strcmp (e[k].long_name, job_options[i].name) == 0;
+        if (taken)
+          continue;
+        text = job_options[i].deflt
+          ? g_strdup_printf ("%s (default: %s)", job_options[i].text, job_options[i].deflt)
+          : g_strdup_printf ("%s (required)", job_options[i].text);
+        g_ptr_array_add (texts, text);
+        e[n++] = (GOptionEntry) { job_options[i].name, 0, mine ? 0 : G_OPTION_FLAG_HIDDEN,
+                                  job_options[i].arg, (char *) a + job_options[i].offset,
+                                  text, job_options[i].arg_name };
+      }
+  return e;
+}
 
 static gboolean
 run_job (JobKind kind, int argc, char **argv, GError **error)
 {
   Common c = { .steps = -1 };
-  char *sigma = NULL, *mode = NULL, *mask_path = NULL, *method = NULL;
-  double strength = -1.0, refine_sigma = 0.0;
-  int width = 0, height = 0, count = 1, jump = 10, resample = 10, frames = 8;
-  gboolean sample = FALSE;
-  GOptionEntry job_entries[] = {
-    { "width", 0, 0, G_OPTION_ARG_INT, &width, "generate: width (default: the model's)", "W" },
-    { "height", 0, 0, G_OPTION_ARG_INT, &height, "generate: height", "H" },
-    { "count", 0, 0, G_OPTION_ARG_INT, &count, "generate: images, seeds SEED, SEED+1, …", "N" },
-    { "sigma", 0, 0, G_OPTION_ARG_STRING, &sigma, "denoise: noise level 0..255 or auto", "N|auto" },
-    { "mode", 0, 0, G_OPTION_ARG_STRING, &mode, "denoise: fast or sample", "MODE" },
-    { "strength", 0, 0, G_OPTION_ARG_DOUBLE, &strength, "vary: 0..1; denoise: how much to apply", "S" },
-    { "mask", 0, 0, G_OPTION_ARG_FILENAME, &mask_path, "inpaint/denoise: mask image", "FILE" },
-    { "jump", 0, 0, G_OPTION_ARG_INT, &jump, "inpaint: RePaint jump length (default 10)", "N" },
-    { "resample", 0, 0, G_OPTION_ARG_INT, &resample, "inpaint: RePaint resamplings (default 10)", "N" },
-    { "method", 0, 0, G_OPTION_ARG_STRING, &method, "inpaint: refine (default) or repaint", "M" },
-    { "refine-sigma", 0, 0, G_OPTION_ARG_DOUBLE, &refine_sigma,
-      "inpaint: the noise level refine starts from, 0..255 (default 25)", "N" },
-    { "sample", 0, 0, G_OPTION_ARG_NONE, &sample, "vae: sample the latent instead of its mean", NULL },
-    { "frames", 0, 0, G_OPTION_ARG_INT, &frames, "interpolate: frames between (default 8)", "N" },
-    { NULL }
-  };
+  JobArgs a = { .strength = -1.0, .count = 1, .jump = 10, .resample = 10, .frames = 8 };
+  GPtrArray *texts = g_ptr_array_new_with_free_func (g_free);
+  GOptionEntry *own = job_entries (kind, &a, texts);
   GOptionEntry *common = common_entries (&c);
-  GOptionContext *ctx = g_option_context_new (job_help[kind].args);
-  GOptionGroup *grp = g_option_group_new ("job", "Options of this job:", "job options", NULL, NULL);
   GenJobOptions opts;
   GenJobStats stats = { 0, 0 };
   GenPipeline *p = NULL;
   GenImage *in[2] = { NULL, NULL }, **outs = NULL;
   float *mask = NULL;
   int n_in = kind == JOB_GENERATE ? 0 : kind == JOB_INTERPOLATE ? 2 : 1, n_out = 1, bits;
-  Bar bar = { FALSE, FALSE, 0 };
+  GenCliProgress progress;
   gboolean ok = FALSE;
 
-  g_option_context_add_main_entries (ctx, common, NULL);
-  g_option_group_add_entries (grp, job_entries);
-  g_option_context_add_group (ctx, grp);
-  g_option_context_set_summary (ctx, job_help[kind].summary);
-  if (!g_option_context_parse (ctx, &argc, &argv, error))
-    goto out;
+  {
+    GenCliCommand command = { job_help[kind].name, job_help[kind].usage,
+                              job_help[kind].description, job_help[kind].example };
+    char *title = g_strdup_printf ("Options of %s:", job_help[kind].name);
+    GenCliHelpSection sections[] = { { title, own }, { "Common options:", common } };
+    gboolean parsed, shown;
+
+    parsed = gen_cli_parse (&command, sections, G_N_ELEMENTS (sections), &c.help, &argc, &argv,
+                            &shown, error);
+    g_free (title);
+    if (!parsed || shown)
+      {
+        ok = shown;
+        goto out;
+      }
+  }
   if (argc - 1 != n_in)
     {
       g_set_error (error, GEN_ERROR, GEN_ERROR_INVALID, "%s takes %s (see generative %s --help)",
@@ -425,130 +507,133 @@ run_job (JobKind kind, int argc, char **argv, GError **error)
   for (int i = 0; i < n_in; i++)
     if (!(in[i] = gen_image_load (argv[1 + i], error)))
       goto out;
-  if ((kind == JOB_VARY && !(strength >= 0.0 && strength <= 1.0))
-      || (kind == JOB_DENOISE && strength != -1.0 && !(strength >= 0.0 && strength <= 1.0)))
+  if ((kind == JOB_VARY && !(a.strength >= 0.0 && a.strength <= 1.0))
+      || (kind == JOB_DENOISE && a.strength != -1.0 && !(a.strength >= 0.0 && a.strength <= 1.0)))
     {
       g_set_error (error, GEN_ERROR, GEN_ERROR_INVALID, "--strength must be 0 to 1%s",
                    kind == JOB_VARY ? " (and vary needs it)" : "");
       goto out;
     }
-  if (kind == JOB_INPAINT && !mask_path)
+  if (kind == JOB_INPAINT && !a.mask_path)
     {
       g_set_error (error, GEN_ERROR, GEN_ERROR_INVALID, "inpaint needs --mask FILE");
       goto out;
     }
-  if (mask_path && n_in > 0 && !(mask = load_mask (mask_path, in[0]->width, in[0]->height, error)))
+  if (a.mask_path && n_in > 0 && !(mask = load_mask (a.mask_path, in[0]->width, in[0]->height, error)))
     goto out;
-  if (!(p = common_setup (&c, &opts, &bar, kind != JOB_DENOISE && kind != JOB_VAE,
+  if (!(p = common_setup (&c, &opts, &progress, kind != JOB_DENOISE && kind != JOB_VAE,
                           kind == JOB_VAE, error)))
     goto out;
   opts.stats = &stats;
 
   if (kind == JOB_GENERATE)
     {
-      if (width == 0 && height == 0)
-        width = height = gen_pipeline_native_size (p);
-      if (width == 0 || height == 0)
+      if (a.width == 0 && a.height == 0)
+        a.width = a.height = gen_pipeline_native_size (p);
+      if (a.width == 0 || a.height == 0)
         {
           g_set_error (error, GEN_ERROR, GEN_ERROR_INVALID,
                        "generate: give --width and --height (the model has no native size)");
           goto out;
         }
-      if (count < 1 || count > 1000)
+      if (a.count < 1 || a.count > 1000)
         {
           g_set_error (error, GEN_ERROR, GEN_ERROR_INVALID, "--count must be 1 to 1000");
           goto out;
         }
-      if (width < 2 || height < 2 || width > 65535 || height > 65535)
+      if (a.width < 2 || a.height < 2 || a.width > 65535 || a.height > 65535)
         {
           g_set_error (error, GEN_ERROR, GEN_ERROR_INVALID, "generate: a size of %d×%d is not possible",
-                       width, height);
+                       a.width, a.height);
           goto out;
         }
-      n_out = count;
+      n_out = a.count;
     }
   else if (kind == JOB_INTERPOLATE)
     {
-      if (frames < 1 || frames > 1000)
+      if (a.frames < 1 || a.frames > 1000)
         {
           g_set_error (error, GEN_ERROR, GEN_ERROR_INVALID, "--frames must be 1 to 1000");
           goto out;
         }
-      n_out = frames;
+      n_out = a.frames;
     }
 
   outs = g_new0 (GenImage *, n_out);
   for (int k = 0; k < n_out; k++)
     if (!(outs[k] = n_in ? gen_image_new (in[0]->width, in[0]->height, in[0]->channels,
                                           in[0]->bit_depth, error)
-                         : gen_image_new (width, height, 3, 8, error)))
+                         : gen_image_new (a.width, a.height, 3, 8, error)))
       goto out;
   {
     GenPixels *po = g_new (GenPixels, n_out);
     GenPixels pa = n_in ? pixels_of (in[0]) : (GenPixels) { 0 };
+
+    progress.tiles = gen_cli_progress_tiles (p, c.tile, n_in ? in[0]->width : a.width,
+                                             n_in ? in[0]->height : a.height);
 
     for (int k = 0; k < n_out; k++)
       po[k] = pixels_of (outs[k]);
     switch (kind)
       {
       case JOB_GENERATE:
-        ok = gen_job_generate (p, &opts, width, height, count, po, error);
+        ok = gen_job_generate (p, &opts, a.width, a.height, a.count, po, error);
         break;
       case JOB_DENOISE:
         {
           double sig = -1.0, used = 0.0;
           GenDenoiseMode dm = GEN_DENOISE_FAST;
 
-          if (sigma && strcmp (sigma, "auto") != 0)
+          if (a.sigma && strcmp (a.sigma, "auto") != 0)
             {
               char *end = NULL;
-              sig = g_ascii_strtod (sigma, &end);
+              sig = g_ascii_strtod (a.sigma, &end);
               if (!end || *end || !(sig >= 0.0 && sig <= 255.0))
                 {
                   g_set_error (error, GEN_ERROR, GEN_ERROR_INVALID,
-                               "--sigma must be a number from 0 to 255 or auto, not '%s'", sigma);
+                               "--sigma must be a number from 0 to 255 or auto, not '%s'", a.sigma);
                   ok = FALSE;
                   break;
                 }
             }
-          if (mode && strcmp (mode, "fast") != 0 && strcmp (mode, "sample") != 0)
+          if (a.mode && strcmp (a.mode, "fast") != 0 && strcmp (a.mode, "sample") != 0)
             {
               g_set_error (error, GEN_ERROR, GEN_ERROR_INVALID,
-                           "--mode must be fast or sample, not '%s'", mode);
+                           "--mode must be fast or sample, not '%s'", a.mode);
               ok = FALSE;
               break;
             }
-          if (mode && strcmp (mode, "sample") == 0)
+          if (a.mode && strcmp (a.mode, "sample") == 0)
             dm = GEN_DENOISE_SAMPLE;
-          ok = gen_job_denoise (p, &opts, &pa, mask, dm, sig, strength < 0 ? 1.0 : strength, &po[0],
+          ok = gen_job_denoise (p, &opts, &pa, mask, dm, sig, a.strength < 0 ? 1.0 : a.strength, &po[0],
                                 &used, error);
           if (ok)
             fprintf (stderr, "noise sigma: %.2f%s\n", used, sig < 0 ? " (estimated)" : "");
         }
         break;
       case JOB_INPAINT:
-        if (method && strcmp (method, "refine") != 0 && strcmp (method, "repaint") != 0)
+        if (a.method && strcmp (a.method, "refine") != 0 && strcmp (a.method, "repaint") != 0)
           {
             g_set_error (error, GEN_ERROR, GEN_ERROR_INVALID,
-                         "--method must be refine or repaint, not '%s'", method);
+                         "--method must be refine or repaint, not '%s'", a.method);
             ok = FALSE;
             break;
           }
-        opts.inpaint = method && strcmp (method, "repaint") == 0 ? GEN_INPAINT_REPAINT
+        opts.inpaint = a.method && strcmp (a.method, "repaint") == 0 ? GEN_INPAINT_REPAINT
                                                                  : GEN_INPAINT_REFINE;
-        opts.inpaint_sigma = refine_sigma;
-        ok = gen_job_inpaint (p, &opts, &pa, mask, jump, resample, &po[0], error);
+        opts.inpaint_sigma = a.refine_sigma;
+        ok = gen_job_inpaint (p, &opts, &pa, mask, a.jump, a.resample, &po[0], error);
         break;
       case JOB_VARY:
-        ok = gen_job_vary (p, &opts, &pa, strength, &po[0], error);
+        ok = gen_job_vary (p, &opts, &pa, a.strength, &po[0], error);
         break;
       case JOB_VAE:
-        ok = gen_job_vae (p, &opts, &pa, sample, &po[0], error);
+        ok = gen_job_vae (p, &opts, &pa, a.sample, &po[0], error);
         break;
       case JOB_INTERPOLATE:
         {
           GenPixels pb = pixels_of (in[1]);
-          ok = gen_job_interpolate (p, &opts, &pa, &pb, frames, po, error);
+          ok = gen_job_interpolate (p, &opts, &pa, &pb, a.frames, po, error);
         }
         break;
       }
@@ -573,13 +658,14 @@ out:
   gen_image_free (in[1]);
   g_free (mask);
   gen_pipeline_free (p);
-  g_option_context_free (ctx);
   g_free (common);
+  g_free (own);
+  g_ptr_array_unref (texts);
   common_clear (&c);
-  g_free (sigma);
-  g_free (mode);
-  g_free (mask_path);
-  g_free (method);
+  g_free (a.sigma);
+  g_free (a.mode);
+  g_free (a.mask_path);
+  g_free (a.method);
   return ok;
 }
 
@@ -605,10 +691,5 @@ void
 gen_cli_jobs_usage (FILE *f)
 {
   for (guint k = 0; k < G_N_ELEMENTS (job_help); k++)
-    {
-      const char *nl = strchr (job_help[k].summary, '\n');
-      fprintf (f, "  %-12s%.*s\n", job_help[k].name,
-               (int) (nl ? nl - job_help[k].summary : (long) strlen (job_help[k].summary)),
-               job_help[k].summary);
-    }
+    gen_cli_print (f, "  %-12s %s\n", job_help[k].name, job_help[k].line);
 }

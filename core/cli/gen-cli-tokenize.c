@@ -2,6 +2,7 @@
  * a pipeline gives each prompt, as the text encoder reads them (start token,
  * tokens, end token, padding to model_max_length), one line per prompt. */
 #include "gen-cli-tokenize.h"
+#include "gen-cli-help.h"
 #include "gen-cli-jobs.h"
 #include "gen-error.h"
 #include "gen-tokenizer.h"
@@ -12,24 +13,33 @@ gboolean
 gen_cli_tokenize (int argc, char **argv, GError **error)
 {
   char *model = NULL, **texts = NULL, *installed = gen_cli_model_dir ("clip-tokenizer");
+  gboolean help = FALSE;
   GOptionEntry entries[] = {
     { "model", 0, 0, G_OPTION_ARG_FILENAME, &model,
       "pipeline or tokenizer folder (default, and for a model without a tokenizer: "
       "the CLIP vocabulary installed with the program)", "DIR" },
     { G_OPTION_REMAINING, 0, 0, G_OPTION_ARG_FILENAME_ARRAY, &texts, NULL, "TEXT…" },
+    { "help", 'h', G_OPTION_FLAG_HIDDEN, G_OPTION_ARG_NONE, &help, NULL, NULL },
     { NULL }
   };
-  GOptionContext *ctx = g_option_context_new ("TEXT… — print the token ids of each prompt");
   GenTokenizer *tok = NULL;
   gint32 *ids = NULL;
   gboolean ok = FALSE;
 
-  g_option_context_add_main_entries (ctx, entries, NULL);
-  g_option_context_set_summary (ctx,
+  static const GenCliCommand command = {
+    "tokenize", "TEXT…",
     "Prints one line per TEXT: the ids the text encoder reads (start, tokens, end,\n"
-    "padding).  Put -- before a TEXT that starts with '-'.");
-  if (!g_option_context_parse (ctx, &argc, &argv, error))
-    goto out;
+    "padding).  Put -- before a TEXT that starts with '-'.",
+    "generative tokenize 'a photo of a cat'"
+  };
+  GenCliHelpSection section = { "Options:", entries };
+  gboolean shown;
+
+  if (!gen_cli_parse (&command, &section, 1, &help, &argc, &argv, &shown, error) || shown)
+    {
+      ok = shown;
+      goto out;
+    }
   if (!texts || !texts[0])
     {
       g_set_error (error, GEN_ERROR, GEN_ERROR_INVALID,
@@ -62,7 +72,6 @@ gen_cli_tokenize (int argc, char **argv, GError **error)
   ok = TRUE;
 
 out:
-  g_option_context_free (ctx);
   gen_tokenizer_free (tok);
   g_free (ids);
   g_free (model);

@@ -1,5 +1,6 @@
 /* generative — the command-line front end over the core.
  *
+ *   generative demo [PHOTO] [-o before-after.png]
  *   generative generate|denoise|inpaint|vary|vae|interpolate [OPTIONS] [IN…] -o OUT
  *   generative forward --model DIR --input IN.safetensors [--timestep T]
  *                      [--part encode|decode] [--clip-skip K] [--threads N]
@@ -8,6 +9,8 @@
  *
  * Exit status 0 on success; otherwise 1 with a one-line reason on stderr.
  */
+#include "gen-cli-demo.h"
+#include "gen-cli-help.h"
 #include "gen-cli-jobs.h"
 #include "gen-cli-tokenize.h"
 #include "gen-cpu.h"
@@ -16,6 +19,7 @@
 #include "gen-ops.h"
 #include "gen-safetensors.h"
 
+#include <locale.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -196,7 +200,7 @@ run_forward (int argc, char **argv, GError **error)
   char *model_dir = NULL, *input = NULL, *output = NULL, *part = NULL;
   double timestep = 0.0;
   int threads = 0, repeat = 1, clip_skip = 0;
-  gboolean dump = FALSE;
+  gboolean dump = FALSE, help = FALSE;
   gint64 t_start = g_get_monotonic_time (), t_loaded;
   double best_ms = 1e30, sum_ms = 0.0;
   GOptionEntry entries[] = {
@@ -212,9 +216,9 @@ run_forward (int argc, char **argv, GError **error)
     { "repeat", 0, 0, G_OPTION_ARG_INT, &repeat,
       "run the pass N times and print load and pass times to stderr (benchmarks)", "N" },
     { "output", 'o', 0, G_OPTION_ARG_FILENAME, &output, "output .safetensors (tensor 'sample')", "OUT" },
+    { "help", 'h', G_OPTION_FLAG_HIDDEN, G_OPTION_ARG_NONE, &help, NULL, NULL },
     { NULL }
   };
-  GOptionContext *ctx = g_option_context_new ("— run one raw forward pass of a model");
   GenSafetensors *in_st = NULL;
   GenModel *model = NULL;
   GenArena *arena = NULL;
@@ -223,17 +227,24 @@ run_forward (int argc, char **argv, GError **error)
   float *x = NULL, *ts = NULL, *y = NULL, *z = NULL;
   int32_t *ids = NULL;
   int64_t ne[4] = { 0 };
-  gboolean ok = FALSE;
+  gboolean ok = FALSE, shown;
+  static const GenCliCommand command = {
+    "forward", "--model DIR --input IN -o OUT",
+    "Runs one raw forward pass of a model, for checking: reads tensor 'sample'\n"
+    "(float32 NCHW) from IN, runs the UNet (with the timestep) or the VAE part,\n"
+    "and writes tensor 'sample' to OUT.  A VAE without --part runs\n"
+    "decode(encode(x).mean).  A text encoder (CLIPTextModel) reads 'input_ids'\n"
+    "[N, T] (I64 or I32) and writes 'last_hidden_state' [N, T, hidden].",
+    "generative forward --model unet/ --input x.safetensors --timestep 500 -o y.safetensors"
+  };
+  GenCliHelpSection section = { "Options:", entries };
 
   tensor_list_init (&outs);
-  g_option_context_add_main_entries (ctx, entries, NULL);
-  g_option_context_set_summary (ctx,
-    "Reads tensor 'sample' from IN, runs the UNet (with the timestep) or the VAE part,\n"
-    "and writes tensor 'sample' to OUT.  A VAE without --part runs decode(encode(x).mean).\n"
-    "A text encoder (CLIPTextModel) reads 'input_ids' [N, T] (I64 or I32) and writes\n"
-    "'last_hidden_state' [N, T, hidden].");
-  if (!g_option_context_parse (ctx, &argc, &argv, error))
-    goto out;
+  if (!gen_cli_parse (&command, &section, 1, &help, &argc, &argv, &shown, error) || shown)
+    {
+      ok = shown;
+      goto out;
+    }
   if (!model_dir || !input || !output)
     {
       g_set_error (error, GEN_ERROR, GEN_ERROR_INVALID,
@@ -382,7 +393,6 @@ run_forward (int argc, char **argv, GError **error)
   ok = tensor_list_write (&outs, output, error);
 
 out:
-  g_option_context_free (ctx);
   tensor_list_clear (&outs);
   gen_arena_free (arena);
   gen_model_free (model);
@@ -403,16 +413,20 @@ out:
 static void
 usage (FILE *f)
 {
-  fprintf (f,
-           "Usage: generative COMMAND [OPTIONS]\n"
-           "\n"
-           "Commands:\n");
+  gen_cli_print (f,
+                 "Usage: generative COMMAND [OPTIONS] [IN…] -o OUT\n"
+                 "\n"
+                 "Commands:\n"
+                 "  %-12s %s\n", "demo", gen_cli_demo_line ());
   gen_cli_jobs_usage (f);
-  fprintf (f,
-           "  forward     runs one raw forward pass of a UNet or VAE (for checking)\n"
-           "  tokenize    prints the CLIP token ids of prompts\n"
-           "\n"
-           "generative COMMAND --help shows the options of a command.\n");
+  gen_cli_print (f,
+                 "  %-12s %s\n"
+                 "  %-12s %s\n"
+                 "\n"
+                 "generative COMMAND --help lists a command's options, their defaults and an\n"
+                 "example; generative --version says the version and the BLAS kernels in use.\n",
+                 "forward", "one raw forward pass of a UNet or VAE (for checking)",
+                 "tokenize", "prints the CLIP token ids of prompts");
 }
 
 int
@@ -422,6 +436,9 @@ main (int argc, char **argv)
   gboolean ok;
 
   gen_cpu_use_fast_blas (argv);
+  /* the locale's charset decides UTF-8 or ASCII text; numbers stay C */
+  setlocale (LC_ALL, "");
+  setlocale (LC_NUMERIC, "C");
 
   if (argc < 2 || strcmp (argv[1], "--help") == 0 || strcmp (argv[1], "-h") == 0)
     {
@@ -438,16 +455,18 @@ main (int argc, char **argv)
     ok = run_forward (argc - 1, argv + 1, &error);
   else if (strcmp (argv[1], "tokenize") == 0)
     ok = gen_cli_tokenize (argc - 1, argv + 1, &error);
+  else if (strcmp (argv[1], "demo") == 0)
+    ok = gen_cli_demo (argc - 1, argv + 1, &error);
   else if (gen_cli_is_job (argv[1]))
     ok = gen_cli_job (argv[1], argc - 1, argv + 1, &error);
   else
     {
-      fprintf (stderr, "generative: unknown command '%s' (try generative --help)\n", argv[1]);
+      gen_cli_print (stderr, "generative: unknown command '%s' (try generative --help)\n", argv[1]);
       return 1;
     }
   if (!ok)
     {
-      fprintf (stderr, "generative: %s\n", error ? error->message : "failed");
+      gen_cli_print (stderr, "generative: %s\n", error ? error->message : "failed");
       g_clear_error (&error);
       return 1;
     }

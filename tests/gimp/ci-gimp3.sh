@@ -4,7 +4,12 @@
 #
 #   1. tests/gimp/trixie-chroot.sh CHROOT_DIR   (reused when already made)
 #   2. a small random UNet and VAE made on the host       (tests/gimp/make-model.py)
-#   3. the source tree copied in and built there  (meson -Dgimp3=enabled)
+#   3. the source tree copied in and built there  (meson -Dgimp3=enabled), with
+#      a throw-away prefix under /tmp/gen-e2e, where nothing is ever installed:
+#      the e2e test checks the error for a missing default model, which a
+#      'meson install' into the chroot's /usr/local would otherwise satisfy
+#      (GIMP takes the plug-in under test, in its GIMP3_DIRECTORY, before an
+#      installed one of the same name)
 #   4. tests/gimp/e2e-gimp3.sh inside the chroot
 #   5. tests/gimp/dialog-smoke-gimp3.sh (Xvfb) unless GEN_SKIP_DIALOGS=1, with
 #      a screenshot of every dialog in CHROOT_DIR/tmp/gen-e2e/screenshots
@@ -42,7 +47,7 @@ done
 in_chroot () {
   chroot "$CH" /usr/bin/env -i PATH=/usr/bin:/bin HOME=/root LANG=C.UTF-8 sh -ec "$1"
 }
-in_chroot "cd $W/src && meson setup $W/build -Dgimp3=enabled >$W/setup.log \
+in_chroot "cd $W/src && meson setup $W/build --prefix=$W/prefix -Dgimp3=enabled >$W/setup.log \
            || { cat $W/setup.log; exit 1; }
            ninja -C $W/build plugin/generative"
 t3=$(now)
