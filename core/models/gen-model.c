@@ -26,12 +26,12 @@ gen_model_load (const char *dir, GError **error)
     return NULL;
 
   cls = gen_config_class_name (cfg);
-  if (!cls || (strcmp (cls, "UNet2DModel") != 0 && strcmp (cls, "AutoencoderKL") != 0
-               && strcmp (cls, "AutoencoderTiny") != 0))
+  if (!cls || (strcmp (cls, "UNet2DModel") != 0 && strcmp (cls, "UNet2DConditionModel") != 0
+               && strcmp (cls, "AutoencoderKL") != 0 && strcmp (cls, "AutoencoderTiny") != 0))
     {
       g_set_error (error, GEN_ERROR, GEN_ERROR_UNSUPPORTED,
                    "%s: _class_name %s%s%s is not a supported model (supported: UNet2DModel, "
-                   "AutoencoderKL, AutoencoderTiny)", gen_config_path (cfg),
+                   "UNet2DConditionModel, AutoencoderKL, AutoencoderTiny)", gen_config_path (cfg),
                    cls ? "'" : "", cls ? cls : "is missing and", cls ? "'" : "");
       gen_config_free (cfg);
       return NULL;
@@ -49,6 +49,8 @@ gen_model_load (const char *dir, GError **error)
     }
   if (strcmp (cls, "UNet2DModel") == 0)
     ok = gen_unet_build (m, cfg, error);
+  else if (strcmp (cls, "UNet2DConditionModel") == 0)
+    ok = gen_unet_cond_build (m, cfg, error);
   else if (strcmp (cls, "AutoencoderKL") == 0)
     ok = gen_vae_kl_build (m, cfg, error);
   else
@@ -69,6 +71,7 @@ gen_model_free (GenModel *m)
   if (!m)
     return;
   gen_unet_free (m->unet);
+  gen_unet_cond_free (m->unet_cond);
   gen_vae_kl_free (m->vae_kl);
   gen_vae_tiny_free (m->vae_tiny);
   gen_weights_clear (&m->weights);
@@ -101,7 +104,7 @@ check_vae (GenModel *m, const GenTensor *in, int64_t in_ch, const GenTensor *out
   int64_t f = m->info.downscale;
   int64_t want_h, want_w;
 
-  if (m->info.kind == GEN_MODEL_UNET)
+  if (m->info.kind == GEN_MODEL_UNET || m->info.kind == GEN_MODEL_UNET_COND)
     {
       g_set_error (error, GEN_ERROR, GEN_ERROR_INVALID, "%s is not a VAE", m->class_name);
       return FALSE;
