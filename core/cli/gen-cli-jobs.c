@@ -12,6 +12,7 @@
 #include "gen-safetensors.h"
 
 #include <errno.h>
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -377,8 +378,9 @@ run_job (JobKind kind, int argc, char **argv, GError **error)
 {
   Common c = { .steps = -1 };
   char *sigma = NULL, *mode = NULL, *mask_path = NULL, *method = NULL;
-  double strength = -1.0, refine_sigma = 0.0;
-  int width = 0, height = 0, count = 1, jump = 10, resample = 10, frames = 8;
+  char *prompt = NULL, *negative = NULL;
+  double strength = -1.0, refine_sigma = 0.0, guidance = NAN;
+  int width = 0, height = 0, count = 1, jump = 10, resample = 10, frames = 8, clip_skip = 0;
   gboolean sample = FALSE;
   GOptionEntry job_entries[] = {
     { "width", 0, 0, G_OPTION_ARG_INT, &width, "generate: width (default: the model's)", "W" },
@@ -395,6 +397,13 @@ run_job (JobKind kind, int argc, char **argv, GError **error)
       "inpaint: the noise level refine starts from, 0..255 (default 25)", "N" },
     { "sample", 0, 0, G_OPTION_ARG_NONE, &sample, "vae: sample the latent instead of its mean", NULL },
     { "frames", 0, 0, G_OPTION_ARG_INT, &frames, "interpolate: frames between (default 8)", "N" },
+    { "prompt", 0, 0, G_OPTION_ARG_STRING, &prompt, "text-to-image models: what to draw", "TEXT" },
+    { "negative-prompt", 0, 0, G_OPTION_ARG_STRING, &negative,
+      "text-to-image models: what to steer away from", "TEXT" },
+    { "guidance", 0, 0, G_OPTION_ARG_DOUBLE, &guidance,
+      "text-to-image models: guidance scale (default 7.5; 1 or less for turbo models)", "G" },
+    { "clip-skip", 0, 0, G_OPTION_ARG_INT, &clip_skip,
+      "text-to-image models: skip the text encoder's last K layers (default 0)", "K" },
     { NULL }
   };
   GOptionEntry *common = common_entries (&c);
@@ -443,6 +452,18 @@ run_job (JobKind kind, int argc, char **argv, GError **error)
                           kind == JOB_VAE, error)))
     goto out;
   opts.stats = &stats;
+  opts.prompt = prompt;
+  opts.negative_prompt = negative;
+  opts.clip_skip = clip_skip;
+  if (!isnan (guidance))
+    {
+      if (!(guidance >= 0.0 && guidance <= 100.0))
+        {
+          g_set_error (error, GEN_ERROR, GEN_ERROR_INVALID, "--guidance must be 0 to 100");
+          goto out;
+        }
+      opts.guidance = guidance;
+    }
 
   if (kind == JOB_GENERATE)
     {
@@ -580,6 +601,8 @@ out:
   g_free (mode);
   g_free (mask_path);
   g_free (method);
+  g_free (prompt);
+  g_free (negative);
   return ok;
 }
 

@@ -63,6 +63,12 @@ typedef struct
   GenInpaintMethod inpaint;     /* default GEN_INPAINT_REFINE */
   double           inpaint_sigma; /* refine: the noise level it starts from, 0..255 scale;
                                      0 = default (GEN_INPAINT_DEFAULT_SIGMA) */
+  /* text-conditioned (Stable Diffusion) pipelines; ignored by the others */
+  const char      *prompt;          /* NULL = "" */
+  const char      *negative_prompt; /* NULL = "" */
+  double           guidance;        /* classifier-free guidance scale, default 7.5; ≤ 1 runs
+                                       the prompt alone; an LCM UNet embeds it instead */
+  int              clip_skip;       /* diffusers' clip_skip: 0 = the last layer */
 } GenJobOptions;
 
 #define GEN_INPAINT_DEFAULT_SIGMA 25.0
