@@ -137,6 +137,48 @@ def golden(cli, tmp, pipes):
     return passed, failed
 
 
+# img2img: pipeline, sampler, steps, strength
+VARY_RUNS = [
+    ("sd", "ddim", 10, 0.6),
+    ("sd", "euler", 8, 0.75),
+    ("sd", "dpmpp_2m", 8, 0.5),
+    ("sd", "pndm", 10, 0.7),
+    ("lcm", "lcm", 4, 0.6),
+]
+
+
+def golden_vary(cli, tmp, pipes):
+    passed = failed = 0
+    rng = np.random.default_rng(3)
+    h, w = 16, 24
+    yy, xx = np.mgrid[0:h, 0:w]
+    src = np.stack([xx * 10, yy * 14, 255 - xx * 9], -1) + rng.integers(0, 40, (h, w, 3))
+    src = np.clip(src, 0, 255).astype(np.uint8)
+    inp, out = os.path.join(tmp, "in.png"), os.path.join(tmp, "vary.png")
+    Image.fromarray(src).save(inp)
+    image = torch.from_numpy(src.astype(np.float32) / 255.0).permute(2, 0, 1)[None] * 2 - 1
+    for pipe, sampler, steps, strength in VARY_RUNS:
+        seed = 11 + steps
+        r = run_cli(cli, ["vary", "--model", pipes[pipe], "--prompt", PROMPT, "--scheduler",
+                          sampler, "--steps", str(steps), "--strength", str(strength), "--seed",
+                          str(seed), "--threads", "1", "-q", "-o", out, inp])
+        name = f"img2img {pipe} {sampler} {steps} steps strength {strength}"
+        if r.returncode != 0:
+            print(f"FAIL {name}: {r.stderr.strip()}")
+            failed += 1
+            continue
+        ours = np.asarray(Image.open(out).convert("RGB")).astype(np.int64)
+        ref = sd_pipeline.Pipeline(pipes[pipe]).img2img(image, strength, PROMPT, "", 7.5,
+                                                        sampler, steps, seed)
+        diff = np.abs(ours - ref)
+        ok = diff.max() <= 1 and float(ref.std()) > 1.0
+        print(f"{'ok  ' if ok else 'FAIL'} {name}: max diff {diff.max()} levels, "
+              f"{(diff > 0).mean() * 100:.2f} % of samples differ, image std {ref.std():.1f}")
+        passed += ok
+        failed += not ok
+    return passed, failed
+
+
 def hostile(cli, tmp, good):
     """model_index.json cases that must fail with one clear message."""
     with open(os.path.join(good, "model_index.json")) as f:
@@ -198,6 +240,8 @@ def main():
                       {"time_cond_proj_dim": 8})
         p1, f1 = golden(args.cli, tmp, pipes)
         p2, f2 = hostile(args.cli, tmp, pipes["sd"])
+        p3, f3 = golden_vary(args.cli, tmp, pipes)
+        p2, f2 = p2 + p3, f2 + f3
         t0 = time.monotonic()
         r = run_cli(args.cli, ["generate", "--model", pipes["sd"], "--prompt", PROMPT,
                                "--steps", "20", "--seed", "1", "--threads", "1", "-q",

@@ -18,6 +18,7 @@ Guidance is classifier-free when guidance > 1 and the UNet has no
 time_cond_proj_dim; an LCM UNet gets diffusers' get_guidance_scale_embedding
 of w = guidance − 1 instead.
 """
+import collections
 import math
 
 import torch
@@ -60,20 +61,17 @@ class Pipeline:
         ids = torch.tensor([self.tok.encode(t or "")[0] for t in texts], dtype=torch.int64)
         return self.text(ids, clip_skip=clip_skip or None)
 
-    @torch.no_grad()
-    def txt2img(self, prompt, negative="", guidance=7.5, sampler="ddim", steps=10, seed=0,
-                height=16, width=16, clip_skip=0, sigmas="default"):
+    def _setup(self, prompt, negative, guidance, sampler, steps, clip_skip, sigmas):
         cond_dim = self.unet.config.get("time_cond_proj_dim")
         guided = guidance > 1 and not cond_dim
         ctx = self.encode([negative, prompt] if guided else [prompt], clip_skip)
         tcond = guidance_embedding(guidance, cond_dim) if cond_dim else None
         s = schedulers.from_config(sampler, self.sched_config, numerics="libm", sigma_schedule=sigmas)
         s.set_timesteps(steps)
-        g = torch.Generator().manual_seed(seed)
-        f = 2 ** (len(self.vae.config["block_out_channels"]) - 1)
-        shape = (1, self.unet.config["in_channels"], height // f, width // f)
-        x = torch.randn(shape, generator=g, dtype=torch.float32) * s.init_noise_sigma
-        for t in s.timesteps:
+        return s, ctx, tcond, guided
+
+    def _loop(self, s, timesteps, x, ctx, tcond, guided, guidance, g):
+        for t in timesteps:
             xin = s.scale_model_input(torch.cat([x, x]) if guided else x, t)
             e = self.unet(xin, torch.tensor([float(t)]), ctx, tcond)
             if guided:
@@ -83,6 +81,38 @@ class Pipeline:
         img = self.vae(x / self.vae.config["scaling_factor"], part="decode")
         img = (img / 2 + 0.5).clamp(0, 1)[0].permute(1, 2, 0)
         return torch.round(img * 255).to(torch.int64).numpy()
+
+    @torch.no_grad()
+    def txt2img(self, prompt, negative="", guidance=7.5, sampler="ddim", steps=10, seed=0,
+                height=16, width=16, clip_skip=0, sigmas="default"):
+        s, ctx, tcond, guided = self._setup(prompt, negative, guidance, sampler, steps, clip_skip,
+                                            sigmas)
+        g = torch.Generator().manual_seed(seed)
+        f = 2 ** (len(self.vae.config["block_out_channels"]) - 1)
+        shape = (1, self.unet.config["in_channels"], height // f, width // f)
+        x = torch.randn(shape, generator=g, dtype=torch.float32) * s.init_noise_sigma
+        return self._loop(s, s.timesteps, x, ctx, tcond, guided, guidance, g)
+
+    @torch.no_grad()
+    def img2img(self, image, strength, prompt, negative="", guidance=7.5, sampler="ddim", steps=10,
+                seed=0, clip_skip=0, sigmas="default"):
+        """diffusers' StableDiffusionImg2ImgPipeline: IMAGE [1, 3, H, W] in [-1, 1];
+        the init latents a posterior draw (the generator's first randn), then
+        add_noise at the strength's start step with the generator's next."""
+        s, ctx, tcond, guided = self._setup(prompt, negative, guidance, sampler, steps, clip_skip,
+                                            sigmas)
+        start = schedulers.get_timesteps(s, steps, strength)
+        timesteps = s.timesteps[start:]
+        g = torch.Generator().manual_seed(seed)
+        h = self.vae.encoder.forward_taps(image, collections.OrderedDict())
+        if self.vae.quant_conv is not None:
+            h = self.vae.quant_conv(h)
+        mean, logvar = models.diagonal_gaussian(h)
+        z = mean + torch.exp(0.5 * logvar) * torch.randn(mean.shape, generator=g)
+        z = self.vae.config["scaling_factor"] * z
+        noise = torch.randn(z.shape, generator=g, dtype=torch.float32)
+        x = s.add_noise(z, noise, timesteps[:1]) if len(timesteps) else z
+        return self._loop(s, timesteps, x, ctx, tcond, guided, guidance, g)
 
 
 __all__ = ["Pipeline", "guidance_embedding", "math"]
