@@ -96,7 +96,11 @@ RUNS = [
     ("sd", "ddim", "default", 6, 7.5, {"clip_skip": 1}),
     ("sd", "ddim", "default", 6, 7.5, {"negative": "blurry, low quality"}),
     ("lcm", "lcm", "default", 4, 8.0, {}),                       # guidance embedding
+    ("sd", "euler", "default", 6, 7.5, {"vae": "taesd"}),          # --vae: AutoencoderTiny
 ]
+TAESD = {"_class_name": "AutoencoderTiny", "encoder_block_out_channels": [8, 8, 8],
+         "decoder_block_out_channels": [8, 8, 8], "num_encoder_blocks": [1, 1, 1],
+         "num_decoder_blocks": [1, 1, 1], "latent_channels": 4}
 PROMPT = "a photograph of an astronaut riding a horse, 4k"
 
 
@@ -118,6 +122,8 @@ def golden(cli, tmp, pipes):
             cmd += ["--negative-prompt", extra["negative"]]
         if "clip_skip" in extra:
             cmd += ["--clip-skip", str(extra["clip_skip"])]
+        if "vae" in extra:
+            cmd += ["--vae", pipes[extra["vae"]]]
         name = f"{pipe} {sampler}/{sigmas} {steps} steps guidance {guidance} {extra}"
         r = run_cli(cli, cmd)
         if r.returncode != 0:
@@ -125,7 +131,7 @@ def golden(cli, tmp, pipes):
             failed += 1
             continue
         ours = np.asarray(Image.open(out).convert("RGB")).astype(np.int64)
-        ref = sd_pipeline.Pipeline(pipes[pipe]).txt2img(
+        ref = sd_pipeline.Pipeline(pipes[pipe], pipes.get(extra.get("vae"))).txt2img(
             PROMPT, extra.get("negative", ""), guidance, sampler, steps, seed, h, w,
             extra.get("clip_skip", 0), sigmas)
         diff = np.abs(ours - ref)
@@ -232,12 +238,14 @@ def main():
     torch.set_num_threads(1)
     tmp = args.keep or tempfile.mkdtemp()
     try:
-        pipes = {"sd": os.path.join(tmp, "sd"), "lcm": os.path.join(tmp, "lcm")}
+        pipes = {"sd": os.path.join(tmp, "sd"), "lcm": os.path.join(tmp, "lcm"),
+                 "taesd": os.path.join(tmp, "taesd")}
         for p in pipes.values():
             shutil.rmtree(p, ignore_errors=True)
         make_pipeline(pipes["sd"], "StableDiffusionPipeline", SD15_SCHED)
         make_pipeline(pipes["lcm"], "LatentConsistencyModelPipeline", LCM_SCHED,
                       {"time_cond_proj_dim": 8})
+        models.build(TAESD, seed=9).save_pretrained(pipes["taesd"])
         p1, f1 = golden(args.cli, tmp, pipes)
         p2, f2 = hostile(args.cli, tmp, pipes["sd"])
         p3, f3 = golden_vary(args.cli, tmp, pipes)

@@ -47,12 +47,14 @@ def guidance_embedding(guidance, dim):
 class Pipeline:
     """The components of a pipeline folder, loaded with the references."""
 
-    def __init__(self, folder):
+    def __init__(self, folder, vae_folder=None):
         import os
         self.tok = clip_tokenizer.ClipTokenizer(os.path.join(folder, "tokenizer"))
         self.text = clip_text.load_pretrained(os.path.join(folder, "text_encoder"))
         self.unet = unet_cond.load_pretrained(os.path.join(folder, "unet"))
-        self.vae = models.load_pretrained(os.path.join(folder, "vae"))
+        self.vae = models.load_pretrained(vae_folder or os.path.join(folder, "vae"))
+        boc = self.vae.config.get("block_out_channels") or self.vae.config["decoder_block_out_channels"]
+        self.vae_scale_factor = 2 ** (len(boc) - 1)
         import json
         with open(os.path.join(folder, "scheduler", "scheduler_config.json")) as f:
             self.sched_config = json.load(f)
@@ -88,7 +90,7 @@ class Pipeline:
         s, ctx, tcond, guided = self._setup(prompt, negative, guidance, sampler, steps, clip_skip,
                                             sigmas)
         g = torch.Generator().manual_seed(seed)
-        f = 2 ** (len(self.vae.config["block_out_channels"]) - 1)
+        f = self.vae_scale_factor
         shape = (1, self.unet.config["in_channels"], height // f, width // f)
         x = torch.randn(shape, generator=g, dtype=torch.float32) * s.init_noise_sigma
         return self._loop(s, s.timesteps, x, ctx, tcond, guided, guidance, g)
