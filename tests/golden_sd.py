@@ -67,7 +67,8 @@ def make_pipeline(folder, pipeline_class, sched, unet_extra=None, seed=5):
              "tokenizer": ["transformers", "CLIPTokenizer"],
              "unet": ["diffusers", "UNet2DConditionModel"], "vae": ["diffusers", "AutoencoderKL"],
              "scheduler": ["diffusers", sched["_class_name"]],
-             "safety_checker": [None, None], "feature_extractor": [None, None]}
+             "safety_checker": [None, None], "feature_extractor": [None, None],
+             "requires_safety_checker": True}
     with open(os.path.join(folder, "model_index.json"), "w") as f:
         json.dump(index, f)
     text = clip_text.build(CLIP, seed=seed)

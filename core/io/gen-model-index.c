@@ -123,8 +123,13 @@ parse_object (JsonObject *obj, const char *name, GenModelIndex *out, GError **er
   for (GList *l = members; l && ok; l = l->next)
     {
       const char *key = l->data, *cls;
+      gboolean loaded = strcmp (key, "unet") == 0 || strcmp (key, "vae") == 0
+                        || strcmp (key, "text_encoder") == 0 || strcmp (key, "tokenizer") == 0
+                        || strcmp (key, "scheduler") == 0;
 
-      if (key[0] == '_')
+      /* a member that is not a pair is a pipeline setting
+       * (requires_safety_checker), unless it names a component we load */
+      if (key[0] == '_' || (!loaded && !JSON_NODE_HOLDS_ARRAY (json_object_get_member (obj, key))))
         continue;
       if (!plain_folder_name (key))
         {

@@ -1,8 +1,10 @@
 /* gen-model-index.h — a diffusers pipeline's model_index.json: which
  * pipeline class it is and which component classes its subfolders hold.
  *
- * Every member not starting with '_' names a component subfolder and maps
- * to ["library", "ClassName"] (or [null, null]: no such component).  The
+ * Every member not starting with '_' whose value is an array names a
+ * component subfolder and maps to ["library", "ClassName"] (or [null, null]:
+ * no such component); other members are pipeline settings
+ * (requires_safety_checker) and are ignored.  The
  * names become paths, so each must be one plain folder name: no '/', '\',
  * "..", leading '.', or absolute path.  Unknown pipeline classes and unknown
  * classes of the components the jobs load are refused, naming them.
