@@ -14,6 +14,7 @@
 #include "gen-safetensors.h"
 
 #include <errno.h>
+#include <math.h>
 #include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -384,9 +385,9 @@ static const struct
  * of another job is still accepted (and ignored), as it always was. */
 typedef struct
 {
-  char    *sigma, *mode, *mask_path, *method;
-  double   strength, refine_sigma;
-  int      width, height, count, jump, resample, frames;
+  char    *sigma, *mode, *mask_path, *method, *prompt, *negative;
+  double   strength, refine_sigma, guidance;
+  int      width, height, count, jump, resample, frames, clip_skip;
   gboolean sample;
 } JobArgs;
 
@@ -431,6 +432,16 @@ static const struct
     "draw the latent from the posterior instead of taking its mean", "the mean" },
   { FOR (JOB_INTERPOLATE), "frames", G_OPTION_ARG_INT, offsetof (JobArgs, frames), "N",
     "images between A and B", "8" },
+  { FOR (JOB_GENERATE) | FOR (JOB_VARY), "prompt", G_OPTION_ARG_STRING,
+    offsetof (JobArgs, prompt), "TEXT", "text-to-image models: what to draw", "none" },
+  { FOR (JOB_GENERATE) | FOR (JOB_VARY), "negative-prompt", G_OPTION_ARG_STRING,
+    offsetof (JobArgs, negative), "TEXT", "text-to-image models: what to steer away from", "none" },
+  { FOR (JOB_GENERATE) | FOR (JOB_VARY), "guidance", G_OPTION_ARG_DOUBLE,
+    offsetof (JobArgs, guidance), "G",
+    "text-to-image models: guidance scale, 1 or less for turbo models", "7.5" },
+  { FOR (JOB_GENERATE) | FOR (JOB_VARY), "clip-skip", G_OPTION_ARG_INT,
+    offsetof (JobArgs, clip_skip), "K", "text-to-image models: skip the text encoder's last K layers",
+    "0" },
 };
 
 /* KIND's options, visible, then every other job option hidden, each name
@@ -468,7 +479,8 @@ static gboolean
 run_job (JobKind kind, int argc, char **argv, GError **error)
 {
   Common c = { .steps = -1 };
-  JobArgs a = { .strength = -1.0, .count = 1, .jump = 10, .resample = 10, .frames = 8 };
+  JobArgs a = { .strength = -1.0, .count = 1, .jump = 10, .resample = 10, .frames = 8,
+                .guidance = NAN };
   GPtrArray *texts = g_ptr_array_new_with_free_func (g_free);
   GOptionEntry *own = job_entries (kind, &a, texts);
   GOptionEntry *common = common_entries (&c);
@@ -525,6 +537,18 @@ run_job (JobKind kind, int argc, char **argv, GError **error)
                           kind == JOB_VAE, error)))
     goto out;
   opts.stats = &stats;
+  opts.prompt = a.prompt;
+  opts.negative_prompt = a.negative;
+  opts.clip_skip = a.clip_skip;
+  if (!isnan (a.guidance))
+    {
+      if (!(a.guidance >= 0.0 && a.guidance <= 100.0))
+        {
+          g_set_error (error, GEN_ERROR, GEN_ERROR_INVALID, "--guidance must be 0 to 100");
+          goto out;
+        }
+      opts.guidance = a.guidance;
+    }
 
   if (kind == JOB_GENERATE)
     {
@@ -666,6 +690,8 @@ out:
   g_free (a.mode);
   g_free (a.mask_path);
   g_free (a.method);
+  g_free (a.prompt);
+  g_free (a.negative);
   return ok;
 }
 

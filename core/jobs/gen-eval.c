@@ -22,6 +22,8 @@ static gboolean
 unet_tile (gpointer data, int worker, const GenTensor *in, GenTensor *out, GError **error)
 {
   UNetCall *c = data;
+  if (c->r->p->text)
+    return gen_job_unet_cond_tile (c->r, worker, c->timestep, in, out, error);
   return gen_unet_forward (c->r->p->unet, in, &c->timestep, out, c->r->arenas[worker], NULL,
                            NULL, error);
 }

@@ -10,7 +10,7 @@ gen_job_generate (GenPipeline *p, const GenJobOptions *o, int width, int height,
 {
   int mult = gen_pipeline_size_multiple (p), native = gen_pipeline_native_size (p);
   GenRun r;
-  GenSpace s;
+  GenSpace s = { 0 };
   GenSampler *smp = NULL;
   float *x = NULL, *mo = NULL;
   GPtrArray *results;
@@ -41,7 +41,7 @@ gen_job_generate (GenPipeline *p, const GenJobOptions *o, int width, int height,
       }
   results = g_ptr_array_new_with_free_func (g_free);
   gen_run_init (&r, p, o, 0);
-  if (!gen_space_init (&s, &r, height, width, error))
+  if (!gen_run_encode_text (&r, error) || !gen_space_init (&s, &r, height, width, error))
     goto out;
   n = s.mc * s.mh * s.mw;
   if (!(smp = gen_job_new_sampler (&r, n, error)) || !(x = gen_job_alloc_floats (n, error))

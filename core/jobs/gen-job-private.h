@@ -8,6 +8,8 @@
  *
  * Where each part lives:
  *   gen-pipeline.c      loading the model chain
+ *   gen-pipeline-sd.c   loading a Stable Diffusion pipeline folder
+ *   gen-text-cond.c     prompts → text embeddings; classifier-free guidance
  *   gen-run.c           a run: options, threads, arenas, progress, cancel, clock
  *   gen-pixels-tensor.c pixels ⇄ tensors, result buffers, input checks
  *   gen-eval.c          model evaluations through the tiler; the model space
@@ -21,6 +23,7 @@
 
 #include "gen-error.h"
 #include "gen-job.h"
+#include "gen-tokenizer.h"
 #include "gen-tile.h"
 
 G_BEGIN_DECLS
@@ -35,7 +38,17 @@ struct _GenPipeline
   GenModel       *vae;
   GenSchedConfig *sched;
   gboolean        latent;   /* the UNet works on the VAE's latents */
+  GenModel       *text;     /* Stable Diffusion: CLIPTextModel, else NULL */
+  GenTokenizer   *tok;      /* with TEXT */
 };
+
+/* A Stable Diffusion pipeline folder (gen-pipeline-sd.c): one with
+ * model_index.json, or a text_encoder/ beside unet/. */
+gboolean gen_pipeline_is_sd (const char *dir);
+/* Loads the SD pipeline at DIR into P (VAE_DIR, if not NULL, replaces its
+ * VAE): text encoder, tokenizer, conditional UNet, VAE, scheduler config. */
+gboolean gen_pipeline_load_sd (GenPipeline *p, const char *dir, const char *vae_dir,
+                               GError **error);
 
 /* The VAE's downscale when the UNet works on its latents, else 1. */
 int      gen_pipeline_vae_factor (GenPipeline *p);
@@ -58,6 +71,11 @@ typedef struct
   int                  done, total;   /* model evaluations, for the progress callback */
   GenArena            *arenas[GEN_MAX_THREADS]; /* each tile worker's activations,
                                                          made before the workers start */
+  /* text conditioning (gen-text-cond.c); NULL / 0 without a text encoder */
+  float               *ctx;           /* [batch, ctx_len, hidden]: [negative,] prompt */
+  int64_t              ctx_len;
+  int                  batch;         /* 2: classifier-free guidance, else 1 */
+  float               *tcond;         /* LCM: [time_cond_proj_dim] guidance embedding */
 } GenRun;
 
 /* Starts a run of TOTAL evaluations (at least 1; may be set later) and sets
@@ -73,6 +91,16 @@ gboolean gen_run_cancelled (GenRun *r, GError **error);
 int      gen_run_tile (const GenRun *r);
 /* An arena for each of T's workers (each grows to one tile's activations). */
 void     gen_run_ready_arenas (GenRun *r, const GenTiler *t);
+
+/* ---- text conditioning (gen-text-cond.c) --------------------------------------- */
+
+/* Encodes the options' prompts once for the run when the pipeline has a
+ * text encoder (an error if a prompt is given to one without). */
+gboolean gen_run_encode_text (GenRun *r, GError **error);
+/* OUT = the guided UNet output for the tile IN at TIMESTEP (needs the
+ * run's encoded text). */
+gboolean gen_job_unet_cond_tile (GenRun *r, int worker, float timestep, const GenTensor *in,
+                                 GenTensor *out, GError **error);
 
 /* ---- pixels ⇄ tensors (gen-pixels-tensor.c) ------------------------------------ */
 

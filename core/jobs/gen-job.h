@@ -63,6 +63,12 @@ typedef struct
   GenInpaintMethod inpaint;     /* default GEN_INPAINT_REFINE */
   double           inpaint_sigma; /* refine: the noise level it starts from, 0..255 scale;
                                      0 = default (GEN_INPAINT_DEFAULT_SIGMA) */
+  /* text-conditioned (Stable Diffusion) pipelines; ignored by the others */
+  const char      *prompt;          /* NULL = "" */
+  const char      *negative_prompt; /* NULL = "" */
+  double           guidance;        /* classifier-free guidance scale, default 7.5; ≤ 1 runs
+                                       the prompt alone; an LCM UNet embeds it instead */
+  int              clip_skip;       /* diffusers' clip_skip: 0 = the last layer */
 } GenJobOptions;
 
 #define GEN_INPAINT_DEFAULT_SIGMA 25.0
@@ -75,7 +81,8 @@ void gen_job_options_init (GenJobOptions *opts);
  * is set (then they may hold part of a result).  Inputs are never written. */
 
 /* COUNT new images of WIDTH×HEIGHT (0 = the model's size), seeds SEED,
- * SEED+1, …; OUT[i] must be allocated by the caller as RGB (3 channels). */
+ * SEED+1, …; OUT[i] must be allocated by the caller as RGB (3 channels).
+ * A Stable Diffusion pipeline draws opts->prompt (see GenJobOptions). */
 gboolean gen_job_generate (GenPipeline *p, const GenJobOptions *opts, int width, int height,
                            int count, GenPixels *out, GError **error);
 
@@ -110,7 +117,9 @@ gboolean gen_job_inpaint (GenPipeline *p, const GenJobOptions *opts, const GenPi
                           GError **error);
 
 /* img2img / SDEdit (Meng et al. 2022): noise IN to STRENGTH (0..1), then
- * denoise from there. */
+ * denoise from there.  A Stable Diffusion pipeline starts, as diffusers'
+ * img2img pipeline does, from a draw of the VAE's posterior (the seed's
+ * first noise) and follows opts->prompt. */
 gboolean gen_job_vary (GenPipeline *p, const GenJobOptions *opts, const GenPixels *in,
                        double strength, GenPixels *out, GError **error);
 

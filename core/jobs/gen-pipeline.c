@@ -29,6 +29,14 @@ gen_pipeline_load (const char *model_dir, const char *vae_dir, GError **error)
   char *sched_path = NULL;
   gboolean is_pipeline = g_file_test (unet_sub, G_FILE_TEST_IS_DIR);
 
+  if (gen_pipeline_is_sd (model_dir))
+    {
+      g_free (unet_sub);
+      if (gen_pipeline_load_sd (p, model_dir, vae_dir, error))
+        return p;
+      gen_pipeline_free (p);
+      return NULL;
+    }
   if (is_pipeline)
     {
       char *vae_sub = g_build_filename (model_dir, "vae", NULL);
@@ -126,6 +134,9 @@ gen_pipeline_free (GenPipeline *p)
     return;
   gen_model_free (p->unet);
   gen_model_free (p->vae);
+  gen_model_free (p->text);
+  if (p->tok)
+    gen_tokenizer_free (p->tok);
   if (p->sched)
     gen_sched_config_free (p->sched);
   g_free (p);

@@ -16,8 +16,10 @@ G_BEGIN_DECLS
 typedef struct _GenPipeline GenPipeline;
 
 /* MODEL_DIR: a UNet2DModel folder (scheduler_config.json beside
- * config.json, or DDPM defaults), a VAE folder, or a diffusers pipeline
- * folder with unet/, scheduler/ and vae/ subfolders.  VAE_DIR (may be NULL)
+ * config.json, or DDPM defaults), a VAE folder, a diffusers pipeline
+ * folder with unet/, scheduler/ and vae/ subfolders, or a Stable Diffusion
+ * pipeline folder (model_index.json, or text_encoder/ beside unet/: see
+ * gen-pipeline-sd.c) with text_encoder/ and tokenizer/ as well.  VAE_DIR (may be NULL)
  * adds or replaces the VAE.  A UNet whose channels do not match the VAE's
  * latent channels is an error naming both. */
 GenPipeline *gen_pipeline_load (const char *model_dir, const char *vae_dir, GError **error);

@@ -18,6 +18,7 @@ gen_job_options_init (GenJobOptions *o)
   o->sigmas = GEN_SIGMAS_DEFAULT;
   o->steps = 30;
   o->inpaint = GEN_INPAINT_REFINE;
+  o->guidance = 7.5;
 }
 
 void
@@ -39,6 +40,9 @@ gen_run_clear (GenRun *r)
 {
   gsize most = 0;
   int workers = 0;
+
+  g_clear_pointer (&r->ctx, g_free);
+  g_clear_pointer (&r->tcond, g_free);
 
   for (int i = 0; i < GEN_MAX_THREADS; i++)
     if (r->arenas[i])

@@ -3,7 +3,7 @@
 #
 #   CC=clang meson setup build-fuzz -Dfuzzing=true
 #   ninja -C build-fuzz tests/fuzz/fuzz-safetensors tests/fuzz/fuzz-config \
-#     tests/fuzz/fuzz-tokenizer tests/fuzz/fuzz-image
+#     tests/fuzz/fuzz-tokenizer tests/fuzz/fuzz-image tests/fuzz/fuzz-model-index
 #   bash tests/fuzz/run-fuzz.sh build-fuzz 60
 #
 # Each target starts from a fresh temporary corpus seeded here (valid
@@ -96,6 +96,24 @@ EOF
 EOF
 }
 
+seed_model_index () {
+  local dir=$1
+  cat > "$dir/sd15.json" <<'EOF'
+{"_class_name": "StableDiffusionPipeline", "_diffusers_version": "0.6.0",
+ "feature_extractor": ["transformers", "CLIPImageProcessor"],
+ "safety_checker": [null, null], "scheduler": ["diffusers", "PNDMScheduler"],
+ "text_encoder": ["transformers", "CLIPTextModel"], "tokenizer": ["transformers", "CLIPTokenizer"],
+ "unet": ["diffusers", "UNet2DConditionModel"], "vae": ["diffusers", "AutoencoderKL"],
+ "requires_safety_checker": false}
+EOF
+  cat > "$dir/lcm.json" <<'EOF'
+{"_class_name": "LatentConsistencyModelPipeline", "scheduler": ["diffusers", "LCMScheduler"],
+ "text_encoder": ["transformers", "CLIPTextModel"], "tokenizer": ["transformers", "CLIPTokenizer"],
+ "unet": ["diffusers", "UNet2DConditionModel"], "vae": ["diffusers", "AutoencoderTiny"],
+ "image_encoder": [null, null]}
+EOF
+}
+
 # tok FILE VOCAB MERGES SPECIAL PROMPT: fuzz-tokenizer's input, the four
 # parts separated by NUL bytes.
 tok () {
@@ -139,6 +157,13 @@ dict_tokenizer () {
     '"'"'"'s"' '"'"'"'ll"' '"&amp;"' '"\\u0120"' '": 1, "' '"{"' '"}"' > "$1"
 }
 
+dict_model_index () {
+  printf '%s\n' '"_class_name"' '"StableDiffusionPipeline"' '"LatentConsistencyModelPipeline"' \
+    '"unet"' '"vae"' '"text_encoder"' '"tokenizer"' '"scheduler"' '"UNet2DConditionModel"' \
+    '"AutoencoderKL"' '"CLIPTextModel"' '"CLIPTokenizer"' '"../"' '"/"' '"null"' \
+    '"[null, null]"' '"{"' '"}"' '"["' '"]"' '":"' '","' > "$1"
+}
+
 dict_image () {
   printf '%s\n' '"IHDR"' '"PLTE"' '"IDAT"' '"IEND"' '"tRNS"' '"gAMA"' '"iCCP"' '"zTXt"' \
     '"\x89PNG\x0d\x0a\x1a\x0a"' '"\xff\xd8\xff"' '"\xff\xc0"' '"\xff\xc2"' '"\xff\xc4"' \
@@ -158,7 +183,7 @@ export ASAN_OPTIONS=${ASAN_OPTIONS:-detect_leaks=1:abort_on_error=0}
 export UBSAN_OPTIONS=${UBSAN_OPTIONS:-halt_on_error=1:print_stacktrace=1}
 
 status=0
-for target in safetensors config tokenizer image; do
+for target in safetensors config tokenizer image model-index; do
   bin=$builddir/tests/fuzz/fuzz-$target
   if [ ! -x "$bin" ]; then
     echo "run-fuzz: $bin is not built (ninja -C $builddir tests/fuzz/fuzz-$target)" >&2
@@ -167,8 +192,8 @@ for target in safetensors config tokenizer image; do
   corpus=$work/corpus-$target
   artifacts=$builddir/fuzz-artifacts/$target
   mkdir -p "$corpus" "$artifacts"
-  "seed_$target" "$corpus"
-  "dict_$target" "$work/$target.dict"
+  "seed_${target//-/_}" "$corpus"
+  "dict_${target//-/_}" "$work/$target.dict"
 
   echo "== fuzz-$target: ${seconds}s"
   if "$bin" -max_total_time="$seconds" -max_len=65536 -timeout=25 -rss_limit_mb=2048 \

@@ -1,0 +1,120 @@
+"""The Stable Diffusion text-to-image loop in plain torch, as diffusers'
+StableDiffusionPipeline and LatentConsistencyModelPipeline run it, over the
+references beside this file (clip_tokenizer, clip_text, unet_cond, models'
+AutoencoderKL, schedulers):
+
+    ids = tokenizer(negative), tokenizer(prompt)              padded to 77
+    ctx = text_encoder(ids)  (clip_skip: an earlier layer through final_layer_norm)
+    g = torch.Generator().manual_seed(seed)
+    x = torch.randn([1, 4, H/8, W/8], generator=g) * scheduler.init_noise_sigma
+    for t in scheduler.timesteps:
+        xin = scheduler.scale_model_input(cat([x, x]) if guided else x, t)
+        e = unet(xin, t, ctx[, timestep_cond = w embedding for an LCM UNet])
+        e = e_uncond + guidance · (e_text − e_uncond)                (guided)
+        x = scheduler.step(e, t, x, generator=g).prev_sample
+    image = vae.decode(x / scaling_factor); round(255 · clamp(image / 2 + 0.5, 0, 1))
+
+Guidance is classifier-free when guidance > 1 and the UNet has no
+time_cond_proj_dim; an LCM UNet gets diffusers' get_guidance_scale_embedding
+of w = guidance − 1 instead.
+"""
+import collections
+import math
+
+import torch
+
+import clip_text
+import clip_tokenizer
+import models
+import schedulers
+import unet_cond
+
+
+def guidance_embedding(guidance, dim):
+    """diffusers' LatentConsistencyModelPipeline.get_guidance_scale_embedding
+    of w = guidance − 1 (batch 1): [1, dim]."""
+    w = torch.tensor(guidance - 1.0).repeat(1) * 1000.0
+    half = dim // 2
+    emb = torch.log(torch.tensor(10000.0)) / (half - 1)
+    emb = torch.exp(torch.arange(half, dtype=torch.float32) * -emb)
+    emb = w.to(torch.float32)[:, None] * emb[None, :]
+    emb = torch.cat([torch.sin(emb), torch.cos(emb)], dim=1)
+    if dim % 2 == 1:
+        emb = torch.nn.functional.pad(emb, (0, 1))
+    return emb
+
+
+class Pipeline:
+    """The components of a pipeline folder, loaded with the references."""
+
+    def __init__(self, folder, vae_folder=None):
+        import os
+        self.tok = clip_tokenizer.ClipTokenizer(os.path.join(folder, "tokenizer"))
+        self.text = clip_text.load_pretrained(os.path.join(folder, "text_encoder"))
+        self.unet = unet_cond.load_pretrained(os.path.join(folder, "unet"))
+        self.vae = models.load_pretrained(vae_folder or os.path.join(folder, "vae"))
+        boc = self.vae.config.get("block_out_channels") or self.vae.config["decoder_block_out_channels"]
+        self.vae_scale_factor = 2 ** (len(boc) - 1)
+        import json
+        with open(os.path.join(folder, "scheduler", "scheduler_config.json")) as f:
+            self.sched_config = json.load(f)
+
+    def encode(self, texts, clip_skip=0):
+        ids = torch.tensor([self.tok.encode(t or "")[0] for t in texts], dtype=torch.int64)
+        return self.text(ids, clip_skip=clip_skip or None)
+
+    def _setup(self, prompt, negative, guidance, sampler, steps, clip_skip, sigmas):
+        cond_dim = self.unet.config.get("time_cond_proj_dim")
+        guided = guidance > 1 and not cond_dim
+        ctx = self.encode([negative, prompt] if guided else [prompt], clip_skip)
+        tcond = guidance_embedding(guidance, cond_dim) if cond_dim else None
+        s = schedulers.from_config(sampler, self.sched_config, numerics="libm", sigma_schedule=sigmas)
+        s.set_timesteps(steps)
+        return s, ctx, tcond, guided
+
+    def _loop(self, s, timesteps, x, ctx, tcond, guided, guidance, g):
+        for t in timesteps:
+            xin = s.scale_model_input(torch.cat([x, x]) if guided else x, t)
+            e = self.unet(xin, torch.tensor([float(t)]), ctx, tcond)
+            if guided:
+                eu, et = e.chunk(2)
+                e = eu + guidance * (et - eu)
+            x = s.step(e, t, x, generator=g)[0]
+        img = self.vae(x / self.vae.config["scaling_factor"], part="decode")
+        img = (img / 2 + 0.5).clamp(0, 1)[0].permute(1, 2, 0)
+        return torch.round(img * 255).to(torch.int64).numpy()
+
+    @torch.no_grad()
+    def txt2img(self, prompt, negative="", guidance=7.5, sampler="ddim", steps=10, seed=0,
+                height=16, width=16, clip_skip=0, sigmas="default"):
+        s, ctx, tcond, guided = self._setup(prompt, negative, guidance, sampler, steps, clip_skip,
+                                            sigmas)
+        g = torch.Generator().manual_seed(seed)
+        f = self.vae_scale_factor
+        shape = (1, self.unet.config["in_channels"], height // f, width // f)
+        x = torch.randn(shape, generator=g, dtype=torch.float32) * s.init_noise_sigma
+        return self._loop(s, s.timesteps, x, ctx, tcond, guided, guidance, g)
+
+    @torch.no_grad()
+    def img2img(self, image, strength, prompt, negative="", guidance=7.5, sampler="ddim", steps=10,
+                seed=0, clip_skip=0, sigmas="default"):
+        """diffusers' StableDiffusionImg2ImgPipeline: IMAGE [1, 3, H, W] in [-1, 1];
+        the init latents a posterior draw (the generator's first randn), then
+        add_noise at the strength's start step with the generator's next."""
+        s, ctx, tcond, guided = self._setup(prompt, negative, guidance, sampler, steps, clip_skip,
+                                            sigmas)
+        start = schedulers.get_timesteps(s, steps, strength)
+        timesteps = s.timesteps[start:]
+        g = torch.Generator().manual_seed(seed)
+        h = self.vae.encoder.forward_taps(image, collections.OrderedDict())
+        if self.vae.quant_conv is not None:
+            h = self.vae.quant_conv(h)
+        mean, logvar = models.diagonal_gaussian(h)
+        z = mean + torch.exp(0.5 * logvar) * torch.randn(mean.shape, generator=g)
+        z = self.vae.config["scaling_factor"] * z
+        noise = torch.randn(z.shape, generator=g, dtype=torch.float32)
+        x = s.add_noise(z, noise, timesteps[:1]) if len(timesteps) else z
+        return self._loop(s, timesteps, x, ctx, tcond, guided, guidance, g)
+
+
+__all__ = ["Pipeline", "guidance_embedding", "math"]
