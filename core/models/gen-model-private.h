@@ -124,6 +124,7 @@ gboolean gen_config_get_channels (GenConfig *cfg, gint64 groups, gint64 **chans,
 /* ---- the model object ---------------------------------------------------- */
 
 typedef struct _GenUNet GenUNet;
+typedef struct _GenUNetCond GenUNetCond;
 typedef struct _GenVaeKL GenVaeKL;
 typedef struct _GenVaeTiny GenVaeTiny;
 typedef struct _GenClipText GenClipText;
@@ -134,6 +135,7 @@ struct _GenModel
   char        *class_name;
   GenWeights   weights;
   GenUNet     *unet;
+  GenUNetCond *unet_cond;
   GenVaeKL    *vae_kl;
   GenVaeTiny  *vae_tiny;
   GenClipText *clip_text;
@@ -143,6 +145,8 @@ struct _GenModel
 
 gboolean gen_unet_build (GenModel *m, GenConfig *cfg, GError **error);
 void     gen_unet_free (GenUNet *u);
+gboolean gen_unet_cond_build (GenModel *m, GenConfig *cfg, GError **error);
+void     gen_unet_cond_free (GenUNetCond *u);
 gboolean gen_vae_kl_build (GenModel *m, GenConfig *cfg, GError **error);
 void     gen_vae_kl_free (GenVaeKL *v);
 gboolean gen_vae_kl_encode (GenModel *m, const GenTensor *x, GenTensor *mean, GenTensor *logvar,
