@@ -524,43 +524,6 @@ def load_pretrained(folder):
     return model.eval()
 
 
-def count_flops(model, h, w, batch, ctx_len):
-    """Multiply-adds x 2 of one forward at latent H x W (convs, linears and the
-    two attention products), for the benchmark's GFLOP/s."""
-    total = 0
-    hooks = []
-
-    def conv_hook(m, inp, out):
-        nonlocal total
-        total += 2 * out.numel() * m.weight[0].numel()
-
-    def linear_hook(m, inp, out):
-        nonlocal total
-        total += 2 * out.numel() * m.in_features
-
-    def attn_hook(m, inp, out):
-        nonlocal total
-        x = inp[0]
-        lk = x.shape[1] if len(inp) < 2 or inp[1] is None else inp[1].shape[1]
-        total += 2 * 2 * x.shape[0] * x.shape[1] * lk * m.inner_dim
-
-    for m in model.modules():
-        if isinstance(m, nn.Conv2d):
-            hooks.append(m.register_forward_hook(conv_hook))
-        elif isinstance(m, nn.Linear):
-            hooks.append(m.register_forward_hook(linear_hook))
-        elif isinstance(m, CrossAttention):
-            hooks.append(m.register_forward_hook(attn_hook))
-    cfg = model.config
-    cross = cfg["cross_attention_dim"]
-    cross = cross[0] if isinstance(cross, (list, tuple)) else cross
-    with torch.no_grad():
-        model(torch.zeros(batch, cfg["in_channels"], h, w), 1.0, torch.zeros(batch, ctx_len, cross))
-    for hk in hooks:
-        hk.remove()
-    return total
-
-
 __all__ = ["UNet2DConditionModel", "Transformer2DModel", "BasicTransformerBlock", "CrossAttention",
            "GEGLU", "FeedForward", "CrossAttnDownBlock2D", "CrossAttnUpBlock2D", "UNetMidBlock2DCrossAttn",
-           "TimestepEmbedding", "init_random", "build", "load_pretrained", "count_flops"]
+           "TimestepEmbedding", "init_random", "build", "load_pretrained"]
