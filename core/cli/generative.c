@@ -266,7 +266,9 @@ run_forward (int argc, char **argv, GError **error)
     "Reads tensor 'sample' from IN, runs the UNet (with the timestep) or the VAE part,\n"
     "and writes tensor 'sample' to OUT.  A VAE without --part runs decode(encode(x).mean).\n"
     "A text encoder (CLIPTextModel) reads 'input_ids' [N, T] (I64 or I32) and writes\n"
-    "'last_hidden_state' [N, T, hidden].");
+    "'last_hidden_state' [N, T, hidden].\n"
+    "A UNet2DConditionModel also reads 'encoder_hidden_states' [N, L, D] and, if present,\n"
+    "'timestep_cond' [N, D'] (LCM) from IN.");
   if (!g_option_context_parse (ctx, &argc, &argv, error))
     goto out;
   if (!model_dir || !input || !output)
