@@ -7,6 +7,8 @@
  *                      [N, L, D] and, if present, timestep_cond [N, D'])
  *                      [--part encode|decode] [--clip-skip K] [--threads N]
  *                      [--dump-blocks] -o OUT.safetensors
+ *                      (a UNet2DConditionModel also reads IN's encoder_hidden_states
+ *                      [N, L, D] and, if present, timestep_cond [N, D'])
  *   generative tokenize [--model DIR] TEXT…
  *
  * Exit status 0 on success; otherwise 1 with a one-line reason on stderr.
@@ -269,7 +271,9 @@ run_forward (int argc, char **argv, GError **error)
     "(float32 NCHW) from IN, runs the UNet (with the timestep) or the VAE part,\n"
     "and writes tensor 'sample' to OUT.  A VAE without --part runs\n"
     "decode(encode(x).mean).  A text encoder (CLIPTextModel) reads 'input_ids'\n"
-    "[N, T] (I64 or I32) and writes 'last_hidden_state' [N, T, hidden].",
+    "[N, T] (I64 or I32) and writes 'last_hidden_state' [N, T, hidden].  A\n"
+    "UNet2DConditionModel also reads 'encoder_hidden_states' [N, L, D] and, if\n"
+    "present, 'timestep_cond' [N, D'] (LCM) from IN.",
     "generative forward --model unet/ --input x.safetensors --timestep 500 -o y.safetensors"
   };
   GenCliHelpSection section = { "Options:", entries };

@@ -245,6 +245,7 @@ gboolean gen_vae_tiny_decode (GenModel *m, const GenTensor *z, GenTensor *out,
 gboolean gen_clip_text_is_config (GenConfig *cfg);
 gboolean gen_clip_text_build (GenModel *m, GenConfig *cfg, GError **error);
 void     gen_clip_text_free (GenClipText *c);
+
 /* Sets GEN_ERROR_UNSUPPORTED "PATH: KEY = VALUE is not supported by this
  * CLASS_NAME implementation"; returns FALSE. */
 gboolean gen_config_unsupported (GenConfig *cfg, const char *class_name, const char *key,

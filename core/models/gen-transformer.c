@@ -4,6 +4,7 @@
  * encoder's states, GEGLU feed-forward, projection back, residual. */
 #include "gen-transformer.h"
 #include "gen-error.h"
+#include "gen-text-ops.h"
 
 #include <math.h>
 #include <string.h>
@@ -115,7 +116,7 @@ gen_transformer2d_clear (GenTransformer2D *t)
  * V, O are the caller's buffers: [Lq, inner], [Lk, inner] ×2, [Lq, inner]. */
 static void
 xattn_forward (const GenXAttn *a, const float *xq, int64_t lq, const float *xc, int64_t lk,
-               float *acc, int64_t dim, float *q, float *k, float *v, float *o, GenArena *arena)
+               float *acc, float *q, float *k, float *v, float *o, GenArena *arena)
 {
   int64_t in = a->inner;
   float scale = 1.0f / sqrtf ((float) a->dim_head);
@@ -131,11 +132,7 @@ xattn_forward (const GenXAttn *a, const float *xq, int64_t lq, const float *xc, 
       gen_attention (q + off, (int) in, k + off, (int) in, v + off, (int) in, o + off, (int) in,
                      lq, lk, a->dim_head, a->dim_head, scale, arena);
     }
-  for (int64_t i = 0; i < lq; i++)
-    for (int64_t j = 0; j < dim; j++)
-      acc[i * dim + j] += a->to_out.bias.data[j];
-  gen_gemm (false, true, (int) lq, (int) dim, (int) in, 1.0f, o, (int) in,
-            a->to_out.weight.data, (int) in, 1.0f, acc, (int) dim);
+  gen_linear_add (&a->to_out, o, acc, lq);
 }
 
 void
@@ -180,19 +177,14 @@ gen_transformer2d_forward (const GenTransformer2D *t, const GenTensor *x, const 
           const GenTransformerBlock *blk = &t->blocks[i];
 
           gen_layer_norm (&blk->norm1, h, nrm, hw, in);
-          xattn_forward (&blk->attn1, nrm, hw, nrm, hw, h, in, q, k, v, o, arena);
+          xattn_forward (&blk->attn1, nrm, hw, nrm, hw, h, q, k, v, o, arena);
           gen_layer_norm (&blk->norm2, h, nrm, hw, in);
-          xattn_forward (&blk->attn2, nrm, hw, cb, ctx_len, h, in, q, k, v, o, arena);
+          xattn_forward (&blk->attn2, nrm, hw, cb, ctx_len, h, q, k, v, o, arena);
           /* H += W_2 · geglu (W_1 · norm3 (H) + b_1) + b_2 */
           gen_layer_norm (&blk->norm3, h, nrm, hw, in);
           gen_linear (&blk->ff_proj, nrm, proj, hw);
           gen_geglu (proj, gated, hw, blk->ff_inner);
-          for (int64_t r = 0; r < hw; r++)
-            for (int64_t j = 0; j < in; j++)
-              h[r * in + j] += blk->ff_out.bias.data[j];
-          gen_gemm (false, true, (int) hw, (int) in, (int) blk->ff_inner, 1.0f, gated,
-                    (int) blk->ff_inner, blk->ff_out.weight.data, (int) blk->ff_inner, 1.0f, h,
-                    (int) in);
+          gen_linear_add (&blk->ff_out, gated, h, hw);
         }
 
       /* y[C, HW] = x + W_out · Hᵀ + b_out */

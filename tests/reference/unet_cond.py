@@ -494,25 +494,10 @@ class UNet2DConditionModel(models._Model):
 
 # ---------------------------------------------------------------- build / load
 
-def init_random(model):
-    """models.init_random, plus LayerNorm weight 1 + 0.1 N(0, 1) and bias
-    0.1 N(0, 1) (every parameter random, so a missing affine shows)."""
-    models.init_random(model)
-    with torch.no_grad():
-        for m in model.modules():
-            if isinstance(m, nn.LayerNorm):
-                m.weight.copy_(1 + 0.1 * torch.randn(m.weight.shape))
-                m.bias.copy_(0.1 * torch.randn(m.bias.shape))
-    return model
-
-
 def build(config, seed=0):
-    """UNet2DConditionModel of CONFIG with random weights from SEED."""
-    torch.manual_seed(seed)
-    model = UNet2DConditionModel.from_config(config)
-    torch.manual_seed(seed)
-    init_random(model)
-    return model.eval()
+    """UNet2DConditionModel of CONFIG with random weights from SEED
+    (models.init_random: every parameter random)."""
+    return models.build(config, seed, cls=UNet2DConditionModel)
 
 
 def load_pretrained(folder):
@@ -526,4 +511,4 @@ def load_pretrained(folder):
 
 __all__ = ["UNet2DConditionModel", "Transformer2DModel", "BasicTransformerBlock", "CrossAttention",
            "GEGLU", "FeedForward", "CrossAttnDownBlock2D", "CrossAttnUpBlock2D", "UNetMidBlock2DCrossAttn",
-           "TimestepEmbedding", "init_random", "build", "load_pretrained"]
+           "TimestepEmbedding", "build", "load_pretrained"]
