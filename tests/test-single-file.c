@@ -74,7 +74,7 @@ test_kinds (void)
 
       g_assert_no_error (error);
       g_assert_cmpint (gen_single_file_kind (sf), ==, kinds[i]);
-      gen_single_file_free (sf);
+      gen_single_file_unref (sf);
       tensors_free (t);
       tmp_dir_remove (dir);
     }
@@ -188,7 +188,7 @@ test_map (void)
     }
   g_assert_nonnull (gen_single_file_find (sf, GEN_SINGLE_FILE_UNET, "conv_in.weight"));
   g_assert_null (gen_single_file_find (sf, GEN_SINGLE_FILE_UNET, "conv_out.weight"));
-  gen_single_file_free (sf);
+  gen_single_file_unref (sf);
   tensors_free (t);
   tmp_dir_remove (dir);
 }

@@ -19,6 +19,7 @@
 
 struct _GenSingleFile
 {
+  gint              refs;
   GenSafetensors   *st;
   char             *where;
   GenSingleFileKind kind;
@@ -122,11 +123,12 @@ gen_single_file_new (GenSafetensors *st, const char *where, GError **error)
 {
   GenSingleFile *sf = g_new0 (GenSingleFile, 1);
 
+  sf->refs = 1;
   sf->st = st;
   sf->where = g_strdup (where);
   if (!detect (sf, error))
     {
-      gen_single_file_free (sf);
+      gen_single_file_unref (sf);
       return NULL;
     }
   return sf;
@@ -149,10 +151,17 @@ gen_single_file_open (const char *path, GError **error)
   return st ? gen_single_file_new (st, path, error) : NULL;
 }
 
-void
-gen_single_file_free (GenSingleFile *sf)
+GenSingleFile *
+gen_single_file_ref (GenSingleFile *sf)
 {
-  if (!sf)
+  sf->refs++;
+  return sf;
+}
+
+void
+gen_single_file_unref (GenSingleFile *sf)
+{
+  if (!sf || --sf->refs > 0)
     return;
   g_clear_pointer (&sf->st, gen_safetensors_free);
   g_free (sf->where);
@@ -169,6 +178,12 @@ const char *
 gen_single_file_where (const GenSingleFile *sf)
 {
   return sf->where;
+}
+
+const GenSafetensorsEntry *
+gen_single_file_find_original (const GenSingleFile *sf, const char *name)
+{
+  return gen_safetensors_find (sf->st, name);
 }
 
 /* ---- the key map: parsing one diffusers name ------------------------------ */

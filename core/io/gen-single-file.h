@@ -13,6 +13,7 @@
  * (.ckpt, .pt, .pth, .bin) are never opened. */
 #pragma once
 
+#include "gen-config.h"
 #include "gen-safetensors.h"
 
 G_BEGIN_DECLS
@@ -41,7 +42,10 @@ GenSingleFile *gen_single_file_open (const char *path, GError **error);
 /* The same on tensors already opened; takes ownership of ST (freed on error
  * too).  Used by the tests and the fuzzer. */
 GenSingleFile *gen_single_file_new (GenSafetensors *st, const char *where, GError **error);
-void           gen_single_file_free (GenSingleFile *sf);
+/* Each component loaded from the file holds a reference (the mapping lives
+ * as long as the last of them). */
+GenSingleFile *gen_single_file_ref (GenSingleFile *sf);
+void           gen_single_file_unref (GenSingleFile *sf);
 
 GenSingleFileKind gen_single_file_kind (const GenSingleFile *sf);
 /* The file, for messages; valid while SF lives. */
@@ -55,5 +59,15 @@ char *gen_single_file_map (const GenSingleFile *sf, GenSingleFilePart part, cons
 /* The entry behind the diffusers name NAME of PART, or NULL. */
 const GenSafetensorsEntry *gen_single_file_find (const GenSingleFile *sf,
                                                  GenSingleFilePart part, const char *name);
+
+/* The entry under its original name NAME, or NULL. */
+const GenSafetensorsEntry *gen_single_file_find_original (const GenSingleFile *sf,
+                                                          const char *name);
+
+/* The diffusers / transformers config of PART as SD 1.x's
+ * v1-inference.yaml gives it, sizes read from the tensor shapes (what
+ * diffusers' single-file loader derives); free with gen_config_free. */
+GenConfig *gen_single_file_config (const GenSingleFile *sf, GenSingleFilePart part,
+                                   GError **error);
 
 G_END_DECLS

@@ -5,25 +5,15 @@
 
 #include <string.h>
 
-GenModel *
-gen_model_load (const char *dir, GError **error)
+/* Builds the model CFG describes on the weights of the folder DIR or, if SF
+ * is set, of PART of that single file; takes CFG. */
+static GenModel *
+model_build (GenConfig *cfg, const char *dir, GenSingleFile *sf, GenSingleFilePart part,
+             GError **error)
 {
   GenModel *m;
-  GenConfig *cfg;
-  char *cfg_path;
   const char *cls;
   gboolean ok;
-
-  if (!g_file_test (dir, G_FILE_TEST_IS_DIR))
-    {
-      g_set_error (error, GEN_ERROR, GEN_ERROR_IO, "%s: not a folder", dir);
-      return NULL;
-    }
-  cfg_path = g_build_filename (dir, "config.json", NULL);
-  cfg = gen_config_load (cfg_path, error);
-  g_free (cfg_path);
-  if (!cfg)
-    return NULL;
 
   cls = gen_config_class_name (cfg);
   if (!cls && gen_clip_text_is_config (cfg))
@@ -44,7 +34,9 @@ gen_model_load (const char *dir, GError **error)
   m->class_name = g_strdup (cls);
   m->info.class_name = m->class_name;
   m->info.scaling_factor = 1.0f;
-  if (!gen_weights_open (&m->weights, dir, error))
+  if (sf)
+    gen_weights_open_single (&m->weights, sf, part);
+  else if (!gen_weights_open (&m->weights, dir, error))
     {
       gen_config_free (cfg);
       gen_model_free (m);
@@ -66,6 +58,31 @@ gen_model_load (const char *dir, GError **error)
     }
   m->info.n_params = m->weights.n_params;
   return m;
+}
+
+GenModel *
+gen_model_load (const char *dir, GError **error)
+{
+  GenConfig *cfg;
+  char *cfg_path;
+
+  if (!g_file_test (dir, G_FILE_TEST_IS_DIR))
+    {
+      g_set_error (error, GEN_ERROR, GEN_ERROR_IO, "%s: not a folder", dir);
+      return NULL;
+    }
+  cfg_path = g_build_filename (dir, "config.json", NULL);
+  cfg = gen_config_load (cfg_path, error);
+  g_free (cfg_path);
+  return cfg ? model_build (cfg, dir, NULL, 0, error) : NULL;
+}
+
+GenModel *
+gen_model_load_single (GenSingleFile *sf, GenSingleFilePart part, GError **error)
+{
+  GenConfig *cfg = gen_single_file_config (sf, part, error);
+
+  return cfg ? model_build (cfg, NULL, sf, part, error) : NULL;
 }
 
 void

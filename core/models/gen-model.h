@@ -12,6 +12,7 @@
  */
 #pragma once
 
+#include "gen-single-file.h"
 #include "gen-tensor.h"
 
 G_BEGIN_DECLS
@@ -49,6 +50,9 @@ typedef struct _GenModel GenModel;
 typedef void (*GenTapFunc) (const char *name, const GenTensor *t, gpointer user_data);
 
 GenModel *gen_model_load (const char *dir, GError **error);
+/* PART of a single-file checkpoint (see gen-single-file.h), with the config
+ * SD 1.x implies; the model holds its own reference to SF. */
+GenModel *gen_model_load_single (GenSingleFile *sf, GenSingleFilePart part, GError **error);
 void      gen_model_free (GenModel *model);
 void      gen_model_get_info (GenModel *model, GenModelInfo *info);
 
