@@ -85,6 +85,46 @@ gen_model_load_single (GenSingleFile *sf, GenSingleFilePart part, GError **error
   return cfg ? model_build (cfg, NULL, sf, part, error) : NULL;
 }
 
+GenModel *
+gen_model_load_component (const char *path, const char *component, GError **error)
+{
+  static const char *const parts[] = { "unet", "vae", "text_encoder" };
+  GenSingleFile *sf;
+  GenModel *m;
+  guint part = G_N_ELEMENTS (parts);
+
+  if (component)
+    for (part = 0; part < G_N_ELEMENTS (parts) && strcmp (component, parts[part]) != 0; part++)
+      ;
+  if (component && part == G_N_ELEMENTS (parts))
+    {
+      g_set_error (error, GEN_ERROR, GEN_ERROR_INVALID,
+                   "unknown component '%s' (unet, vae or text_encoder)", component);
+      return NULL;
+    }
+  if (!gen_single_file_is_checkpoint (path))
+    {
+      char *sub = component ? g_build_filename (path, component, NULL) : g_strdup (path);
+
+      m = gen_model_load (sub, error);
+      g_free (sub);
+      return m;
+    }
+  if (!(sf = gen_single_file_open (path, error)))
+    return NULL;
+  if (!component)
+    {
+      g_set_error (error, GEN_ERROR, GEN_ERROR_INVALID,
+                   "%s holds a whole pipeline: name the component (unet, vae or "
+                   "text_encoder)", path);
+      m = NULL;
+    }
+  else
+    m = gen_model_load_single (sf, (GenSingleFilePart) part, error);
+  gen_single_file_unref (sf);
+  return m;
+}
+
 void
 gen_model_free (GenModel *m)
 {
