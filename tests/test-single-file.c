@@ -193,6 +193,61 @@ test_map (void)
   tmp_dir_remove (dir);
 }
 
+/* The UNet config SD 1.x implies, read from the shapes of a sketch:
+ * levels of 8 and 16 channels, attention in the first only. */
+static void
+test_unet_config (void)
+{
+  char *dir = tmp_dir_new ();
+  Tensors *t = sd1_core (9);
+  GError *error = NULL;
+  GenSingleFile *sf;
+  GenConfig *cfg;
+  gint64 *chans = NULL, v;
+  guint n = 0;
+  char **types = NULL;
+
+  tensors_add (t, "model.diffusion_model.input_blocks.1.0.in_layers.2.weight", 4, 8, 8, 3, 3);
+  tensors_add (t, "model.diffusion_model.input_blocks.4.0.in_layers.2.weight", 4, 16, 8, 3, 3);
+  tensors_add (t, "model.diffusion_model.input_blocks.1.1.proj_in.weight", 4, 8, 8, 1, 1);
+  tensors_add (t, "model.diffusion_model.input_blocks.1.1.transformer_blocks.0.attn2.to_k.weight",
+               2, 8, 12, 1, 1);
+  tensors_add (t, "model.diffusion_model.output_blocks.3.1.proj_in.weight", 4, 8, 8, 1, 1);
+  tensors_add (t, "model.diffusion_model.out.2.weight", 4, 4, 8, 3, 3);
+  sf = open_tensors (dir, t, &error);
+  g_assert_no_error (error);
+  g_assert_cmpint (gen_single_file_kind (sf), ==, GEN_SINGLE_FILE_SD1_INPAINT);
+  cfg = gen_single_file_config (sf, GEN_SINGLE_FILE_UNET, &error);
+  g_assert_no_error (error);
+  g_assert_cmpstr (gen_config_class_name (cfg), ==, "UNet2DConditionModel");
+  g_assert_true (gen_config_get_int (cfg, "in_channels", FALSE, 0, &v, NULL));
+  g_assert_cmpint (v, ==, 9);
+  g_assert_true (gen_config_get_int (cfg, "out_channels", FALSE, 0, &v, NULL));
+  g_assert_cmpint (v, ==, 4);
+  g_assert_true (gen_config_get_int (cfg, "cross_attention_dim", FALSE, 0, &v, NULL));
+  g_assert_cmpint (v, ==, 12);
+  g_assert_true (gen_config_get_int (cfg, "attention_head_dim", FALSE, 0, &v, NULL));
+  g_assert_cmpint (v, ==, 8);
+  g_assert_true (gen_config_get_int_array (cfg, "block_out_channels", &chans, &n, NULL));
+  g_assert_cmpuint (n, ==, 2);
+  g_assert_cmpint (chans[0], ==, 8);
+  g_assert_cmpint (chans[1], ==, 16);
+  g_assert_true (gen_config_get_string_array (cfg, "down_block_types", &types, &n, NULL));
+  g_assert_cmpuint (n, ==, 2);
+  g_assert_cmpstr (types[0], ==, "CrossAttnDownBlock2D");
+  g_assert_cmpstr (types[1], ==, "DownBlock2D");
+  g_strfreev (types);
+  g_assert_true (gen_config_get_string_array (cfg, "up_block_types", &types, &n, NULL));
+  g_assert_cmpstr (types[0], ==, "UpBlock2D");
+  g_assert_cmpstr (types[1], ==, "CrossAttnUpBlock2D");
+  g_strfreev (types);
+  g_free (chans);
+  gen_config_free (cfg);
+  gen_single_file_unref (sf);
+  tensors_free (t);
+  tmp_dir_remove (dir);
+}
+
 int
 main (int argc, char **argv)
 {
@@ -200,5 +255,6 @@ main (int argc, char **argv)
   g_test_add_func ("/single-file/kinds", test_kinds);
   g_test_add_func ("/single-file/refusals", test_refusals);
   g_test_add_func ("/single-file/map", test_map);
+  g_test_add_func ("/single-file/unet-config", test_unet_config);
   return g_test_run ();
 }
