@@ -1,13 +1,15 @@
 #!/usr/bin/python3
 """Parity of the C core against the independent PyTorch reference in
-tests/reference (models.py, st.py).
+tests/reference (models.py, unet_cond.py, st.py).
 
-  /usr/bin/python3 tests/parity.py --cli PATH/generative --suite unet|vae|tiny|formats|ops
+  /usr/bin/python3 tests/parity.py --cli PATH/generative --suite unet|unet-cond|vae|tiny|formats|ops
                    [--test-ops PATH/test-ops] [--quick] [--keep DIR] [--only SUBSTR] [--verbose]
 
 Every case is generated with a fixed torch seed in a temporary folder (or
 --keep DIR): a diffusers model folder with random weights, an input
-IN.safetensors ("sample", and "timestep" [N] for some UNet cases), then
+IN.safetensors ("sample", and "timestep" [N] for some UNet cases; for
+UNet2DConditionModel also "encoder_hidden_states" [N, L, D] and, for LCM-style
+configs, "timestep_cond" [N, D']), then
 
   generative forward --model DIR --input IN.safetensors [--timestep T]
                      [--part encode|decode] --dump-blocks -o OUT.safetensors
@@ -48,6 +50,7 @@ if torch is not None:
     import models
     import ops_cases
     import st
+    import unet_cond
 
 
 # ---------------------------------------------------------------- cases
@@ -227,7 +230,71 @@ FORMAT_CASES = [
          dtype="F16", legacy=True),
 ]
 
-SUITES = {"unet": UNET_CASES, "vae": VAE_CASES, "tiny": TINY_CASES, "formats": FORMAT_CASES}
+
+def ucond(boc, groups, downs, ups, **kw):
+    cfg = {"_class_name": "UNet2DConditionModel", "block_out_channels": list(boc),
+           "norm_num_groups": groups, "down_block_types": list(downs), "up_block_types": list(ups),
+           "layers_per_block": 1, "cross_attention_dim": 12, "attention_head_dim": 2}
+    cfg.update(kw)
+    return cfg
+
+
+CD, CU = "CrossAttnDownBlock2D", "CrossAttnUpBlock2D"
+
+# UNet2DConditionModel: "ctx" (L, D) is encoder_hidden_states' shape per item; "cond" the
+# width of timestep_cond (LCM).  attention_head_dim is the per-level HEAD COUNT (diffusers'
+# naming quirk).  Odd sizes make every upsampler take the size of the skip it meets.
+UNET_COND_CASES = [
+    dict(name="uc_sd1_like", quick=True,
+         cfg=ucond((8, 16, 16), 4, [CD, CD, D], [U, CU, CU]),
+         shape=(1, 4, 8, 8), t=981.0, ctx=(7, 12)),
+    dict(name="uc_sd1_like_batch2_odd_5x7", quick=True,
+         cfg=ucond((8, 16, 16), 4, [CD, CD, D], [U, CU, CU], layers_per_block=2),
+         shape=(2, 4, 5, 7), ts=[999.0, 1.0], ctx=(5, 12)),
+    dict(name="uc_sd2_like_linear_per_level_heads", quick=True,
+         cfg=ucond((8, 16, 32), 4, [CD, CD, D], [U, CU, CU], use_linear_projection=True,
+                   attention_head_dim=[1, 2, 4], upcast_attention=True, cross_attention_dim=16),
+         shape=(2, 4, 8, 12), ts=[500.0, 250.5], ctx=(9, 16)),
+    dict(name="uc_inpaint_9ch",
+         cfg=ucond((8, 16), 4, [CD, D], [U, CU], in_channels=9, out_channels=4),
+         shape=(1, 9, 8, 8), t=400.0, ctx=(3, 12)),
+    dict(name="uc_lcm_time_cond", quick=True,
+         cfg=ucond((8, 16), 4, [CD, D], [U, CU], time_cond_proj_dim=6),
+         shape=(2, 4, 6, 6), ts=[759.0, 499.0], ctx=(4, 12), cond=6),
+    dict(name="uc_lcm_cond_absent",
+         cfg=ucond((8, 16), 4, [CD, D], [U, CU], time_cond_proj_dim=6),
+         shape=(1, 4, 6, 6), t=99.0, ctx=(4, 12)),
+    dict(name="uc_no_mid_block_bksdm", quick=True,
+         cfg=ucond((8, 16, 16), 4, [CD, CD, D], [U, CU, CU], mid_block_type=None),
+         shape=(1, 4, 6, 10), t=10.0, ctx=(6, 12)),
+    dict(name="uc_no_mid_block_odd_batch2",
+         cfg=ucond((8, 16), 2, [CD, CD], [CU, CU], mid_block_type=None, use_linear_projection=True),
+         shape=(2, 4, 7, 3), ts=[3.0, 4.0], ctx=(2, 12)),
+    # 12 channels, 5 heads: heads of 2 channels, q/k/v 10 wide, proj_in 12 -> 10
+    dict(name="uc_heads_not_dividing",
+         cfg=ucond((12,), 4, [CD], [CU], attention_head_dim=5),
+         shape=(1, 4, 4, 6), t=50.0, ctx=(3, 12)),
+    dict(name="uc_per_level_lists",
+         cfg=ucond((8, 16), 4, [CD, CD], [CU, CU], layers_per_block=[1, 2],
+                   cross_attention_dim=[12, 12], attention_head_dim=[2, 4],
+                   transformer_layers_per_block=[1, 1]),
+         shape=(1, 4, 8, 8), t=300.0, ctx=(5, 12)),
+    dict(name="uc_scale_shift_pad0_center_midscale",
+         cfg=ucond((8, 16), 4, [CD, D], [U, CU], resnet_time_scale_shift="scale_shift",
+                   downsample_padding=0, center_input_sample=True, mid_block_scale_factor=1.41421356,
+                   flip_sin_to_cos=False, freq_shift=1, norm_eps=1e-6, time_embedding_dim=24),
+         shape=(1, 4, 8, 8), t=123.0, ctx=(5, 12)),
+    # only the layout: groups 32, head count 8, cross_attention_dim 1280, 2 layers all defaults
+    dict(name="uc_config_defaults_g32",
+         cfg={"_class_name": "UNet2DConditionModel", "block_out_channels": [32, 64],
+              "down_block_types": [CD, D], "up_block_types": [U, CU]},
+         shape=(1, 4, 8, 8), t=700.0, ctx=(77, 1280)),
+    dict(name="uc_f16_weights", cfg=ucond((8, 16), 4, [CD, D], [U, CU]), dtype="F16",
+         shape=(1, 4, 8, 8), t=600.0, ctx=(5, 12)),
+]
+
+SUITES = {"unet": UNET_CASES, "vae": VAE_CASES, "tiny": TINY_CASES, "formats": FORMAT_CASES,
+          "unet-cond": UNET_COND_CASES}
 
 
 # ---------------------------------------------------------------- helpers
@@ -238,6 +305,21 @@ def seed_of(name):
 
 def summary(cfg):
     c = cfg["_class_name"]
+    if c == "UNet2DConditionModel":
+        r = unet_cond.UNet2DConditionModel.resolve_config(cfg)
+        bt = "".join("X" if b.startswith("CrossAttn") else "-" for b in r["down_block_types"])
+        ut = "".join("X" if b.startswith("CrossAttn") else "-" for b in r["up_block_types"])
+        s = "ucond c=%s g=%d L=%s dn=%s up=%s heads=%s cross=%s %s" % (
+            ",".join(map(str, r["block_out_channels"])), r["norm_num_groups"], r["layers_per_block"],
+            bt, ut, r["attention_head_dim"], r["cross_attention_dim"],
+            "linear" if r["use_linear_projection"] else "conv")
+        if r["mid_block_type"] is None:
+            s += " nomid"
+        if r["time_cond_proj_dim"] is not None:
+            s += " cond=%d" % r["time_cond_proj_dim"]
+        if r["resnet_time_scale_shift"] != "default":
+            s += " ss"
+        return s + " in=%d out=%d" % (r["in_channels"], r["out_channels"])
     if c == "UNet2DModel":
         r = models.UNet2DModel.resolve_config(cfg)
         bt = "".join("A" if b.startswith("Attn") else "-" for b in r["down_block_types"])
@@ -365,7 +447,8 @@ def run_case(case, suite, args, root, res, log):
     model_dir = os.path.join(folder, "model")
     os.makedirs(model_dir, exist_ok=True)
     seed = seed_of(case.get("seed_name", case["name"]))
-    model = models.build(cfg, seed)
+    cond_unet = kind == "UNet2DConditionModel"
+    model = unet_cond.build(cfg, seed) if cond_unet else models.build(cfg, seed)
     model.save_pretrained(model_dir, dtype=case.get("dtype", "F32"), sharded=case.get("sharded", False),
                           legacy_attention_keys=case.get("legacy", False),
                           metadata=case.get("metadata"), raw_config=case.get("raw_config", False),
@@ -381,7 +464,7 @@ def run_case(case, suite, args, root, res, log):
         desc += " metadata"
 
     gen = torch.Generator().manual_seed(seed + 1)
-    if kind == "UNet2DModel":
+    if kind in ("UNet2DModel", "UNet2DConditionModel"):
         runs = [None]
     else:
         runs = case.get("parts", [None])
@@ -397,7 +480,7 @@ def run_case(case, suite, args, root, res, log):
         inputs = {"sample": x}
         cmd = [args.cli, "forward", "--model", model_dir]
         with torch.no_grad():
-            if kind == "UNet2DModel":
+            if kind in ("UNet2DModel", "UNet2DConditionModel"):
                 if "ts" in case:
                     tt = torch.tensor(case["ts"], dtype=torch.float32)
                     inputs["timestep"] = tt
@@ -408,7 +491,17 @@ def run_case(case, suite, args, root, res, log):
                     desc_t = "t=%g" % case["t"]
                 if "t" in case:
                     cmd += ["--timestep", "%.9g" % case["t"]]
-                _, taps = model.forward_taps(x, ref_t)
+                if cond_unet:
+                    ctx = torch.randn(n, *case["ctx"], generator=gen)
+                    inputs["encoder_hidden_states"] = ctx
+                    cond = None
+                    if "cond" in case:
+                        cond = torch.randn(n, case["cond"], generator=gen) * 4
+                        inputs["timestep_cond"] = cond
+                    _, taps = model.forward_taps(x, ref_t, ctx, cond)
+                    desc_t += " ctx=%dx%d" % case["ctx"]
+                else:
+                    _, taps = model.forward_taps(x, ref_t)
                 extra = " %s %s" % ("x".join(map(str, x.shape)), desc_t)
             else:
                 _, taps = model.forward_taps(x, part)

@@ -120,8 +120,97 @@ def main():
         passed += ok
         failed += not ok
 
+        p, f = cond_unet_cases(args.cli, tmp, good, out)
+        passed += p
+        failed += f
+
     print(f"{passed} passed, {failed} failed")
     sys.exit(0 if failed == 0 else 1)
+
+
+def cond_unet_cases(cli, tmp, good, out):
+    """A one-level UNet2DConditionModel (no cross-attention block, no mid
+    block): forward reads encoder_hidden_states [N, L, D] (and timestep_cond)."""
+    model = os.path.join(tmp, "cond")
+    os.mkdir(model)
+    cfg = {"_class_name": "UNet2DConditionModel", "in_channels": 1, "out_channels": 1,
+           "block_out_channels": [2], "layers_per_block": 1, "norm_num_groups": 1,
+           "down_block_types": ["DownBlock2D"], "up_block_types": ["UpBlock2D"],
+           "mid_block_type": None, "cross_attention_dim": 3, "attention_head_dim": 1}
+    with open(os.path.join(model, "config.json"), "w") as f:
+        json.dump(cfg, f)
+    w = {}
+
+    def add(name, *shape):
+        n = 1
+        for d in shape:
+            n *= d
+        w[name] = (list(shape), [0.05 * ((i % 7) - 3) for i in range(n)])
+
+    def resnet(p, cin, cout):
+        for nm, c in (("norm1", cin), ("norm2", cout)):
+            add(p + "." + nm + ".weight", c)
+            add(p + "." + nm + ".bias", c)
+        add(p + ".conv1.weight", cout, cin, 3, 3)
+        add(p + ".conv1.bias", cout)
+        add(p + ".conv2.weight", cout, cout, 3, 3)
+        add(p + ".conv2.bias", cout)
+        add(p + ".time_emb_proj.weight", cout, 8)
+        add(p + ".time_emb_proj.bias", cout)
+        if cin != cout:
+            add(p + ".conv_shortcut.weight", cout, cin, 1, 1)
+            add(p + ".conv_shortcut.bias", cout)
+
+    add("conv_in.weight", 2, 1, 3, 3)
+    add("conv_in.bias", 2)
+    add("time_embedding.linear_1.weight", 8, 2)
+    add("time_embedding.linear_1.bias", 8)
+    add("time_embedding.linear_2.weight", 8, 8)
+    add("time_embedding.linear_2.bias", 8)
+    resnet("down_blocks.0.resnets.0", 2, 2)
+    resnet("up_blocks.0.resnets.0", 4, 2)
+    resnet("up_blocks.0.resnets.1", 4, 2)
+    add("conv_norm_out.weight", 2)
+    add("conv_norm_out.bias", 2)
+    add("conv_out.weight", 1, 2, 3, 3)
+    add("conv_out.bias", 1)
+    write_st(os.path.join(model, "diffusion_pytorch_model.safetensors"), w)
+
+    ctx_ok = os.path.join(tmp, "ctx-ok.safetensors")
+    write_st(ctx_ok, {"sample": ([1, 1, 3, 5], [0.1] * 15), "timestep": ([1], [10.0]),
+                      "encoder_hidden_states": ([1, 4, 3], [0.5] * 12)})
+    ctx_wide = os.path.join(tmp, "ctx-wide.safetensors")
+    write_st(ctx_wide, {"sample": ([1, 1, 2, 2], [0.0] * 4),
+                        "encoder_hidden_states": ([1, 4, 5], [0.5] * 20)})
+    with_cond = os.path.join(tmp, "cond.safetensors")
+    write_st(with_cond, {"sample": ([1, 1, 2, 2], [0.0] * 4),
+                         "encoder_hidden_states": ([1, 4, 3], [0.5] * 12),
+                         "timestep_cond": ([1, 2], [1.0, 2.0])})
+    passed = failed = 0
+    if os.path.exists(out):
+        os.remove(out)
+    for name, inp, needle in (("conditional UNet without encoder_hidden_states", good,
+                               "encoder_hidden_states"),
+                              ("encoder_hidden_states of the wrong width", ctx_wide,
+                               "encoder_hidden_states"),
+                              ("timestep_cond without time_cond_proj_dim", with_cond,
+                               "timestep_cond")):
+        r = subprocess.run([cli, "forward", "--model", model, "--input", inp, "-o", out],
+                           capture_output=True, text=True)
+        msg = r.stderr.strip()
+        ok = (r.returncode == 1 and needle in msg and len(msg.splitlines()) == 1
+              and not os.path.exists(out))
+        print(f"{'ok  ' if ok else 'FAIL'} {name}: exit {r.returncode}: {msg[:160]}")
+        passed += ok
+        failed += not ok
+    r = subprocess.run([cli, "forward", "--model", model, "--input", ctx_ok, "--dump-blocks",
+                        "-o", out], capture_output=True, text=True)
+    ok = r.returncode == 0 and os.path.exists(out)
+    print(f"{'ok  ' if ok else 'FAIL'} conditional UNet, odd size 3x5: exit {r.returncode} "
+          f"{r.stderr.strip()}")
+    if os.path.exists(out):
+        os.remove(out)
+    return passed + ok, failed + (not ok)
 
 
 if __name__ == "__main__":

@@ -5,6 +5,8 @@
  *   generative forward --model FILE.safetensors --component vae --input IN …
  *                      [--part encode|decode] [--clip-skip K] [--threads N]
  *                      [--dump-blocks] -o OUT.safetensors
+ *                      (a UNet2DConditionModel also reads IN's encoder_hidden_states
+ *                      [N, L, D] and, if present, timestep_cond [N, D'])
  *   generative tokenize [--model DIR] TEXT…
  *
  * Exit status 0 on success; otherwise 1 with a one-line reason on stderr.
@@ -172,6 +174,39 @@ read_nchw (GenSafetensors *st, const char *file, const char *name, int64_t ne[4]
   return data;
 }
 
+/* Tensor NAME of IN as float32 [N, …, WIDTH] with NDIM dims (WIDTH 0: any);
+ * *MID gets the product of the dims between the first and the last. */
+static float *
+read_batched (GenSafetensors *st, const char *file, const char *name, int ndim, int64_t n,
+              int64_t width, int64_t *mid, GError **error)
+{
+  const GenSafetensorsEntry *e = gen_safetensors_find (st, name);
+  float *data;
+
+  if (!e)
+    {
+      g_set_error (error, GEN_ERROR, GEN_ERROR_MISSING, "%s: no tensor '%s'", file, name);
+      return NULL;
+    }
+  if (e->dtype == GEN_DTYPE_OTHER || e->ndim != ndim || e->numel == 0 || e->shape[0] != n
+      || (width > 0 && e->shape[ndim - 1] != width))
+    {
+      g_set_error (error, GEN_ERROR, GEN_ERROR_SHAPE,
+                   "%s: tensor '%s' must be a float tensor of %d dims [%" G_GINT64_FORMAT
+                   ", …, %" G_GINT64_FORMAT "]", file, name, ndim, n, width);
+      return NULL;
+    }
+  *mid = e->numel / (n * e->shape[ndim - 1]);
+  data = g_try_new (float, e->numel);
+  if (!data)
+    {
+      g_set_error (error, GEN_ERROR, GEN_ERROR_NO_MEMORY, "%s: out of memory", file);
+      return NULL;
+    }
+  gen_safetensors_to_f32 (e, data);
+  return data;
+}
+
 static float *
 alloc_tensor (GenTensor *t, int64_t n, int64_t c, int64_t h, int64_t w, GError **error)
 {
@@ -225,9 +260,9 @@ run_forward (int argc, char **argv, GError **error)
   GenArena *arena = NULL;
   GenModelInfo info;
   TensorList outs;
-  float *x = NULL, *ts = NULL, *y = NULL, *z = NULL;
+  float *x = NULL, *ts = NULL, *y = NULL, *z = NULL, *text = NULL, *cond = NULL;
   int32_t *ids = NULL;
-  int64_t ne[4] = { 0 };
+  int64_t ne[4] = { 0 }, text_len = 0, one;
   gboolean ok = FALSE;
 
   tensor_list_init (&outs);
@@ -236,7 +271,9 @@ run_forward (int argc, char **argv, GError **error)
     "Reads tensor 'sample' from IN, runs the UNet (with the timestep) or the VAE part,\n"
     "and writes tensor 'sample' to OUT.  A VAE without --part runs decode(encode(x).mean).\n"
     "A text encoder (CLIPTextModel) reads 'input_ids' [N, T] (I64 or I32) and writes\n"
-    "'last_hidden_state' [N, T, hidden].");
+    "'last_hidden_state' [N, T, hidden].\n"
+    "A UNet2DConditionModel also reads 'encoder_hidden_states' [N, L, D] and, if present,\n"
+    "'timestep_cond' [N, D'] (LCM) from IN.");
   if (!g_option_context_parse (ctx, &argc, &argv, error))
     goto out;
   if (!model_dir || !input || !output)
@@ -275,6 +312,13 @@ run_forward (int argc, char **argv, GError **error)
       || (info.kind == GEN_MODEL_CLIP_TEXT ? !(ids = read_ids (in_st, input, "input_ids", ne, error))
                                            : !(x = read_nchw (in_st, input, "sample", ne, error))))
     goto out;
+  if (info.kind == GEN_MODEL_UNET_COND
+      && (!(text = read_batched (in_st, input, "encoder_hidden_states", 3, ne[0],
+                                info.cross_attention_dim, &text_len, error))
+          || (gen_safetensors_find (in_st, "timestep_cond")
+              && !(cond = read_batched (in_st, input, "timestep_cond", 2, ne[0],
+                                        info.time_cond_proj_dim, &one, error)))))
+    goto out;
   arena = gen_arena_new (0);
   t_loaded = g_get_monotonic_time ();
 
@@ -291,7 +335,7 @@ run_forward (int argc, char **argv, GError **error)
                                        dump ? tap_collect_tokens : NULL, &outs, error))
           goto out;
       }
-    else if (info.kind == GEN_MODEL_UNET)
+    else if (info.kind == GEN_MODEL_UNET || info.kind == GEN_MODEL_UNET_COND)
       {
         const GenSafetensorsEntry *te = gen_safetensors_find (in_st, "timestep");
 
@@ -317,7 +361,10 @@ run_forward (int argc, char **argv, GError **error)
           for (int64_t b = 0; b < ne[0]; b++)
             ts[b] = (float) timestep;
         if (!(y = alloc_tensor (&yt, ne[0], info.out_channels, ne[2], ne[3], error))
-            || !gen_unet_forward (model, &xt, ts, &yt, arena, tap, &outs, error))
+            || (info.kind == GEN_MODEL_UNET
+                ? !gen_unet_forward (model, &xt, ts, &yt, arena, tap, &outs, error)
+                : !gen_unet_cond_forward (model, &xt, ts, text, text_len, cond, &yt, arena, tap,
+                                          &outs, error)))
           goto out;
       }
     else if (part && strcmp (part, "decode") == 0)
@@ -398,6 +445,8 @@ out:
   g_free (y);
   g_free (z);
   g_free (ts);
+  g_free (text);
+  g_free (cond);
   g_free (model_dir);
   g_free (component);
   g_free (input);

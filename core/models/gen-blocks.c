@@ -286,6 +286,26 @@ gen_weights_linear (GenWeights *w, GenLinear *lin, int64_t in, int64_t out, bool
 }
 
 gboolean
+gen_config_unsupported (GenConfig *cfg, const char *class_name, const char *key,
+                        const char *value, GError **error)
+{
+  g_set_error (error, GEN_ERROR, GEN_ERROR_UNSUPPORTED,
+               "%s: %s = %s is not supported by this %s implementation",
+               gen_config_path (cfg), key, value, class_name);
+  return FALSE;
+}
+
+gboolean
+gen_config_check_null (GenConfig *cfg, const char *class_name, const char *const *keys,
+                       guint n, GError **error)
+{
+  for (guint i = 0; i < n; i++)
+    if (gen_config_has (cfg, keys[i]))
+      return gen_config_unsupported (cfg, class_name, keys[i], "(set)", error);
+  return TRUE;
+}
+
+gboolean
 gen_config_check_act (GenConfig *cfg, const char *key, const char *def,
                       bool allow_relu, bool *is_relu, GError **error)
 {

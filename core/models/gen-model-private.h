@@ -117,6 +117,85 @@ void gen_mid_block_forward (const GenMidBlock *m, const GenTensor *x, const floa
 GenTensor gen_downsample_forward (const GenConv2d *conv, const GenTensor *h, GenArena *arena);
 GenTensor gen_upsample_forward (const GenConv2d *conv, const GenTensor *h, GenArena *arena);
 
+/* ---- UNet levels (gen-unet-levels.c) --------------------------------------
+ * The config keys UNet2DModel and UNet2DConditionModel both read, with
+ * diffusers' defaults (IO_DEFAULT in and out channels), checked: as many
+ * block types of each kind as block_out_channels, 1 to GEN_UNET_MAX_LEVELS;
+ * resnet_time_scale_shift "default" or "scale_shift"; channels, groups and
+ * downsample_padding in range.  Clear it whatever the result. */
+#define GEN_UNET_MAX_LEVELS 8
+
+typedef struct
+{
+  gint64   in_ch, out_ch, groups, down_pad, sample_size;
+  double   eps, mid_scale, freq_shift;
+  gboolean center, flip;        /* center_input_sample, flip_sin_to_cos */
+  bool     scale_shift;         /* resnet_time_scale_shift == "scale_shift" */
+  char   **down_types;          /* [n_levels] */
+  char   **up_types;            /* [n_levels] */
+  gint64  *chans;               /* block_out_channels [n_levels] */
+  guint    n_levels;
+} GenUNetConfig;
+
+gboolean gen_unet_config_read (GenConfig *cfg, const char *class_name, gint64 io_default,
+                               GenUNetConfig *c, GError **error);
+void     gen_unet_config_clear (GenUNetConfig *c);
+
+/* One level of a diffusers UNet: the resnets of a {,Attn,CrossAttn}DownBlock2D
+ * or …UpBlock2D and its Downsample2D / Upsample2D; the attention after each
+ * resnet belongs to the model and is run through a GenUNetAttnFunc. */
+
+typedef struct
+{
+  int        n_layers;
+  GenResnet *resnets;          /* [n_layers] */
+  bool       has_downsampler;  /* down blocks: downsamplers.0 (Downsample2D) */
+  GenConv2d  downsampler;      /* its conv: downsamplers.0.conv */
+  bool       has_upsampler;    /* up blocks: upsamplers.0 (Upsample2D) */
+  GenConv2d  upsampler;        /* its conv: upsamplers.0.conv */
+  int64_t    out_ch;
+} GenUNetLevel;
+
+typedef struct
+{
+  int64_t temb_ch;
+  int     groups;
+  float   eps;
+  bool    scale_shift;
+  int     downsample_padding;  /* 0: F.pad (0, 1, 0, 1) before the stride-2 conv */
+} GenUNetLevelArgs;
+
+/* Runs the attention after resnet LAYER on H, in place. */
+typedef void (*GenUNetAttnFunc) (int layer, GenTensor *h, GenArena *arena, gpointer data);
+
+/* Level INDEX of "down_blocks" (or "up_blocks" if UP): N_LAYERS resnets from
+ * IN_CH (down) or from PREV_OUT_CH plus the skips (up) to OUT_CH, and a
+ * resampler when ADD_RESAMPLER. */
+gboolean  gen_unet_level_load (GenWeights *w, GenUNetLevel *l, bool up, int index, int n_layers,
+                               int64_t in_ch, int64_t out_ch, int64_t prev_out_ch,
+                               bool add_resampler, const GenUNetLevelArgs *a, GError **error);
+void      gen_unet_level_clear (GenUNetLevel *l);
+/* Down: every layer's output (and the downsampler's) pushed onto SKIPS.
+ * Up: each layer takes the skip popped from SKIPS; the upsampler goes to the
+ * size of the skip the next level meets when SKIP_SIZE (diffusers'
+ * forwarded upsample size), else doubles.  Both return the new H, in ARENA. */
+GenTensor gen_unet_level_down (const GenUNetLevel *l, GenTensor h, const float *temb_silu,
+                               GenUNetAttnFunc attn, gpointer attn_data, GenTensor *skips,
+                               int *n_skip, GenArena *arena);
+GenTensor gen_unet_level_up (const GenUNetLevel *l, GenTensor h, const float *temb_silu,
+                             GenUNetAttnFunc attn, gpointer attn_data, const GenTensor *skips,
+                             int *n_skip, bool skip_size, GenArena *arena);
+/* TEMB [N, dim] = linear_2 (silu (linear_1 (T_IN))), TEMB_SILU = silu (TEMB). */
+void      gen_unet_time_mlp (const GenLinear *linear_1, const GenLinear *linear_2,
+                             const float *t_in, int64_t n, GenTensor *temb, GenTensor *temb_silu,
+                             GenArena *arena);
+/* H = conv_in (X), on 2 X − 1 when CENTER (center_input_sample). */
+void      gen_unet_conv_in (const GenConv2d *conv, const GenTensor *x, bool center, GenTensor *h,
+                            GenArena *arena);
+/* X and OUT fit the model's channels, the same N, H, W, contiguous. */
+gboolean  gen_unet_check_io (GenModel *m, const GenTensor *x, const GenTensor *out,
+                             GError **error);
+
 /* Calls TAP (if any) with T under the printf-style name. */
 void gen_tap (GenTapFunc tap, gpointer data, const GenTensor *t, const char *fmt, ...)
   G_GNUC_PRINTF (4, 5);
@@ -129,6 +208,7 @@ gboolean gen_config_get_channels (GenConfig *cfg, gint64 groups, gint64 **chans,
 /* ---- the model object ---------------------------------------------------- */
 
 typedef struct _GenUNet GenUNet;
+typedef struct _GenUNetCond GenUNetCond;
 typedef struct _GenVaeKL GenVaeKL;
 typedef struct _GenVaeTiny GenVaeTiny;
 typedef struct _GenClipText GenClipText;
@@ -139,6 +219,7 @@ struct _GenModel
   char        *class_name;
   GenWeights   weights;
   GenUNet     *unet;
+  GenUNetCond *unet_cond;
   GenVaeKL    *vae_kl;
   GenVaeTiny  *vae_tiny;
   GenClipText *clip_text;
@@ -148,6 +229,8 @@ struct _GenModel
 
 gboolean gen_unet_build (GenModel *m, GenConfig *cfg, GError **error);
 void     gen_unet_free (GenUNet *u);
+gboolean gen_unet_cond_build (GenModel *m, GenConfig *cfg, GError **error);
+void     gen_unet_cond_free (GenUNetCond *u);
 gboolean gen_vae_kl_build (GenModel *m, GenConfig *cfg, GError **error);
 void     gen_vae_kl_free (GenVaeKL *v);
 gboolean gen_vae_kl_encode (GenModel *m, const GenTensor *x, GenTensor *mean, GenTensor *logvar,
@@ -167,6 +250,14 @@ gboolean gen_vae_tiny_decode (GenModel *m, const GenTensor *z, GenTensor *out,
 gboolean gen_clip_text_is_config (GenConfig *cfg);
 gboolean gen_clip_text_build (GenModel *m, GenConfig *cfg, GError **error);
 void     gen_clip_text_free (GenClipText *c);
+
+/* Sets GEN_ERROR_UNSUPPORTED "PATH: KEY = VALUE is not supported by this
+ * CLASS_NAME implementation"; returns FALSE. */
+gboolean gen_config_unsupported (GenConfig *cfg, const char *class_name, const char *key,
+                                 const char *value, GError **error);
+/* FALSE (the error above, VALUE "(set)") if any of the N KEYS is set. */
+gboolean gen_config_check_null (GenConfig *cfg, const char *class_name,
+                                const char *const *keys, guint n, GError **error);
 
 /* Config helpers shared by the builders: an activation name must be
  * "silu"/"swish" (or, where the caller allows, "relu"). */

@@ -18,12 +18,14 @@ model_build (GenConfig *cfg, const char *dir, GenSingleFile *sf, GenSingleFilePa
   cls = gen_config_class_name (cfg);
   if (!cls && gen_clip_text_is_config (cfg))
     cls = "CLIPTextModel";
-  if (!cls || (strcmp (cls, "UNet2DModel") != 0 && strcmp (cls, "AutoencoderKL") != 0
-               && strcmp (cls, "AutoencoderTiny") != 0 && strcmp (cls, "CLIPTextModel") != 0))
+  if (!cls || (strcmp (cls, "UNet2DModel") != 0 && strcmp (cls, "UNet2DConditionModel") != 0
+               && strcmp (cls, "AutoencoderKL") != 0 && strcmp (cls, "AutoencoderTiny") != 0
+               && strcmp (cls, "CLIPTextModel") != 0))
     {
       g_set_error (error, GEN_ERROR, GEN_ERROR_UNSUPPORTED,
                    "%s: _class_name %s%s%s is not a supported model (supported: UNet2DModel, "
-                   "AutoencoderKL, AutoencoderTiny, transformers' CLIPTextModel)",
+                   "UNet2DConditionModel, AutoencoderKL, AutoencoderTiny, transformers' "
+                   "CLIPTextModel)",
                    gen_config_path (cfg),
                    cls ? "'" : "", cls ? cls : "is missing and", cls ? "'" : "");
       gen_config_free (cfg);
@@ -44,6 +46,8 @@ model_build (GenConfig *cfg, const char *dir, GenSingleFile *sf, GenSingleFilePa
     }
   if (strcmp (cls, "UNet2DModel") == 0)
     ok = gen_unet_build (m, cfg, error);
+  else if (strcmp (cls, "UNet2DConditionModel") == 0)
+    ok = gen_unet_cond_build (m, cfg, error);
   else if (strcmp (cls, "AutoencoderKL") == 0)
     ok = gen_vae_kl_build (m, cfg, error);
   else if (strcmp (cls, "CLIPTextModel") == 0)
@@ -131,6 +135,7 @@ gen_model_free (GenModel *m)
   if (!m)
     return;
   gen_unet_free (m->unet);
+  gen_unet_cond_free (m->unet_cond);
   gen_vae_kl_free (m->vae_kl);
   gen_vae_tiny_free (m->vae_tiny);
   gen_clip_text_free (m->clip_text);

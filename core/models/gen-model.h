@@ -1,7 +1,7 @@
 /* gen-model.h — diffusers-format models loaded from a folder.
  *
  * A model folder holds config.json ("_class_name": UNet2DModel,
- * AutoencoderKL or AutoencoderTiny) and its weights as
+ * UNet2DConditionModel, AutoencoderKL or AutoencoderTiny) and its weights as
  * diffusion_pytorch_model.safetensors, a sharded
  * diffusion_pytorch_model.safetensors.index.json, or the fp16 variant; or,
  * for a pipeline's text_encoder/, transformers' config.json ("architectures":
@@ -20,6 +20,7 @@ G_BEGIN_DECLS
 typedef enum
 {
   GEN_MODEL_UNET,
+  GEN_MODEL_UNET_COND,   /* UNet2DConditionModel (text-conditioned) */
   GEN_MODEL_VAE_KL,
   GEN_MODEL_VAE_TINY,
   GEN_MODEL_CLIP_TEXT
@@ -40,6 +41,8 @@ typedef struct
   int          vocab_size;        /* CLIPTextModel (out_channels: its hidden_size); else 0 */
   int          max_tokens;        /* CLIPTextModel: max_position_embeddings */
   int          num_layers;        /* CLIPTextModel: num_hidden_layers (clip skip's range) */
+  int          cross_attention_dim; /* UNet2DConditionModel: encoder_hidden_states width */
+  int          time_cond_proj_dim;  /* UNet2DConditionModel: timestep_cond width, 0 if none */
 } GenModelInfo;
 
 typedef struct _GenModel GenModel;
@@ -63,6 +66,14 @@ void      gen_model_get_info (GenModel *model, GenModelInfo *info);
 gboolean gen_unet_forward (GenModel *model, const GenTensor *x, const float *timesteps,
                            GenTensor *out, GenArena *arena,
                            GenTapFunc tap, gpointer tap_data, GError **error);
+
+/* UNet2DConditionModel: OUT [N, out_ch, H, W] = unet (X [N, in_ch, H, W] (any
+ * H, W), TIMESTEPS [N], CTX = encoder_hidden_states [N, CTX_LEN,
+ * cross_attention_dim], TIMESTEP_COND [N, time_cond_proj_dim] or NULL). */
+gboolean gen_unet_cond_forward (GenModel *model, const GenTensor *x, const float *timesteps,
+                                const float *ctx, int64_t ctx_len, const float *timestep_cond,
+                                GenTensor *out, GenArena *arena,
+                                GenTapFunc tap, gpointer tap_data, GError **error);
 
 /* The latent size the VAE encoder gives for an H×W image (any size: the
  * stride-2 convs' arithmetic, as in diffusers); 0 if the image is too small. */

@@ -13,8 +13,9 @@
  * Where they live: gen-parallel.c (threads, parallel-for, the GEMM wrapper),
  * gen-conv.c (conv and linear), gen-winograd.c and gen-winograd-transform.c
  * (3×3 convs), gen-norm.c, gen-elementwise.c (activations), gen-attention.c
- * (softmax, attention), gen-resample.c (resampling and plumbing); what they
- * share among themselves is in gen-ops-private.h.
+ * (softmax, attention), gen-geglu.c (the transformers' gated GELU),
+ * gen-resample.c (resampling and plumbing); what they share among themselves
+ * is in gen-ops-private.h.
  */
 #pragma once
 
@@ -145,6 +146,14 @@ void gen_attention (const float *q, int ldq, const float *k, int ldk,
                     const float *v, int ldv, float *o, int ldo,
                     int64_t lq, int64_t lk, int64_t d, int64_t dv,
                     float scale, GenArena *scratch);
+
+/* Y[rows, dim] = X[:, :dim] · gelu (X[:, dim:]) for X [rows, 2 · dim]
+ * (GEGLU; exact erf GELU).  Y must not overlap X. */
+void gen_geglu (const float *x, float *y, int64_t rows, int64_t dim);
+
+/* Nearest resizing of X into Y's H×W (same N, C), index rule as PyTorch's
+ * F.interpolate (mode="nearest", size=…). */
+void gen_resize_nearest (const GenTensor *x, GenTensor *y);
 
 /* Nearest upsampling by an integer factor. */
 void gen_upsample_nearest (const GenTensor *x, GenTensor *y, int factor);

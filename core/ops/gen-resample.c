@@ -1,6 +1,6 @@
-/* gen-resample.c — resampling (nearest upsampling, average pooling) and
- * plumbing: the timestep embedding, channel concatenation and per-channel
- * bias. */
+/* gen-resample.c — resampling (nearest upsampling and resizing, average
+ * pooling) and plumbing: the timestep embedding, channel concatenation and
+ * per-channel bias. */
 #include "gen-ops.h"
 
 #include <math.h>
@@ -31,6 +31,52 @@ gen_upsample_nearest (const GenTensor *x, GenTensor *y, int factor)
             memcpy (row + f * w * factor, row, sizeof (float) * w * factor);
         }
     }
+}
+
+/* ATen's nearest_idx: identity at the same size, i >> 1 at twice the size,
+ * else min (floor (i · (float) in / out), in − 1) in float. */
+static int64_t
+nearest_src (int64_t i, int64_t in, int64_t out)
+{
+  float scale;
+  int64_t s;
+
+  if (out == in)
+    return i;
+  if (out == 2 * in)
+    return i >> 1;
+  scale = (float) in / (float) out;
+  s = (int64_t) floorf ((float) i * scale);
+  return MIN (s, in - 1);
+}
+
+void
+gen_resize_nearest (const GenTensor *x, GenTensor *y)
+{
+  int64_t h = x->ne[2], w = x->ne[3], oh = y->ne[2], ow = y->ne[3];
+  int64_t *cols;
+
+  g_return_if_fail (y->ne[0] == x->ne[0] && y->ne[1] == x->ne[1] && oh > 0 && ow > 0);
+  g_return_if_fail (gen_tensor_is_contiguous (x) && gen_tensor_is_contiguous (y));
+  if (!x->data || !y->data)
+    return;
+  cols = g_new (int64_t, ow);
+  for (int64_t ox = 0; ox < ow; ox++)
+    cols[ox] = nearest_src (ox, w, ow);
+  for (int64_t p = 0; p < x->ne[0] * x->ne[1]; p++)
+    {
+      const float *src = x->data + p * h * w;
+      float *dst = y->data + p * oh * ow;
+
+      for (int64_t oy = 0; oy < oh; oy++)
+        {
+          const float *row = src + nearest_src (oy, h, oh) * w;
+
+          for (int64_t ox = 0; ox < ow; ox++)
+            dst[oy * ow + ox] = row[cols[ox]];
+        }
+    }
+  g_free (cols);
 }
 
 void

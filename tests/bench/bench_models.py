@@ -5,7 +5,7 @@ on the same weights and input, in the same run.
 
     /usr/bin/python3 tests/bench/bench_models.py --cli build/core/generative \
         [--gemm build/tests/bench/bench-gemm] [--threads 1,2] \
-        [--models cifar10,celebahq,embedded-512,sd-vae-encode-512,sd-vae-decode-512] \
+        [--models cifar10,celebahq,embedded-512,sd-vae-encode-512,sd-vae-decode-512,sd15-unet] \
         [--csv FILE]
 
 Models: the google/ddpm-cifar10-32 and ddpm-celebahq-256 shapes, the embedded
@@ -13,7 +13,9 @@ default UNet's shape (weights/generative-unet/config.json) at any size
 "embedded-N", and the VAEs' encoder and decoder at N×N: "sd-vae-encode-N" /
 "sd-vae-decode-N" (Stable Diffusion's AutoencoderKL shape, 83.7 M parameters)
 and "vae-encode-N" / "vae-decode-N" (the embedded VAE's shape, when
-weights/generative-vae exists).  All with random weights (speed does not
+weights/generative-vae exists); "sd15-unet" / "sd15-unet-N": Stable Diffusion
+1.5's UNet2DConditionModel (859.5 M parameters) at a 64×64 (N×N) latent,
+batch 2 (classifier-free guidance's two halves), 77 text tokens of 768.  All with random weights (speed does not
 depend on their values), the same for both sides.
 
 Prints, per model and thread count: our time, PyTorch's, the ratio
@@ -38,6 +40,7 @@ import torch  # noqa: E402
 
 import models  # noqa: E402
 import st  # noqa: E402
+import unet_cond  # noqa: E402
 
 # google/ddpm-cifar10-32's config.json (35.7 M parameters)
 CIFAR10 = {
@@ -63,6 +66,17 @@ SD_VAE = {
     "down_block_types": ["DownEncoderBlock2D"] * 4, "up_block_types": ["UpDecoderBlock2D"] * 4,
     "act_fn": "silu", "sample_size": 256, "scaling_factor": 0.18215,
 }
+# runwayml/stable-diffusion-v1-5's unet/config.json
+SD15_UNET = {
+    "_class_name": "UNet2DConditionModel", "sample_size": 64, "in_channels": 4, "out_channels": 4,
+    "block_out_channels": [320, 640, 1280, 1280], "layers_per_block": 2,
+    "down_block_types": ["CrossAttnDownBlock2D", "CrossAttnDownBlock2D", "CrossAttnDownBlock2D",
+                         "DownBlock2D"],
+    "up_block_types": ["UpBlock2D", "CrossAttnUpBlock2D", "CrossAttnUpBlock2D", "CrossAttnUpBlock2D"],
+    "cross_attention_dim": 768, "attention_head_dim": 8, "norm_num_groups": 32, "norm_eps": 1e-5,
+    "act_fn": "silu", "center_input_sample": False, "downsample_padding": 1, "flip_sin_to_cos": True,
+    "freq_shift": 0, "mid_block_scale_factor": 1,
+}
 ROOT = os.path.join(HERE, "..", "..")
 
 
@@ -84,6 +98,10 @@ def resolve(name):
     if m:
         n = int(m.group(1))
         return folder_config("generative-unet"), (1, 3, n, n), None, "embedded UNet"
+    m = re.fullmatch(r"sd15-unet(?:-(\d+))?", name)
+    if m:
+        n = int(m.group(1) or 64)
+        return SD15_UNET, (2, 4, n, n), None, "SD 1.5 UNet"
     m = re.fullmatch(r"(sd-vae|vae)-(encode|decode)-(\d+)", name)
     if m:
         cfg = SD_VAE if m.group(1) == "sd-vae" else folder_config("generative-vae")
@@ -109,6 +127,11 @@ def count_flops(fn, model):
         b, c, h, w = inp[0].shape
         flops[0] += 2 * 2 * b * (h * w) ** 2 * c  # QKᵀ and ·V
 
+    def xattn_hook(m, inp, out):
+        b, lq, _ = inp[0].shape
+        lk = inp[1].shape[1] if len(inp) > 1 and inp[1] is not None else lq
+        flops[0] += 2 * 2 * b * lq * lk * m.inner_dim
+
     hooks = []
     for m in model.modules():
         if isinstance(m, torch.nn.Conv2d):
@@ -117,6 +140,8 @@ def count_flops(fn, model):
             hooks.append(m.register_forward_hook(lin_hook))
         elif isinstance(m, models.Attention):
             hooks.append(m.register_forward_hook(attn_hook))
+        elif isinstance(m, unet_cond.CrossAttention):
+            hooks.append(m.register_forward_hook(xattn_hook))
     with torch.no_grad():
         fn()
     for h in hooks:
@@ -182,7 +207,8 @@ def main():
     with tempfile.TemporaryDirectory() as tmp:
         for name in args.models.split(","):
             config, shape, part, label = resolve(name)
-            model = models.build(config, seed=0)
+            cond_unet = config["_class_name"] == "UNet2DConditionModel"
+            model = (unet_cond if cond_unet else models).build(config, seed=0)
             folder = os.path.join(tmp, name)
             model.save_pretrained(folder)
             n_params = sum(p.numel() for p in model.parameters())
@@ -190,8 +216,15 @@ def main():
             x = torch.randn(*shape)
             t = torch.tensor([500.0])
             inp = os.path.join(tmp, name + "-in.safetensors")
-            st.save(inp, {"sample": x})
-            if part:
+            inputs = {"sample": x}
+            if cond_unet:
+                ctx = torch.randn(shape[0], 77, config["cross_attention_dim"])
+                inputs["encoder_hidden_states"] = ctx
+            st.save(inp, inputs)
+            if cond_unet:
+                def fn():
+                    return model(x, t, ctx)
+            elif part:
                 def fn():
                     return model(x, part)
             else:

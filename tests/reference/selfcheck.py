@@ -47,6 +47,7 @@ import torch.nn.functional as F  # noqa: E402
 import clip_text  # noqa: E402
 import models  # noqa: E402
 import st  # noqa: E402
+import unet_cond  # noqa: E402
 
 TAESD = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", "..", "shared", "weights",
                      "taesd")
@@ -155,6 +156,50 @@ def check_models(tmp):
                       "%s legacy: query/key/value/proj_attn (+ group_norm kept) in the file" % name)
         sd = models.build(cfg, seed=7).state_dict()
         check(all(float(v.abs().sum()) > 0 for v in sd.values()), "%s: no all-zero parameter" % name)
+
+
+def check_unet_cond(tmp):
+    """UNet2DConditionModel: save / reload round trips, and the structure read
+    from the diffusers sources (head counts, projections, cond_proj, refusals)."""
+    cfg = {"block_out_channels": [8, 16], "norm_num_groups": 4, "layers_per_block": 1,
+           "down_block_types": ["CrossAttnDownBlock2D", "DownBlock2D"],
+           "up_block_types": ["UpBlock2D", "CrossAttnUpBlock2D"], "cross_attention_dim": 12,
+           "attention_head_dim": 2, "time_cond_proj_dim": 3}
+    x, ctx, cond = torch.randn(2, 4, 5, 7), torch.randn(2, 3, 12), torch.randn(2, 3)
+    for variant in ("f32", "bf16", "sharded"):
+        m = unet_cond.build(cfg, seed=5)
+        folder = os.path.join(tmp, "ucond-" + variant)
+        m.save_pretrained(folder, dtype="BF16" if variant == "bf16" else "F32", sharded=variant == "sharded")
+        with torch.no_grad():
+            ref, ref_taps = m.forward_taps(x, torch.tensor([3.0, 900.0]), ctx, cond)
+            out, taps = unet_cond.load_pretrained(folder).forward_taps(x, torch.tensor([3.0, 900.0]), ctx, cond)
+        check(torch.equal(ref, out) and all(torch.equal(ref_taps[k], taps[k]) for k in taps),
+              "UNet2DConditionModel %s: reloaded model gives the identical output and taps" % variant)
+    m = unet_cond.UNet2DConditionModel.from_config(dict(cfg, attention_head_dim=[1, 4]))
+    t = m.down_blocks[0].attentions[0].transformer_blocks[0]
+    check(t.attn1.heads == 1 and t.attn1.dim_head == 8 and m.up_blocks[1].attentions[0]
+          .transformer_blocks[0].attn1.heads == 1 and m.mid_block.attentions[0].transformer_blocks[0]
+          .attn1.heads == 4, "attention_head_dim is the head count per level (reversed for the up blocks)")
+    sd = m.state_dict()
+    check(sd["down_blocks.0.attentions.0.proj_in.weight"].shape == (8, 8, 1, 1)
+          and "down_blocks.0.attentions.0.transformer_blocks.0.attn2.to_q.bias" not in sd
+          and sd["down_blocks.0.attentions.0.transformer_blocks.0.attn2.to_k.weight"].shape == (8, 12)
+          and sd["down_blocks.0.attentions.0.transformer_blocks.0.ff.net.0.proj.weight"].shape == (64, 8)
+          and sd["time_embedding.cond_proj.weight"].shape == (8, 3)
+          and "time_embedding.cond_proj.bias" not in sd,
+          "conv proj_in, q/k/v without bias, K/V from the cross dim, GEGLU 2x4 dim, cond_proj no bias")
+    m = unet_cond.UNet2DConditionModel.from_config(dict(cfg, use_linear_projection=True))
+    check(m.state_dict()["down_blocks.0.attentions.0.proj_in.weight"].shape == (8, 8),
+          "use_linear_projection: proj_in/out are Linear")
+    for bad in ({"addition_embed_type": "text_time"}, {"only_cross_attention": True},
+                {"transformer_layers_per_block": 2}, {"num_attention_heads": 2},
+                {"class_embed_type": "timestep"}, {"mid_block_type": "UNetMidBlock2DSimpleCrossAttn"}):
+        try:
+            unet_cond.UNet2DConditionModel.from_config(dict(cfg, **bad))
+            refused = False
+        except (NotImplementedError, ValueError):
+            refused = True
+        check(refused, "UNet2DConditionModel refuses %r" % (bad,))
 
 
 def check_pins():
@@ -294,6 +339,7 @@ def main():
     with tempfile.TemporaryDirectory(prefix="reference-selfcheck-") as tmp:
         check_st(tmp)
         check_models(tmp)
+        check_unet_cond(tmp)
         check_pins()
         check_clip(tmp)
     print("%d failed" % len(failures))
