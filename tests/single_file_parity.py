@@ -1,5 +1,5 @@
 #!/usr/bin/python3
-"""A tiny SD 1.x pipeline written twice: as diffusers folders (vae/,
+"""A tiny SD 1.x pipeline written twice: as diffusers folders (unet/, vae/,
 text_encoder/) and as one single-file checkpoint in the original layout
 (tests/reference/ldm_layout.py).  `generative forward` on each component of
 each must write the same bytes (cmp), in F32 and in F16.
@@ -25,6 +25,7 @@ try:
     import torch
     import ldm_layout  # noqa: E402
     import st  # noqa: E402
+    import unet_cond  # noqa: E402
 except ImportError:
     sys.exit(1 if os.environ.get("GENERATIVE_REQUIRE_REFERENCE") == "1" else 77)
 
@@ -32,6 +33,13 @@ VAE_CONFIG = {"_class_name": "AutoencoderKL", "block_out_channels": [32, 64],
               "down_block_types": ["DownEncoderBlock2D"] * 2,
               "up_block_types": ["UpDecoderBlock2D"] * 2, "layers_per_block": 1,
               "latent_channels": 4, "norm_num_groups": 32}
+# what the single file implies for these shapes (layers_per_block 2, 8 heads)
+UNET_CONFIG = {"_class_name": "UNet2DConditionModel", "in_channels": 4, "out_channels": 4,
+               "block_out_channels": [32, 64],
+               "down_block_types": ["CrossAttnDownBlock2D", "DownBlock2D"],
+               "up_block_types": ["UpBlock2D", "CrossAttnUpBlock2D"], "layers_per_block": 2,
+               "attention_head_dim": 8, "cross_attention_dim": 16, "norm_num_groups": 32,
+               "sample_size": 64}
 TEXT_CONFIG = {"architectures": ["CLIPTextModel"], "model_type": "clip_text_model",
                "vocab_size": 13, "hidden_size": 128, "intermediate_size": 160,
                "num_hidden_layers": 2, "num_attention_heads": 2,
@@ -120,21 +128,27 @@ def main():
     args = ap.parse_args()
     g = torch.Generator().manual_seed(5)
     vae, text = vae_weights(g), text_weights(g)
+    unet = {k: v.detach() for k, v in unet_cond.build(UNET_CONFIG, seed=3).state_dict().items()}
     sample = torch.rand(1, 3, 16, 16, generator=g) * 2 - 1
     ids = torch.tensor([[12, 3, 5, 7, 12, 12, 12], [12, 1, 12, 12, 12, 12, 12]])
     failed = 0
     with tempfile.TemporaryDirectory() as tmp:
         st.save(os.path.join(tmp, "sample.safetensors"), {"sample": sample})
         st.save(os.path.join(tmp, "ids.safetensors"), {"input_ids": ids})
+        st.save(os.path.join(tmp, "latents.safetensors"),
+                {"sample": torch.randn(1, 4, 8, 8, generator=g),
+                 "timestep": torch.tensor([501.0]),
+                 "encoder_hidden_states": torch.randn(1, 5, 16, generator=g)})
         for dtype in ("F32", "F16"):
             pipe = os.path.join(tmp, "pipe-" + dtype)
             folder(os.path.join(pipe, "vae"), VAE_CONFIG, vae, dtype)
             folder(os.path.join(pipe, "text_encoder"), TEXT_CONFIG, text, dtype)
-            single = dict(ldm_layout.vae_to_ldm(vae), **ldm_layout.text_to_ldm(text))
-            single["model.diffusion_model.input_blocks.0.0.weight"] = torch.zeros(32, 4, 3, 3)
+            folder(os.path.join(pipe, "unet"), UNET_CONFIG, unet, dtype)
+            single = dict(ldm_layout.vae_to_ldm(vae), **ldm_layout.text_to_ldm(text),
+                          **ldm_layout.unet_to_ldm(unet))
             one = os.path.join(tmp, f"sd-{dtype}.safetensors")
             st.save(one, single, dtype=dtype)
-            for comp, inp in (("vae", "sample"), ("text_encoder", "ids")):
+            for comp, inp in (("vae", "sample"), ("text_encoder", "ids"), ("unet", "latents")):
                 outs = []
                 for model in (pipe, one):
                     out = os.path.join(tmp, f"{comp}-{dtype}-{len(outs)}.safetensors")

@@ -1,10 +1,12 @@
 #!/usr/bin/python3
 """Diffusers names -> the original CompVis/LDM names of a single-file Stable
-Diffusion 1.x checkpoint, for the VAE and the CLIP text encoder: the inverse
+Diffusion 1.x checkpoint, for the UNet, the VAE and the CLIP text encoder: the inverse
 of what diffusers' single-file loader applies, written independently of the
 C key map (core/io/gen-single-file.c) so each checks the other.
 
 Public functions
+  unet_to_ldm(sd)  -> {ldm name: tensor}  (UNet2DConditionModel with
+                      layers_per_block 2, as SD 1.x)
   vae_to_ldm(sd)   -> {ldm name: tensor}  (diffusers AutoencoderKL state dict;
                       the mid attention's linears become 1x1 convs)
   text_to_ldm(sd)  -> {ldm name: tensor}  (transformers CLIPTextModel)
@@ -12,6 +14,7 @@ Public functions
 
 import re
 
+UNET = "model.diffusion_model."
 VAE = "first_stage_model."
 TEXT = "cond_stage_model.transformer."
 
@@ -55,3 +58,45 @@ def vae_to_ldm(sd):
 
 def text_to_ldm(sd):
     return {TEXT + k: t for k, t in sd.items() if k.startswith("text_model.")}
+
+
+_RES = {"norm1": "in_layers.0", "conv1": "in_layers.2", "time_emb_proj": "emb_layers.1",
+        "norm2": "out_layers.0", "conv2": "out_layers.3", "conv_shortcut": "skip_connection"}
+_TOP = {"conv_in": "input_blocks.0.0", "time_embedding.linear_1": "time_embed.0",
+        "time_embedding.linear_2": "time_embed.2", "conv_norm_out": "out.0", "conv_out": "out.2"}
+
+
+def _res(rest):
+    head, _, tail = rest.rpartition(".")
+    return f"{_RES[head]}.{tail}"
+
+
+def unet_to_ldm(sd):
+    attn_up = {int(k.split(".")[1]) for k in sd if re.match(r"up_blocks\.\d+\.attentions\.", k)}
+    out = {}
+    for name, t in sd.items():
+        head, _, tail = name.rpartition(".")
+        m = None
+        if head in _TOP:
+            ldm = f"{_TOP[head]}.{tail}"
+        elif (m := re.match(r"down_blocks\.(\d+)\.resnets\.(\d+)\.(.*)$", name)):
+            ldm = f"input_blocks.{3 * int(m[1]) + int(m[2]) + 1}.0.{_res(m[3])}"
+        elif (m := re.match(r"down_blocks\.(\d+)\.attentions\.(\d+)\.(.*)$", name)):
+            ldm = f"input_blocks.{3 * int(m[1]) + int(m[2]) + 1}.1.{m[3]}"
+        elif (m := re.match(r"down_blocks\.(\d+)\.downsamplers\.0\.conv\.(.*)$", name)):
+            ldm = f"input_blocks.{3 * int(m[1]) + 3}.0.op.{m[2]}"
+        elif (m := re.match(r"mid_block\.resnets\.(\d+)\.(.*)$", name)):
+            ldm = f"middle_block.{2 * int(m[1])}.{_res(m[2])}"
+        elif (m := re.match(r"mid_block\.attentions\.0\.(.*)$", name)):
+            ldm = f"middle_block.1.{m[1]}"
+        elif (m := re.match(r"up_blocks\.(\d+)\.resnets\.(\d+)\.(.*)$", name)):
+            ldm = f"output_blocks.{3 * int(m[1]) + int(m[2])}.0.{_res(m[3])}"
+        elif (m := re.match(r"up_blocks\.(\d+)\.attentions\.(\d+)\.(.*)$", name)):
+            ldm = f"output_blocks.{3 * int(m[1]) + int(m[2])}.1.{m[3]}"
+        elif (m := re.match(r"up_blocks\.(\d+)\.upsamplers\.0\.conv\.(.*)$", name)):
+            slot = 2 if int(m[1]) in attn_up else 1
+            ldm = f"output_blocks.{3 * int(m[1]) + 2}.{slot}.conv.{m[2]}"
+        else:
+            raise AssertionError(name)
+        out[UNET + ldm] = t
+    return out
