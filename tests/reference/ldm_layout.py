@@ -73,30 +73,32 @@ def _res(rest):
 
 def unet_to_ldm(sd):
     attn_up = {int(k.split(".")[1]) for k in sd if re.match(r"up_blocks\.\d+\.attentions\.", k)}
+    rules = [
+        (r"down_blocks\.(\d+)\.resnets\.(\d+)\.(.*)",
+         lambda m: f"input_blocks.{3 * int(m[1]) + int(m[2]) + 1}.0.{_res(m[3])}"),
+        (r"down_blocks\.(\d+)\.attentions\.(\d+)\.(.*)",
+         lambda m: f"input_blocks.{3 * int(m[1]) + int(m[2]) + 1}.1.{m[3]}"),
+        (r"down_blocks\.(\d+)\.downsamplers\.0\.conv\.(.*)",
+         lambda m: f"input_blocks.{3 * int(m[1]) + 3}.0.op.{m[2]}"),
+        (r"mid_block\.resnets\.(\d+)\.(.*)", lambda m: f"middle_block.{2 * int(m[1])}.{_res(m[2])}"),
+        (r"mid_block\.attentions\.0\.(.*)", lambda m: f"middle_block.1.{m[1]}"),
+        (r"up_blocks\.(\d+)\.resnets\.(\d+)\.(.*)",
+         lambda m: f"output_blocks.{3 * int(m[1]) + int(m[2])}.0.{_res(m[3])}"),
+        (r"up_blocks\.(\d+)\.attentions\.(\d+)\.(.*)",
+         lambda m: f"output_blocks.{3 * int(m[1]) + int(m[2])}.1.{m[3]}"),
+        # the level's last block: [resnet, upsample] or [resnet, attention, upsample]
+        (r"up_blocks\.(\d+)\.upsamplers\.0\.conv\.(.*)",
+         lambda m: f"output_blocks.{3 * int(m[1]) + 2}.{2 if int(m[1]) in attn_up else 1}.conv.{m[2]}"),
+    ]
     out = {}
     for name, t in sd.items():
         head, _, tail = name.rpartition(".")
-        m = None
-        if head in _TOP:
-            ldm = f"{_TOP[head]}.{tail}"
-        elif (m := re.match(r"down_blocks\.(\d+)\.resnets\.(\d+)\.(.*)$", name)):
-            ldm = f"input_blocks.{3 * int(m[1]) + int(m[2]) + 1}.0.{_res(m[3])}"
-        elif (m := re.match(r"down_blocks\.(\d+)\.attentions\.(\d+)\.(.*)$", name)):
-            ldm = f"input_blocks.{3 * int(m[1]) + int(m[2]) + 1}.1.{m[3]}"
-        elif (m := re.match(r"down_blocks\.(\d+)\.downsamplers\.0\.conv\.(.*)$", name)):
-            ldm = f"input_blocks.{3 * int(m[1]) + 3}.0.op.{m[2]}"
-        elif (m := re.match(r"mid_block\.resnets\.(\d+)\.(.*)$", name)):
-            ldm = f"middle_block.{2 * int(m[1])}.{_res(m[2])}"
-        elif (m := re.match(r"mid_block\.attentions\.0\.(.*)$", name)):
-            ldm = f"middle_block.1.{m[1]}"
-        elif (m := re.match(r"up_blocks\.(\d+)\.resnets\.(\d+)\.(.*)$", name)):
-            ldm = f"output_blocks.{3 * int(m[1]) + int(m[2])}.0.{_res(m[3])}"
-        elif (m := re.match(r"up_blocks\.(\d+)\.attentions\.(\d+)\.(.*)$", name)):
-            ldm = f"output_blocks.{3 * int(m[1]) + int(m[2])}.1.{m[3]}"
-        elif (m := re.match(r"up_blocks\.(\d+)\.upsamplers\.0\.conv\.(.*)$", name)):
-            slot = 2 if int(m[1]) in attn_up else 1
-            ldm = f"output_blocks.{3 * int(m[1]) + 2}.{slot}.conv.{m[2]}"
-        else:
-            raise AssertionError(name)
+        ldm = f"{_TOP[head]}.{tail}" if head in _TOP else None
+        for pattern, fn in rules if ldm is None else ():
+            m = re.fullmatch(pattern, name)
+            if m:
+                ldm = fn(m)
+                break
+        assert ldm, name
         out[UNET + ldm] = t
     return out
