@@ -3,8 +3,7 @@
  *   generative demo [PHOTO] [-o before-after.png]
  *   generative generate|denoise|inpaint|vary|vae|interpolate [OPTIONS] [IN…] -o OUT
  *   generative forward --model DIR --input IN.safetensors [--timestep T]
- *                      (a UNet2DConditionModel also reads IN's encoder_hidden_states
- *                      [N, L, D] and, if present, timestep_cond [N, D'])
+ *   generative forward --model FILE.safetensors --component vae --input IN …
  *                      [--part encode|decode] [--clip-skip K] [--threads N]
  *                      [--dump-blocks] -o OUT.safetensors
  *                      (a UNet2DConditionModel also reads IN's encoder_hidden_states
@@ -234,14 +233,18 @@ alloc_tensor (GenTensor *t, int64_t n, int64_t c, int64_t h, int64_t w, GError *
 static gboolean
 run_forward (int argc, char **argv, GError **error)
 {
-  char *model_dir = NULL, *input = NULL, *output = NULL, *part = NULL;
+  char *model_dir = NULL, *input = NULL, *output = NULL, *part = NULL, *component = NULL;
   double timestep = 0.0;
   int threads = 0, repeat = 1, clip_skip = 0;
   gboolean dump = FALSE, help = FALSE;
   gint64 t_start = g_get_monotonic_time (), t_loaded;
   double best_ms = 1e30, sum_ms = 0.0;
   GOptionEntry entries[] = {
-    { "model", 0, 0, G_OPTION_ARG_FILENAME, &model_dir, "diffusers model folder", "DIR" },
+    { "model", 0, 0, G_OPTION_ARG_FILENAME, &model_dir,
+      "diffusers model folder, or a pipeline folder or single-file checkpoint with --component",
+      "DIR" },
+    { "component", 0, 0, G_OPTION_ARG_STRING, &component,
+      "the pipeline's unet, vae or text_encoder", "NAME" },
     { "input", 0, 0, G_OPTION_ARG_FILENAME, &input, "input tensors (tensor 'sample', NCHW)", "IN" },
     { "timestep", 0, 0, G_OPTION_ARG_DOUBLE, &timestep,
       "UNet timestep (a tensor 'timestep' [N] in IN wins)", "T" },
@@ -308,7 +311,7 @@ run_forward (int argc, char **argv, GError **error)
     }
   gen_set_threads (threads > 0 ? threads : (int) g_get_num_processors ());
 
-  if (!(model = gen_model_load (model_dir, error)))
+  if (!(model = gen_model_load_component (model_dir, component, error)))
     goto out;
   gen_model_get_info (model, &info);
   if (clip_skip != 0 && info.kind != GEN_MODEL_CLIP_TEXT)
@@ -455,6 +458,7 @@ out:
   g_free (text);
   g_free (cond);
   g_free (model_dir);
+  g_free (component);
   g_free (input);
   g_free (output);
   g_free (part);

@@ -65,9 +65,21 @@ gen_weights_open (GenWeights *w, const char *dir, GError **error)
 }
 
 void
+gen_weights_open_single (GenWeights *w, GenSingleFile *sf, GenSingleFilePart part)
+{
+  memset (w, 0, sizeof *w);
+  w->single = gen_single_file_ref (sf);
+  w->part = part;
+  w->where = g_strdup (gen_single_file_where (sf));
+  w->owned = g_ptr_array_new_with_free_func (g_free);
+  w->keeps = g_ptr_array_new_with_free_func (gen_conv2d_keep_free);
+}
+
+void
 gen_weights_clear (GenWeights *w)
 {
   g_clear_pointer (&w->st, gen_safetensors_free);
+  g_clear_pointer (&w->single, gen_single_file_unref);
   g_clear_pointer (&w->owned, g_ptr_array_unref);
   g_clear_pointer (&w->keeps, g_ptr_array_unref);
   g_clear_pointer (&w->where, g_free);
@@ -102,19 +114,35 @@ shape_matches (int ndim, const int64_t *shape, int fdim, const int64_t *fshape)
   return TRUE;
 }
 
+/* NAME (a diffusers name) in the folder's file or through the single
+ * file's key map. */
+static const GenSafetensorsEntry *
+weights_find (GenWeights *w, const char *name)
+{
+  return w->single ? gen_single_file_find (w->single, w->part, name)
+                   : gen_safetensors_find (w->st, name);
+}
+
 static gboolean
 weights_get_v (GenWeights *w, GenTensor *out, int ndim, const int64_t *shape,
                GError **error, const char *fmt, va_list ap)
 {
   char *name = g_strdup_vprintf (fmt, ap);
-  const GenSafetensorsEntry *e = gen_safetensors_find (w->st, name);
+  const GenSafetensorsEntry *e = weights_find (w, name);
   int64_t ne[4] = { 1, 1, 1, 1 };
   float *data;
 
   if (!e)
     {
-      g_set_error (error, GEN_ERROR, GEN_ERROR_MISSING,
-                   "%s: tensor '%s' is missing", w->where, name);
+      char *orig = w->single ? gen_single_file_map (w->single, w->part, name) : NULL;
+
+      if (orig)
+        g_set_error (error, GEN_ERROR, GEN_ERROR_MISSING,
+                     "%s: tensor '%s' (diffusers' '%s') is missing", w->where, orig, name);
+      else
+        g_set_error (error, GEN_ERROR, GEN_ERROR_MISSING,
+                     "%s: tensor '%s' is missing", w->where, name);
+      g_free (orig);
       g_free (name);
       return FALSE;
     }
@@ -124,7 +152,7 @@ weights_get_v (GenWeights *w, GenTensor *out, int ndim, const int64_t *shape,
 
       g_set_error (error, GEN_ERROR, GEN_ERROR_SHAPE,
                    "%s: tensor '%s' is %s %s, expected F32/F16/BF16 %s",
-                   e->file ? e->file : w->where, name, e->dtype_name, got, want);
+                   e->file ? e->file : w->where, e->name, e->dtype_name, got, want);
       g_free (want);
       g_free (got);
       g_free (name);
@@ -178,7 +206,7 @@ gen_weights_has (GenWeights *w, const char *fmt, ...)
   va_start (ap, fmt);
   name = g_strdup_vprintf (fmt, ap);
   va_end (ap);
-  has = gen_safetensors_find (w->st, name) != NULL;
+  has = weights_find (w, name) != NULL;
   g_free (name);
   return has;
 }

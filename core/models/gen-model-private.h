@@ -7,6 +7,7 @@
 #include "gen-config.h"
 #include "gen-ops.h"
 #include "gen-safetensors.h"
+#include "gen-single-file.h"
 
 #include <stdbool.h>
 
@@ -17,6 +18,8 @@ G_BEGIN_DECLS
 typedef struct
 {
   GenSafetensors *st;
+  GenSingleFile  *single;   /* or a single-file checkpoint seen through its key map (a ref) */
+  GenSingleFilePart part;   /* which component of SINGLE */
   GPtrArray      *owned;    /* converted float buffers (g_free) */
   GPtrArray      *keeps;    /* the convs' Winograd slots (gen_conv2d_keep_free) */
   char           *where;    /* the weights file, for messages */
@@ -24,6 +27,8 @@ typedef struct
 } GenWeights;
 
 gboolean gen_weights_open (GenWeights *w, const char *dir, GError **error);
+/* PART of the single-file checkpoint SF, looked up by diffusers names. */
+void     gen_weights_open_single (GenWeights *w, GenSingleFile *sf, GenSingleFilePart part);
 void     gen_weights_clear (GenWeights *w);
 
 /* Fetches NAME (printf-style) with exactly the expected shape (dims of

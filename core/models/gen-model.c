@@ -5,25 +5,15 @@
 
 #include <string.h>
 
-GenModel *
-gen_model_load (const char *dir, GError **error)
+/* Builds the model CFG describes on the weights of the folder DIR or, if SF
+ * is set, of PART of that single file; takes CFG. */
+static GenModel *
+model_build (GenConfig *cfg, const char *dir, GenSingleFile *sf, GenSingleFilePart part,
+             GError **error)
 {
   GenModel *m;
-  GenConfig *cfg;
-  char *cfg_path;
   const char *cls;
   gboolean ok;
-
-  if (!g_file_test (dir, G_FILE_TEST_IS_DIR))
-    {
-      g_set_error (error, GEN_ERROR, GEN_ERROR_IO, "%s: not a folder", dir);
-      return NULL;
-    }
-  cfg_path = g_build_filename (dir, "config.json", NULL);
-  cfg = gen_config_load (cfg_path, error);
-  g_free (cfg_path);
-  if (!cfg)
-    return NULL;
 
   cls = gen_config_class_name (cfg);
   if (!cls && gen_clip_text_is_config (cfg))
@@ -45,7 +35,9 @@ gen_model_load (const char *dir, GError **error)
   m->class_name = g_strdup (cls);
   m->info.class_name = m->class_name;
   m->info.scaling_factor = 1.0f;
-  if (!gen_weights_open (&m->weights, dir, error))
+  if (sf)
+    gen_weights_open_single (&m->weights, sf, part);
+  else if (!gen_weights_open (&m->weights, dir, error))
     {
       gen_config_free (cfg);
       gen_model_free (m);
@@ -68,6 +60,71 @@ gen_model_load (const char *dir, GError **error)
       return NULL;
     }
   m->info.n_params = m->weights.n_params;
+  return m;
+}
+
+GenModel *
+gen_model_load (const char *dir, GError **error)
+{
+  GenConfig *cfg;
+  char *cfg_path;
+
+  if (!g_file_test (dir, G_FILE_TEST_IS_DIR))
+    {
+      g_set_error (error, GEN_ERROR, GEN_ERROR_IO, "%s: not a folder", dir);
+      return NULL;
+    }
+  cfg_path = g_build_filename (dir, "config.json", NULL);
+  cfg = gen_config_load (cfg_path, error);
+  g_free (cfg_path);
+  return cfg ? model_build (cfg, dir, NULL, 0, error) : NULL;
+}
+
+GenModel *
+gen_model_load_single (GenSingleFile *sf, GenSingleFilePart part, GError **error)
+{
+  GenConfig *cfg = gen_single_file_config (sf, part, error);
+
+  return cfg ? model_build (cfg, NULL, sf, part, error) : NULL;
+}
+
+GenModel *
+gen_model_load_component (const char *path, const char *component, GError **error)
+{
+  static const char *const parts[] = { "unet", "vae", "text_encoder" };
+  GenSingleFile *sf;
+  GenModel *m;
+  guint part = G_N_ELEMENTS (parts);
+
+  if (component)
+    for (part = 0; part < G_N_ELEMENTS (parts) && strcmp (component, parts[part]) != 0; part++)
+      ;
+  if (component && part == G_N_ELEMENTS (parts))
+    {
+      g_set_error (error, GEN_ERROR, GEN_ERROR_INVALID,
+                   "unknown component '%s' (unet, vae or text_encoder)", component);
+      return NULL;
+    }
+  if (!gen_single_file_is_checkpoint (path))
+    {
+      char *sub = component ? g_build_filename (path, component, NULL) : g_strdup (path);
+
+      m = gen_model_load (sub, error);
+      g_free (sub);
+      return m;
+    }
+  if (!(sf = gen_single_file_open (path, error)))
+    return NULL;
+  if (!component)
+    {
+      g_set_error (error, GEN_ERROR, GEN_ERROR_INVALID,
+                   "%s holds a whole pipeline: name the component (unet, vae or "
+                   "text_encoder)", path);
+      m = NULL;
+    }
+  else
+    m = gen_model_load_single (sf, (GenSingleFilePart) part, error);
+  gen_single_file_unref (sf);
   return m;
 }
 

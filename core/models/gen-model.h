@@ -12,6 +12,7 @@
  */
 #pragma once
 
+#include "gen-single-file.h"
 #include "gen-tensor.h"
 
 G_BEGIN_DECLS
@@ -52,6 +53,12 @@ typedef struct _GenModel GenModel;
 typedef void (*GenTapFunc) (const char *name, const GenTensor *t, gpointer user_data);
 
 GenModel *gen_model_load (const char *dir, GError **error);
+/* PART of a single-file checkpoint (see gen-single-file.h), with the config
+ * SD 1.x implies; the model holds its own reference to SF. */
+GenModel *gen_model_load_single (GenSingleFile *sf, GenSingleFilePart part, GError **error);
+/* COMPONENT ("unet", "vae", "text_encoder") of PATH, a pipeline folder or
+ * a single-file checkpoint; COMPONENT NULL: PATH is one model's folder. */
+GenModel *gen_model_load_component (const char *path, const char *component, GError **error);
 void      gen_model_free (GenModel *model);
 void      gen_model_get_info (GenModel *model, GenModelInfo *info);
 
