@@ -68,6 +68,17 @@ gboolean gen_safetensors_write_f32 (const char *path, guint n,
                                     const int64_t *const *shapes,
                                     GError **error);
 
+/* The bytes gen_safetensors_write_f32 would write to PATH (named in the
+ * messages; nothing is written), in a new buffer *BYTES (g_free) of *LEN
+ * bytes. */
+gboolean gen_safetensors_encode_f32 (const char *path, guint n,
+                                     const char *const *names,
+                                     const float *const *data,
+                                     const int *ndims,
+                                     const int64_t *const *shapes,
+                                     guint8 **bytes, gsize *len,
+                                     GError **error);
+
 /* fp16 / bf16 → f32, exact. */
 float gen_f16_to_f32 (guint16 h);
 float gen_bf16_to_f32 (guint16 h);
