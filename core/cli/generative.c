@@ -9,6 +9,7 @@
  * Exit status 0 on success; otherwise 1 with a one-line reason on stderr.
  */
 #include "gen-cli-jobs.h"
+#include "gen-cli-output.h"
 #include "gen-cli-tokenize.h"
 #include "gen-cpu.h"
 #include "gen-error.h"
@@ -65,13 +66,22 @@ tensor_list_add (TensorList *l, const char *name, const GenTensor *t, int ndim)
   g_ptr_array_add (l->shapes, shape);
 }
 
+/* Writes the list into OUTPUT's one claimed file (PATH) and puts it in place. */
 static gboolean
-tensor_list_write (TensorList *l, const char *path, GError **error)
+tensor_list_write (TensorList *l, GenCliOutput *output, const char *path, GError **error)
 {
-  return gen_safetensors_write_f32 (path, l->names->len, (const char *const *) l->names->pdata,
-                                    (const float *const *) l->data->pdata,
-                                    (const int *) (void *) l->ndims->data,
-                                    (const int64_t *const *) l->shapes->pdata, error);
+  guint8 *bytes = NULL;
+  gsize len = 0;
+  gboolean ok;
+
+  ok = gen_safetensors_encode_f32 (path, l->names->len, (const char *const *) l->names->pdata,
+                                   (const float *const *) l->data->pdata,
+                                   (const int *) (void *) l->ndims->data,
+                                   (const int64_t *const *) l->shapes->pdata, &bytes, &len, error)
+       && gen_cli_output_write (output, 0, bytes, len, error)
+       && gen_cli_output_commit (output, error);
+  g_free (bytes);
+  return ok;
 }
 
 static void
@@ -215,6 +225,7 @@ run_forward (int argc, char **argv, GError **error)
     { NULL }
   };
   GOptionContext *ctx = g_option_context_new ("— run one raw forward pass of a model");
+  GenCliOutput *claimed = gen_cli_output_new ();
   GenSafetensors *in_st = NULL;
   GenModel *model = NULL;
   GenArena *arena = NULL;
@@ -258,6 +269,9 @@ run_forward (int argc, char **argv, GError **error)
     }
   gen_set_threads (threads > 0 ? threads : (int) g_get_num_processors ());
 
+  /* before the model: an output that cannot be written fails now */
+  if (gen_cli_output_add_file (claimed, output, error) < 0)
+    goto out;
   if (!(model = gen_model_load (model_dir, error)))
     goto out;
   gen_model_get_info (model, &info);
@@ -379,10 +393,11 @@ run_forward (int argc, char **argv, GError **error)
                gen_cpu_blas_kernels (), peak_mb,
                gen_arena_peak_bytes (arena) / 1048576.0);
     }
-  ok = tensor_list_write (&outs, output, error);
+  ok = tensor_list_write (&outs, claimed, output, error);
 
 out:
   g_option_context_free (ctx);
+  gen_cli_output_free (claimed);
   tensor_list_clear (&outs);
   gen_arena_free (arena);
   gen_model_free (model);
