@@ -17,6 +17,9 @@
 G_BEGIN_DECLS
 
 #define GEN_SAFETENSORS_MAX_DIMS 8
+/* An index file bigger than this is refused before it is read (a real one
+ * names each tensor once: tens of kB even for the largest checkpoints). */
+#define GEN_SAFETENSORS_MAX_INDEX (8u * 1024u * 1024u)
 
 typedef enum
 {
