@@ -162,8 +162,8 @@ model_sampler (Common *c, GenPipeline *p, GenJobOptions *opts, GError **error)
   return TRUE;
 }
 
-/* Claims the outputs: N_OUT images at -o with BITS bits per sample, then
- * --raw if given. */
+/* Claims the outputs: N_OUT images at -o with BITS bits per sample
+ * (indices 0 .. N_OUT-1), then --raw if given (index N_OUT). */
 static gboolean
 claim_outputs (Common *c, GenCliOutput *outputs, int n_out, int bits, GError **error)
 {

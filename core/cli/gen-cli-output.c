@@ -82,13 +82,6 @@ gen_cli_output_free (GenCliOutput *o)
   g_free (o);
 }
 
-guint
-gen_cli_output_count (GenCliOutput *o)
-{
-  g_return_val_if_fail (o != NULL, 0);
-  return o->files->len;
-}
-
 /* Claims PATH: its target checked, its temp file created and held for the
  * signal cleanup.  BITS as in OutputFile. */
 static int

@@ -38,8 +38,6 @@ gboolean gen_cli_output_add_images (GenCliOutput *o, const char *path, int count
  * index, or -1 (IO) if it cannot be written there. */
 int      gen_cli_output_add_file (GenCliOutput *o, const char *path, GError **error);
 
-guint    gen_cli_output_count (GenCliOutput *o);
-
 /* Writes the LEN bytes at DATA, or IMG encoded as its target's format, into
  * the temp file of claim INDEX (each once). */
 gboolean gen_cli_output_write (GenCliOutput *o, guint index, const void *data, gsize len,
