@@ -35,6 +35,7 @@ static const struct
   { "config.json", OPEN_MODEL, GEN_CONFIG_MAX_BYTES },
   { "scheduler_config.json", OPEN_PIPELINE, GEN_SCHED_CONFIG_MAX_BYTES },
   { "diffusion_pytorch_model.safetensors.index.json", OPEN_MODEL, GEN_SAFETENSORS_MAX_INDEX },
+  { "model.safetensors.index.json", OPEN_MODEL, GEN_SAFETENSORS_MAX_INDEX }, /* transformers' */
   { "diffusion_pytorch_model.safetensors", OPEN_MODEL, 0 }, /* its JSON header */
   { "vocab.json", OPEN_TOKENIZER, 0 },                      /* 16 MiB: not written out */
   { "merges.txt", OPEN_TOKENIZER, 0 },
@@ -84,7 +85,7 @@ make_folder (Opener open, const char *file)
   else
     {
       char *config = g_strdup_printf (tiny_unet_config, "");
-      Tensors *t = g_str_has_prefix (file, "diffusion_pytorch_model") ? NULL : tiny_unet_weights ();
+      Tensors *t = strstr (file, ".safetensors") ? NULL : tiny_unet_weights ();
 
       dir = make_model (config, t);
       if (t)
