@@ -111,16 +111,16 @@ claim (GenCliOutput *o, const char *path, int bits, GError **error)
       g_free (f.temp);
       return -1;
     }
-  if (fstat (fd, &st) != 0 || (f.slot = gen_cli_cleanup_hold (f.temp)) < 0)
+  f.slot = gen_cli_cleanup_hold (f.temp); /* at once: the file exists */
+  e = fstat (fd, &st) != 0 ? errno : 0;
+  close (fd);
+  if (e != 0 || f.slot < 0)
     {
-      g_set_error (error, GEN_ERROR, GEN_ERROR_IO, "%s: cannot claim the file (%s)", path,
-                   f.slot < 0 ? "too many output files" : g_strerror (errno));
-      close (fd);
-      g_unlink (f.temp);
-      g_free (f.temp);
+      g_set_error (error, GEN_ERROR, GEN_ERROR_IO, "%s: cannot claim the file: %s", path,
+                   e != 0 ? g_strerror (e) : "too many output files");
+      drop_temp (&f);
       return -1;
     }
-  close (fd);
   f.dev = st.st_dev;
   f.ino = st.st_ino;
   f.path = g_strdup (path);
