@@ -1,12 +1,14 @@
 /* gen-cli-jobs.c — the CLI's job subcommands: generate, denoise, inpaint,
  * vary, vae and interpolate, over the core's jobs and the image files.
  *
- * Every subcommand: options parsed, inputs read and checked, the job run
- * with a progress bar on a terminal, and only then the outputs written
- * (each atomically).  Any error is one line and exit status 1. */
+ * Every subcommand: options parsed, inputs read and checked, the output
+ * files claimed (gen-cli-output.h), the job run with a progress bar on a
+ * terminal, and only then the outputs written and put in place all
+ * together.  Any error is one line and exit status 1. */
 #include "gen-cli-jobs.h"
 #include "gen-cli-help.h"
 #include "gen-cli-progress.h"
+#include "gen-cli-output.h"
 #include "gen-cpu.h"
 #include "gen-error.h"
 #include "gen-image.h"
@@ -141,10 +143,20 @@ model_sampler (Common *c, GenPipeline *p, GenJobOptions *opts, GError **error)
   return TRUE;
 }
 
-/* Parses the common options into OPTS, loads the pipeline. */
+/* Claims the outputs: N_OUT images at -o with BITS bits per sample
+ * (indices 0 .. N_OUT-1), then --raw if given (index N_OUT). */
+static gboolean
+claim_outputs (Common *c, GenCliOutput *outputs, int n_out, int bits, GError **error)
+{
+  return gen_cli_output_add_images (outputs, c->output, n_out, bits, error)
+         && (!c->raw || gen_cli_output_add_file (outputs, c->raw, error) >= 0);
+}
+
+/* Parses the common options into OPTS, claims the outputs (N_OUT images,
+ * IN_BITS bits unless --bits), loads the pipeline. */
 static GenPipeline *
-common_setup (Common *c, GenJobOptions *opts, GenCliProgress *pr, gboolean need_seed, gboolean vae_job,
-              GError **error)
+common_setup (Common *c, GenJobOptions *opts, GenCliProgress *pr, gboolean need_seed,
+              gboolean vae_job, GenCliOutput *outputs, int n_out, int in_bits, GError **error)
 {
   GenPipeline *p;
   /* the vae job with neither --model nor --vae: the embedded VAE */
@@ -216,6 +228,10 @@ common_setup (Common *c, GenJobOptions *opts, GenCliProgress *pr, gboolean need_
                    "no --model given and the embedded default model is not installed");
       goto fail;
     }
+  /* before the model: a path that cannot be written fails now, not after
+   * the work */
+  if (!claim_outputs (c, outputs, n_out, c->bits ? c->bits : in_bits, error))
+    goto fail;
   opts->threads = c->threads;
   gen_cli_progress_init (pr, c->quiet);
   opts->progress = gen_cli_progress;
@@ -241,23 +257,14 @@ pixels_of (GenImage *img)
   return px;
 }
 
-/* OUT with "-N" before the extension for item K of COUNT (unless 1). */
-static char *
-numbered (const char *out, int k, int count)
-{
-  const char *dot = strrchr (out, '.'), *slash = strrchr (out, '/');
-
-  if (count == 1)
-    return g_strdup (out);
-  if (!dot || (slash && dot < slash))
-    return g_strdup_printf ("%s-%d", out, k);
-  return g_strdup_printf ("%.*s-%d%s", (int) (dot - out), out, k, dot);
-}
-
-/* Writes --raw (all images as one [N, C, H, W] tensor) and the images. */
+/* Writes the images and --raw (all images as one [N, C, H, W] tensor) into
+ * the claimed OUTPUTS, and puts them in place. */
 static gboolean
-write_outputs (Common *c, GenImage **imgs, int count, int bits, GError **error)
+write_outputs (Common *c, GenCliOutput *outputs, GenImage **imgs, int count, GError **error)
 {
+  for (int k = 0; k < count; k++)
+    if (!gen_cli_output_write_image (outputs, k, imgs[k], error))
+      return FALSE;
   if (c->raw)
     {
       int w = imgs[0]->width, h = imgs[0]->height, ch = imgs[0]->channels;
@@ -268,6 +275,8 @@ write_outputs (Common *c, GenImage **imgs, int count, int bits, GError **error)
       const char *names[1] = { "sample" };
       const float *data[1];
       int ndims[1] = { 4 };
+      guint8 *bytes = NULL;
+      gsize len = 0;
       gboolean ok;
 
       if (!t)
@@ -280,21 +289,14 @@ write_outputs (Common *c, GenImage **imgs, int count, int bits, GError **error)
           for (gsize i = 0; i < (gsize) w * h; i++)
             t[per * k + (gsize) c2 * w * h + i] = imgs[k]->data[i * ch + c2];
       data[0] = t;
-      ok = gen_safetensors_write_f32 (c->raw, 1, names, data, ndims, shapes, error);
+      ok = gen_safetensors_encode_f32 (c->raw, 1, names, data, ndims, shapes, &bytes, &len, error)
+           && gen_cli_output_write (outputs, count, bytes, len, error);
+      g_free (bytes);
       g_free (t);
       if (!ok)
         return FALSE;
     }
-  for (int k = 0; k < count; k++)
-    {
-      char *path = numbered (c->output, k, count);
-      gboolean ok = gen_image_save (imgs[k], path, bits, error);
-
-      g_free (path);
-      if (!ok)
-        return FALSE;
-    }
-  return TRUE;
+  return gen_cli_output_commit (outputs, error);
 }
 
 /* A mask file: luminance of a gray or colour image (white = 1), the same
@@ -488,8 +490,9 @@ run_job (JobKind kind, int argc, char **argv, GError **error)
   GenJobStats stats = { 0, 0 };
   GenPipeline *p = NULL;
   GenImage *in[2] = { NULL, NULL }, **outs = NULL;
+  GenCliOutput *outputs = gen_cli_output_new ();
   float *mask = NULL;
-  int n_in = kind == JOB_GENERATE ? 0 : kind == JOB_INTERPOLATE ? 2 : 1, n_out = 1, bits;
+  int n_in = kind == JOB_GENERATE ? 0 : kind == JOB_INTERPOLATE ? 2 : 1, n_out = 1;
   GenCliProgress progress;
   gboolean ok = FALSE;
 
@@ -533,8 +536,16 @@ run_job (JobKind kind, int argc, char **argv, GError **error)
     }
   if (a.mask_path && n_in > 0 && !(mask = load_mask (a.mask_path, in[0]->width, in[0]->height, error)))
     goto out;
+  if ((kind == JOB_GENERATE && (a.count < 1 || a.count > 1000))
+      || (kind == JOB_INTERPOLATE && (a.frames < 1 || a.frames > 1000)))
+    {
+      g_set_error (error, GEN_ERROR, GEN_ERROR_INVALID, "%s must be 1 to 1000",
+                   kind == JOB_GENERATE ? "--count" : "--frames");
+      goto out;
+    }
+  n_out = kind == JOB_GENERATE ? a.count : kind == JOB_INTERPOLATE ? a.frames : 1;
   if (!(p = common_setup (&c, &opts, &progress, kind != JOB_DENOISE && kind != JOB_VAE,
-                          kind == JOB_VAE, error)))
+                          kind == JOB_VAE, outputs, n_out, n_in ? in[0]->bit_depth : 8, error)))
     goto out;
   opts.stats = &stats;
   opts.prompt = a.prompt;
@@ -560,27 +571,12 @@ run_job (JobKind kind, int argc, char **argv, GError **error)
                        "generate: give --width and --height (the model has no native size)");
           goto out;
         }
-      if (a.count < 1 || a.count > 1000)
-        {
-          g_set_error (error, GEN_ERROR, GEN_ERROR_INVALID, "--count must be 1 to 1000");
-          goto out;
-        }
       if (a.width < 2 || a.height < 2 || a.width > 65535 || a.height > 65535)
         {
           g_set_error (error, GEN_ERROR, GEN_ERROR_INVALID, "generate: a size of %d×%d is not possible",
                        a.width, a.height);
           goto out;
         }
-      n_out = a.count;
-    }
-  else if (kind == JOB_INTERPOLATE)
-    {
-      if (a.frames < 1 || a.frames > 1000)
-        {
-          g_set_error (error, GEN_ERROR, GEN_ERROR_INVALID, "--frames must be 1 to 1000");
-          goto out;
-        }
-      n_out = a.frames;
     }
 
   outs = g_new0 (GenImage *, n_out);
@@ -670,14 +666,14 @@ run_job (JobKind kind, int argc, char **argv, GError **error)
       fprintf (stderr, "activations: %.1f MB per tile worker, %d worker%s\n",
                stats.activation_bytes / 1048576.0, stats.workers, stats.workers == 1 ? "" : "s");
     }
-  bits = c.bits ? c.bits : (n_in ? in[0]->bit_depth : 8);
-  ok = write_outputs (&c, outs, n_out, bits, error);
+  ok = write_outputs (&c, outputs, outs, n_out, error);
 
 out:
   if (outs)
     for (int k = 0; k < n_out; k++)
       gen_image_free (outs[k]);
   g_free (outs);
+  gen_cli_output_free (outputs);
   gen_image_free (in[0]);
   gen_image_free (in[1]);
   g_free (mask);

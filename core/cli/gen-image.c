@@ -327,10 +327,8 @@ format_from_extension (const char *path)
   return NULL;
 }
 
-/* The permissions for PATH's new contents; FALSE (IO) if PATH must not be
- * replaced: a folder, something other than a file, or a read-only file. */
-static gboolean
-check_target (const char *path, int *mode, GError **error)
+gboolean
+gen_image_check_target (const char *path, int *mode, GError **error)
 {
   GStatBuf st;
 
@@ -378,6 +376,93 @@ alpha_is_opaque (const GenImage *img)
 }
 
 
+/* The format of PATH's extension, if it holds BIT_DEPTH (0: any); else NULL
+ * (INVALID). */
+static const ImageFormat *
+format_for_path (const char *path, int bit_depth, GError **error)
+{
+  const ImageFormat *format = format_from_extension (path);
+
+  if (format == NULL)
+    {
+      g_autofree char *exts = format_list (NULL, FALSE, TRUE);
+
+      g_set_error (error, GEN_ERROR, GEN_ERROR_INVALID,
+                   "%s: unknown image file extension (use %s)", path, exts);
+      return NULL;
+    }
+  if (bit_depth != 0 && bit_depth != 8 && bit_depth != 16)
+    {
+      g_set_error (error, GEN_ERROR, GEN_ERROR_INVALID,
+                   "%s: bit depth %d (8 or 16, or 0 for the image's own)", path, bit_depth);
+      return NULL;
+    }
+  if (bit_depth > format->max_depth)
+    {
+      g_autofree char *exts = format_list (holds_16_bits, FALSE, FALSE);
+
+      g_set_error (error, GEN_ERROR, GEN_ERROR_INVALID,
+                   "%s: %s holds %d bits per sample; save %d-bit images as %s", path,
+                   format->name, format->max_depth, bit_depth, exts);
+      return NULL;
+    }
+  return format;
+}
+
+gboolean
+gen_image_check_format (const char *path, int bit_depth, GError **error)
+{
+  g_return_val_if_fail (path != NULL, FALSE);
+  return format_for_path (path, bit_depth, error) != NULL;
+}
+
+/* The checks of gen_image_save that need IMG: its format, and the depth
+ * to write (*DEPTH); NULL (INVALID) if IMG cannot be saved at PATH. */
+static const ImageFormat *
+format_for_image (const GenImage *img, const char *path, int bit_depth, int *depth,
+                  GError **error)
+{
+  const ImageFormat *format = format_for_path (path, bit_depth, error);
+
+  if (format == NULL)
+    return NULL;
+  if (!image_is_valid (img))
+    {
+      g_set_error (error, GEN_ERROR, GEN_ERROR_INVALID, "%s: not a valid image to save", path);
+      return NULL;
+    }
+  *depth = bit_depth != 0 ? bit_depth : MIN (img->bit_depth == 16 ? 16 : 8, format->max_depth);
+  if (!format->alpha && img->channels % 2 == 0 && !alpha_is_opaque (img))
+    {
+      g_autofree char *exts = format_list (holds_alpha, FALSE, FALSE);
+
+      g_set_error (error, GEN_ERROR, GEN_ERROR_INVALID,
+                   "%s: %s has no alpha channel and the image is not fully opaque; "
+                   "save it as %s", path, format->name, exts);
+      return NULL;
+    }
+  return format;
+}
+
+gboolean
+gen_image_encode (const GenImage *img, const char *path, int bit_depth, guint8 **data,
+                  gsize *len, GError **error)
+{
+  const ImageFormat *format;
+  GenImageBuf out = { NULL, 0, 0 };
+  int depth;
+
+  g_return_val_if_fail (path != NULL && data != NULL && len != NULL, FALSE);
+  g_return_val_if_fail (error == NULL || *error == NULL, FALSE);
+
+  if (!(format = format_for_image (img, path, bit_depth, &depth, error))
+      || !format->encode (img, depth, &out, path, error))
+    return FALSE;
+  *data = out.data;
+  *len = out.len;
+  return TRUE;
+}
+
 gboolean
 gen_image_save (const GenImage *img, const char *path, int bit_depth, GError **error)
 {
@@ -390,48 +475,9 @@ gen_image_save (const GenImage *img, const char *path, int bit_depth, GError **e
   g_return_val_if_fail (path != NULL, FALSE);
   g_return_val_if_fail (error == NULL || *error == NULL, FALSE);
 
-  format = format_from_extension (path);
-  if (format == NULL)
-    {
-      g_autofree char *exts = format_list (NULL, FALSE, TRUE);
-
-      g_set_error (error, GEN_ERROR, GEN_ERROR_INVALID,
-                   "%s: unknown image file extension (use %s)", path, exts);
-      return FALSE;
-    }
-  if (!image_is_valid (img))
-    {
-      g_set_error (error, GEN_ERROR, GEN_ERROR_INVALID, "%s: not a valid image to save", path);
-      return FALSE;
-    }
-  if (bit_depth != 0 && bit_depth != 8 && bit_depth != 16)
-    {
-      g_set_error (error, GEN_ERROR, GEN_ERROR_INVALID,
-                   "%s: bit depth %d (8 or 16, or 0 for the image's own)", path, bit_depth);
-      return FALSE;
-    }
-  if (bit_depth > format->max_depth)
-    {
-      g_autofree char *exts = format_list (holds_16_bits, FALSE, FALSE);
-
-      g_set_error (error, GEN_ERROR, GEN_ERROR_INVALID,
-                   "%s: %s holds %d bits per sample; save %d-bit images as %s", path,
-                   format->name, format->max_depth, bit_depth, exts);
-      return FALSE;
-    }
-  depth = bit_depth != 0 ? bit_depth : MIN (img->bit_depth == 16 ? 16 : 8, format->max_depth);
-  if (!format->alpha && img->channels % 2 == 0 && !alpha_is_opaque (img))
-    {
-      g_autofree char *exts = format_list (holds_alpha, FALSE, FALSE);
-
-      g_set_error (error, GEN_ERROR, GEN_ERROR_INVALID,
-                   "%s: %s has no alpha channel and the image is not fully opaque; "
-                   "save it as %s", path, format->name, exts);
-      return FALSE;
-    }
-  if (!check_target (path, &mode, error))
-    return FALSE;
-  if (!format->encode (img, depth, &out, path, error))
+  if (!(format = format_for_image (img, path, bit_depth, &depth, error))
+      || !gen_image_check_target (path, &mode, error)
+      || !format->encode (img, depth, &out, path, error))
     return FALSE;
 
   /* temp file in the same folder, fsync, rename; GLib removes the temp

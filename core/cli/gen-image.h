@@ -88,6 +88,21 @@ GenImage *gen_image_load_from_memory_limited (const guint8 *data, gsize len, con
  * not writable by this process) is not replaced (IO error), nor is a folder. */
 gboolean  gen_image_save (const GenImage *img, const char *path, int bit_depth, GError **error);
 
+/* The parts of gen_image_save, for writers that put the bytes on the disk
+ * themselves (the CLI claims its output files before the work):
+ *
+ * gen_image_check_format: what gen_image_save checks of PATH's extension
+ * and BIT_DEPTH before it has pixels (INVALID).
+ * gen_image_check_target: whether an existing PATH may be replaced (IO: a
+ * folder, something other than a file, a read-only file); *MODE gets the
+ * permissions for the new contents (PATH's own, else 0666).
+ * gen_image_encode: IMG encoded as gen_image_save would write it, in a new
+ * buffer *DATA (g_free) of *LEN bytes; nothing is written. */
+gboolean  gen_image_check_format (const char *path, int bit_depth, GError **error);
+gboolean  gen_image_check_target (const char *path, int *mode, GError **error);
+gboolean  gen_image_encode (const GenImage *img, const char *path, int bit_depth, guint8 **data,
+                            gsize *len, GError **error);
+
 G_DEFINE_AUTOPTR_CLEANUP_FUNC (GenImage, gen_image_free)
 
 G_END_DECLS

@@ -15,6 +15,7 @@
 #include "gen-cli-demo.h"
 #include "gen-cli-help.h"
 #include "gen-cli-jobs.h"
+#include "gen-cli-output.h"
 #include "gen-cli-tokenize.h"
 #include "gen-cpu.h"
 #include "gen-error.h"
@@ -72,13 +73,22 @@ tensor_list_add (TensorList *l, const char *name, const GenTensor *t, int ndim)
   g_ptr_array_add (l->shapes, shape);
 }
 
+/* Writes the list into OUTPUT's one claimed file (PATH) and puts it in place. */
 static gboolean
-tensor_list_write (TensorList *l, const char *path, GError **error)
+tensor_list_write (TensorList *l, GenCliOutput *output, const char *path, GError **error)
 {
-  return gen_safetensors_write_f32 (path, l->names->len, (const char *const *) l->names->pdata,
-                                    (const float *const *) l->data->pdata,
-                                    (const int *) (void *) l->ndims->data,
-                                    (const int64_t *const *) l->shapes->pdata, error);
+  guint8 *bytes = NULL;
+  gsize len = 0;
+  gboolean ok;
+
+  ok = gen_safetensors_encode_f32 (path, l->names->len, (const char *const *) l->names->pdata,
+                                   (const float *const *) l->data->pdata,
+                                   (const int *) (void *) l->ndims->data,
+                                   (const int64_t *const *) l->shapes->pdata, &bytes, &len, error)
+       && gen_cli_output_write (output, 0, bytes, len, error)
+       && gen_cli_output_commit (output, error);
+  g_free (bytes);
+  return ok;
 }
 
 static void
@@ -259,6 +269,7 @@ run_forward (int argc, char **argv, GError **error)
     { "help", 'h', G_OPTION_FLAG_HIDDEN, G_OPTION_ARG_NONE, &help, NULL, NULL },
     { NULL }
   };
+  GenCliOutput *claimed = gen_cli_output_new ();
   GenSafetensors *in_st = NULL;
   GenModel *model = NULL;
   GenArena *arena = NULL;
@@ -311,6 +322,9 @@ run_forward (int argc, char **argv, GError **error)
     }
   gen_set_threads (threads > 0 ? threads : (int) g_get_num_processors ());
 
+  /* before the model: an output that cannot be written fails now */
+  if (gen_cli_output_add_file (claimed, output, error) < 0)
+    goto out;
   if (!(model = gen_model_load_component (model_dir, component, error)))
     goto out;
   gen_model_get_info (model, &info);
@@ -442,9 +456,10 @@ run_forward (int argc, char **argv, GError **error)
                gen_cpu_blas_kernels (), peak_mb,
                gen_arena_peak_bytes (arena) / 1048576.0);
     }
-  ok = tensor_list_write (&outs, output, error);
+  ok = tensor_list_write (&outs, claimed, output, error);
 
 out:
+  gen_cli_output_free (claimed);
   tensor_list_clear (&outs);
   gen_arena_free (arena);
   gen_model_free (model);

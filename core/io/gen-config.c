@@ -7,9 +7,6 @@
 #include <math.h>
 #include <string.h>
 
-/* A config.json bigger than this is not a config. */
-#define GEN_CONFIG_MAX_BYTES (64u * 1024u * 1024u)
-
 struct _GenConfig
 {
   char       *path;  /* as given, for messages */
@@ -125,7 +122,8 @@ gen_config_load (const char *path, GError **error)
   if (len > GEN_CONFIG_MAX_BYTES)
     {
       g_set_error (error, GEN_ERROR, GEN_ERROR_FORMAT,
-                   "%s: %" G_GSIZE_FORMAT " bytes is too big for a config file", path, len);
+                   "%s: %" G_GSIZE_FORMAT " bytes is too big for a config file (at most %u)",
+                   path, len, GEN_CONFIG_MAX_BYTES);
       g_mapped_file_unref (map);
       return NULL;
     }

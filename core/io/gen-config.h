@@ -15,6 +15,10 @@ G_BEGIN_DECLS
 
 typedef struct _GenConfig GenConfig;
 
+/* A config.json bigger than this is not a config (diffusers' and
+ * transformers' are a few kB): gen_config_load refuses it before reading. */
+#define GEN_CONFIG_MAX_BYTES (1024u * 1024u)
+
 GenConfig  *gen_config_load (const char *path, GError **error);
 GenConfig  *gen_config_load_from_data (const char *data, gssize len,
                                        const char *name, GError **error);

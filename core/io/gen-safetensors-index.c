@@ -33,10 +33,11 @@ gen_safetensors_open_index (GenSafetensors *st, const char *path, GError **error
   if (map == NULL)
     return FALSE;
   len = g_mapped_file_get_length (map);
-  if (len > GEN_SAFETENSORS_MAX_HEADER)
+  if (len > GEN_SAFETENSORS_MAX_INDEX)
     {
       g_set_error (error, GEN_ERROR, GEN_ERROR_FORMAT,
-                   "%s: %" G_GSIZE_FORMAT " bytes is too big for an index file", path, len);
+                   "%s: %" G_GSIZE_FORMAT " bytes is too big for an index file (at most %u)",
+                   path, len, GEN_SAFETENSORS_MAX_INDEX);
       return FALSE;
     }
   root = gen_safetensors_parse_json (len > 0 ? g_mapped_file_get_contents (map) : "", len,

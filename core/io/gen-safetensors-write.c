@@ -1,5 +1,5 @@
-/* gen-safetensors-write.c — writing float32 tensors as a safetensors file,
- * atomically (temp file + rename). */
+/* gen-safetensors-write.c — float32 tensors as a safetensors file: encoded
+ * in memory, and written atomically (temp file + rename). */
 #include "gen-safetensors.h"
 #include "gen-error.h"
 
@@ -7,9 +7,10 @@
 #include <string.h>
 
 gboolean
-gen_safetensors_write_f32 (const char *path, guint n, const char *const *names,
-                           const float *const *data, const int *ndims,
-                           const int64_t *const *shapes, GError **error)
+gen_safetensors_encode_f32 (const char *path, guint n, const char *const *names,
+                            const float *const *data, const int *ndims,
+                            const int64_t *const *shapes, guint8 **bytes, gsize *len,
+                            GError **error)
 {
   JsonBuilder *builder;
   JsonGenerator *gen;
@@ -19,11 +20,10 @@ gen_safetensors_write_f32 (const char *path, guint n, const char *const *names,
   char *json = NULL;
   guint8 *buf = NULL;
   gsize json_len, hlen, total, offset = 0, pos;
-  GError *err = NULL;
   gboolean ok = FALSE;
   guint i;
 
-  g_return_val_if_fail (path != NULL, FALSE);
+  g_return_val_if_fail (path != NULL && bytes != NULL && len != NULL, FALSE);
   g_return_val_if_fail (n == 0 || (names != NULL && data != NULL && ndims != NULL
                                    && shapes != NULL), FALSE);
 
@@ -134,15 +134,8 @@ gen_safetensors_write_f32 (const char *path, guint n, const char *const *names,
         }
     }
 
-  /* temp file in the same folder, fsync, rename; GLib removes the temp
-   * file on failure */
-  if (!g_file_set_contents_full (path, (const char *) buf, (gssize) total,
-                                 G_FILE_SET_CONTENTS_CONSISTENT, 0666, &err))
-    {
-      g_set_error (error, GEN_ERROR, GEN_ERROR_IO, "%s: cannot write: %s", path, err->message);
-      g_error_free (err);
-      goto out;
-    }
+  *bytes = g_steal_pointer (&buf);
+  *len = total;
   ok = TRUE;
 
 out:
@@ -151,5 +144,30 @@ out:
   g_object_unref (builder);
   g_hash_table_unref (seen);
   g_free (nbytes);
+  return ok;
+}
+
+gboolean
+gen_safetensors_write_f32 (const char *path, guint n, const char *const *names,
+                           const float *const *data, const int *ndims,
+                           const int64_t *const *shapes, GError **error)
+{
+  guint8 *buf;
+  gsize total;
+  GError *err = NULL;
+  gboolean ok;
+
+  if (!gen_safetensors_encode_f32 (path, n, names, data, ndims, shapes, &buf, &total, error))
+    return FALSE;
+  /* temp file in the same folder, fsync, rename; GLib removes the temp
+   * file on failure */
+  ok = g_file_set_contents_full (path, (const char *) buf, (gssize) total,
+                                 G_FILE_SET_CONTENTS_CONSISTENT, 0666, &err);
+  if (!ok)
+    {
+      g_set_error (error, GEN_ERROR, GEN_ERROR_IO, "%s: cannot write: %s", path, err->message);
+      g_error_free (err);
+    }
+  g_free (buf);
   return ok;
 }

@@ -17,6 +17,9 @@
 G_BEGIN_DECLS
 
 #define GEN_SAFETENSORS_MAX_DIMS 8
+/* An index file bigger than this is refused before it is read (a real one
+ * names each tensor once: tens of kB even for the largest checkpoints). */
+#define GEN_SAFETENSORS_MAX_INDEX (8u * 1024u * 1024u)
 
 typedef enum
 {
@@ -67,6 +70,17 @@ gboolean gen_safetensors_write_f32 (const char *path, guint n,
                                     const int *ndims,
                                     const int64_t *const *shapes,
                                     GError **error);
+
+/* The bytes gen_safetensors_write_f32 would write to PATH (named in the
+ * messages; nothing is written), in a new buffer *BYTES (g_free) of *LEN
+ * bytes. */
+gboolean gen_safetensors_encode_f32 (const char *path, guint n,
+                                     const char *const *names,
+                                     const float *const *data,
+                                     const int *ndims,
+                                     const int64_t *const *shapes,
+                                     guint8 **bytes, gsize *len,
+                                     GError **error);
 
 /* fp16 / bf16 → f32, exact. */
 float gen_f16_to_f32 (guint16 h);
