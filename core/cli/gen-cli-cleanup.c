@@ -13,6 +13,7 @@
 #include "gen-cli-cleanup.h"
 
 #include <errno.h>
+#include <pthread.h>
 #include <signal.h>
 #include <unistd.h>
 
@@ -82,4 +83,21 @@ gen_cli_cleanup_release (int slot)
 
   if (slot >= 0)
     g_atomic_pointer_set (&cleanup_slots[slot], NULL);
+}
+
+void
+gen_cli_cleanup_block (sigset_t *old)
+{
+  sigset_t set;
+
+  sigemptyset (&set);
+  for (guint i = 0; i < G_N_ELEMENTS (cleanup_signals); i++)
+    sigaddset (&set, cleanup_signals[i]);
+  pthread_sigmask (SIG_BLOCK, &set, old);
+}
+
+void
+gen_cli_cleanup_unblock (const sigset_t *old)
+{
+  pthread_sigmask (SIG_SETMASK, old, NULL);
 }

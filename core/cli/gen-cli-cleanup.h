@@ -10,6 +10,7 @@
 #pragma once
 
 #include <glib.h>
+#include <signal.h>
 
 G_BEGIN_DECLS
 
@@ -26,5 +27,11 @@ int  gen_cli_cleanup_hold (const char *path);
  * the file is removed or renamed, never before: a signal in between then
  * unlinks a name that is already gone, which is harmless. */
 void gen_cli_cleanup_release (int slot);
+
+/* Blocks the cleanup signals (the previous mask into OLD) until
+ * gen_cli_cleanup_unblock (OLD): around creating a file and holding it, so
+ * a signal between the two is handled once the file is held. */
+void gen_cli_cleanup_block (sigset_t *old);
+void gen_cli_cleanup_unblock (const sigset_t *old);
 
 G_END_DECLS

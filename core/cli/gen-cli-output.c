@@ -89,6 +89,7 @@ claim (GenCliOutput *o, const char *path, int bits, GError **error)
 {
   OutputFile f = { NULL, NULL, -1, bits, 0, 0, FALSE };
   struct stat st;
+  sigset_t blocked;
   int mode, fd, e;
 
   for (guint i = 0; i < o->files->len; i++)
@@ -102,16 +103,19 @@ claim (GenCliOutput *o, const char *path, int bits, GError **error)
     return -1;
 
   f.temp = g_strdup_printf ("%s.XXXXXX", path);
+  /* the cleanup signals wait while the file exists but is not held yet */
+  gen_cli_cleanup_block (&blocked);
   fd = g_mkstemp_full (f.temp, O_RDWR | O_CLOEXEC, mode);
+  e = errno;
+  f.slot = fd >= 0 ? gen_cli_cleanup_hold (f.temp) : -1;
+  gen_cli_cleanup_unblock (&blocked);
   if (fd < 0)
     {
-      e = errno;
       g_set_error (error, GEN_ERROR, GEN_ERROR_IO, "%s: cannot write there: %s", path,
                    g_strerror (e));
       g_free (f.temp);
       return -1;
     }
-  f.slot = gen_cli_cleanup_hold (f.temp); /* at once: the file exists */
   e = fstat (fd, &st) != 0 ? errno : 0;
   close (fd);
   if (e != 0 || f.slot < 0)
