@@ -98,7 +98,7 @@ combo_new (void)
   GtkCellRenderer *cell = gtk_cell_renderer_text_new ();
 
   g_object_unref (store);
-  g_object_set (cell, "ellipsize", PANGO_ELLIPSIZE_MIDDLE, "width-chars", 40, NULL);
+  g_object_set (cell, "ellipsize", PANGO_ELLIPSIZE_END, "width-chars", 58, NULL);
   gtk_cell_layout_pack_start (GTK_CELL_LAYOUT (combo), cell, TRUE);
   gtk_cell_layout_set_attributes (GTK_CELL_LAYOUT (combo), cell, "text", COL_LABEL,
                                   "sensitive", COL_SENSITIVE, NULL);

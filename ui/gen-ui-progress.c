@@ -19,6 +19,7 @@ typedef struct
   GError           *error;
   GMainLoop        *loop;
   GtkWidget        *bar, *label;
+  gint64            cancelled_at;   /* µs, 0: not cancelled */
 } Run;
 
 /* In the job's thread. */
@@ -81,6 +82,8 @@ static void
 run_response (GtkDialog *dialog, G_GNUC_UNUSED int response, Run *r)
 {
   g_atomic_int_set (&r->cancel, 1);
+  if (!r->cancelled_at)
+    r->cancelled_at = g_get_monotonic_time ();
   gtk_dialog_set_response_sensitive (dialog, GTK_RESPONSE_CANCEL, FALSE);
   gtk_label_set_text (GTK_LABEL (r->label), _("Cancelling…"));
 }
@@ -89,7 +92,7 @@ gboolean
 gen_ui_run_job (GenPluginJobFunc job, gpointer data, GenJobOptions *opts, const char *title,
                 GError **error)
 {
-  Run r = { job, data, title, 0, 0, 0, 0, FALSE, NULL, NULL, NULL, NULL };
+  Run r = { job, data, title, 0, 0, 0, 0, FALSE, NULL, NULL, NULL, NULL, 0 };
   GtkWidget *dialog, *vbox;
   GThread *thread;
   guint poll;
@@ -123,6 +126,10 @@ gen_ui_run_job (GenPluginJobFunc job, gpointer data, GenJobOptions *opts, const 
   thread = g_thread_new ("generative-job", run_thread, &r);
   g_main_loop_run (r.loop);
   g_thread_join (thread);
+  if (r.cancelled_at)
+    /* G_MESSAGES_DEBUG=Generative shows it: how long the core took to see the flag */
+    g_log ("Generative", G_LOG_LEVEL_DEBUG, "the job stopped %.3f s after Cancel",
+           (g_get_monotonic_time () - r.cancelled_at) / 1e6);
   g_source_remove (poll);
   g_main_loop_unref (r.loop);
   gtk_widget_destroy (dialog);

@@ -82,7 +82,7 @@ add_common_arguments (GimpProcedure *p, GenPluginJob job)
                                           sampler_choice (),
                                           gen_sampler_kind_name (defaults.sampler),
                                           G_PARAM_READWRITE);
-      gimp_procedure_add_choice_argument (p, "sigmas", _("Step spa_cing"), blurb,
+      gimp_procedure_add_choice_argument (p, "sigmas", _("Step spacin_g"), blurb,
                                           sigma_choice (),
                                           gen_sigma_schedule_name (defaults.sigmas),
                                           G_PARAM_READWRITE);
@@ -91,7 +91,7 @@ add_common_arguments (GimpProcedure *p, GenPluginJob job)
       gimp_procedure_add_int_argument (p, "steps", _("S_teps"),
                                        _("Denoising steps: more are finer and slower"),
                                        1, 1000, 30, G_PARAM_READWRITE);
-      gimp_procedure_add_double_argument (p, "eta", _("_Randomness"),
+      gimp_procedure_add_double_argument (p, "eta", _("Randomn_ess"),
                                           _("Fresh noise added at each step (DDIM's eta; "
                                             "0 = none)"),
                                           0.0, 1.0, 0.0, G_PARAM_READWRITE);
@@ -166,7 +166,7 @@ generative_create_procedure (GimpPlugIn *plug_in, const gchar *name)
                                           "fast", G_PARAM_READWRITE);
       break;
     case GEN_PLUGIN_INPAINT:
-      gimp_procedure_add_int_argument (p, "jump", _("Pass _length"),
+      gimp_procedure_add_int_argument (p, "jump", _("Pass le_ngth"),
                                        _("How many steps each blending pass goes back "
                                          "(RePaint's jump length)"),
                                        1, 1000, 10, G_PARAM_READWRITE);

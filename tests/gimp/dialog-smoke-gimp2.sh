@@ -33,6 +33,9 @@ cp "$PLUGIN" "$PLUGDIR/generative"
 # no tooltip under the pointer, which Xvfb leaves where the dialog opens
 echo "(show-tooltips no)" > "$GIMP2_DIRECTORY/gimprc"
 install_catalogs "$PO" "$PLUGDIR/locale"
+# the models folder the dialogs list (gen-plugin-models.h)
+LISTED="$GIMP2_DIRECTORY/generative/models"
+make_models_folder "$LISTED" "$MODELS"
 
 mkdir -p "$TMP/not-a-model"
 echo '{"_class_name": "StableDiffusionPipeline"}' > "$TMP/not-a-model/config.json"
@@ -50,9 +53,10 @@ rest () {
 }
 
 failed=0
-# JOB [LANG [MODEL [NAME]]]
+# JOB [LANG [MODEL [NAME]]]; MODEL "-" is the built-in one
 dialog () {
   job=$1 lang=${2:-} model=${3:-$MODELS/unet} name=gimp2-$1${2:+-$2}${4:+-$4}
+  [ "$model" = - ] && model=   # "-": the built-in model
   log="$TMP/$name.log"
   rm -f "$log.state"
   # Two 48×40 layers: A a gradient with noise, B above it; the procedure
@@ -75,18 +79,28 @@ dialog () {
     kill \$gimp; sleep 1; true" >/dev/null 2>&1 || true
   # Not ours: the broken pipe of the plug-in when GIMP is killed under it.
   bad=$(grep -E '^(\(generative|Procedure .plug-in-generative)' "$log" \
-          | grep -v -i -e 'broken pipe' || true)
+          | grep -v -i -e 'broken pipe' -e 'gimp_flush(): error' || true)
   report "$name" "$log" "$bad"
 }
 
-# GEN_DIALOG_JOBS: a subset, e.g. "denoise" (default: all six)
-for job in ${GEN_DIALOG_JOBS:-generate denoise inpaint vary vae-reconstruct interpolate}; do
-  if [ "$job" = vae-reconstruct ]; then dialog "$job" "" "$MODELS/vae"; else dialog "$job"; fi
-done
-dialog denoise "" "$TMP/not-a-model" not-a-model
+# GEN_DIALOG_JOBS: a subset, e.g. "denoise" (default: all six); with PO_DIR
+# every dialog again in each of GEN_DIALOG_LANGS (default: German, Korean)
+LANGS=""
 if [ -n "$PO" ]; then
-  make_locale de_DE "$TMP/locale"
-  dialog denoise de_DE
+  LANGS=${GEN_DIALOG_LANGS:-de_DE ko_KR}
+  for lang in $LANGS; do make_locale "$lang" "$TMP/locale"; done
 fi
+for lang in "" $LANGS; do
+  for job in ${GEN_DIALOG_JOBS:-generate denoise inpaint vary vae-reconstruct interpolate}; do
+    if [ "$job" = vae-reconstruct ]; then dialog "$job" "$lang" "$LISTED/test-vae"
+    else dialog "$job" "$lang" "$LISTED/test-unet"; fi
+  done
+  dialog denoise "$lang" "$TMP/not-a-model" not-a-model
+  # a text-to-image pipeline from the models folder, and the built-in models
+  # (or what the dialog says when they are not installed)
+  dialog generate "$lang" "$LISTED/tiny-sd" text-to-image
+  dialog denoise "$lang" - builtin
+  dialog vae-reconstruct "$lang" - builtin
+done
 echo "dialog-smoke-gimp2: screenshots in $SHOTS"
 exit $failed

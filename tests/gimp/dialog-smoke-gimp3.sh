@@ -31,15 +31,19 @@ cp "$PLUGIN" "$PLUGDIR/generative"
 # no tooltip under the pointer, which Xvfb leaves where the dialog opens
 echo "(show-tooltips no)" > "$GIMP3_DIRECTORY/gimprc"
 install_catalogs "$PO" "$PLUGDIR/locale"
+# the models folder the dialogs list (gen-plugin-models.h)
+LISTED="$GIMP3_DIRECTORY/generative/models"
+make_models_folder "$LISTED" "$MODELS"
 
 failed=0
 # Not a model: a folder whose config names a class the core does not run.
 mkdir -p "$TMP/not-a-model"
 echo '{"_class_name": "StableDiffusionPipeline"}' > "$TMP/not-a-model/config.json"
 
-# JOB [LANG [MODEL [NAME]]]
+# JOB [LANG [MODEL [NAME]]]; MODEL "-" is the built-in one
 dialog () {
   job=$1 lang=${2:-} model=${3:-$MODELS/unet} name=gimp3-$1${2:+-$2}${4:+-$4}
+  [ "$model" = - ] && model=   # "-": the built-in model
   log="$TMP/$name.log"
   rm -f "$log.state"
   # Two 48×40 layers: A a gradient with noise (something for the noise
@@ -64,18 +68,28 @@ dialog () {
   # Not ours: GIMP 3.0.4's CRITICAL about transient windows under Xvfb, and
   # the broken pipe of the plug-in when GIMP is killed under it.
   bad=$(grep -E '^(\(generative|Procedure .plug-in-generative)' "$log" \
-          | grep -v -i -e 'gimp_window_transient_on_mapped' -e 'broken pipe' || true)
+          | grep -v -i -e 'gimp_window_transient_on_mapped' -e 'broken pipe' -e 'gimp_flush(): error' || true)
   report "$name" "$log" "$bad"
 }
 
-# GEN_DIALOG_JOBS: a subset, e.g. "denoise" (default: all six)
-for job in ${GEN_DIALOG_JOBS:-generate denoise inpaint vary vae-reconstruct interpolate}; do
-  if [ "$job" = vae-reconstruct ]; then dialog "$job" "" "$MODELS/vae"; else dialog "$job"; fi
-done
-dialog denoise "" "$TMP/not-a-model" not-a-model
+# GEN_DIALOG_JOBS: a subset, e.g. "denoise" (default: all six); with PO_DIR
+# every dialog again in each of GEN_DIALOG_LANGS (default: German, Korean)
+LANGS=""
 if [ -n "$PO" ]; then
-  make_locale de_DE "$TMP/locale"
-  dialog denoise de_DE
+  LANGS=${GEN_DIALOG_LANGS:-de_DE ko_KR}
+  for lang in $LANGS; do make_locale "$lang" "$TMP/locale"; done
 fi
+for lang in "" $LANGS; do
+  for job in ${GEN_DIALOG_JOBS:-generate denoise inpaint vary vae-reconstruct interpolate}; do
+    if [ "$job" = vae-reconstruct ]; then dialog "$job" "$lang" "$LISTED/test-vae"
+    else dialog "$job" "$lang" "$LISTED/test-unet"; fi
+  done
+  dialog denoise "$lang" "$TMP/not-a-model" not-a-model
+  # a text-to-image pipeline from the models folder, and the built-in models
+  # (or what the dialog says when they are not installed)
+  dialog generate "$lang" "$LISTED/tiny-sd" text-to-image
+  dialog denoise "$lang" - builtin
+  dialog vae-reconstruct "$lang" - builtin
+done
 echo "dialog-smoke-gimp3: screenshots in $SHOTS"
 exit $failed

@@ -75,3 +75,18 @@ report () {
     failed=1
   fi
 }
+
+# DIR MODELS_DIR: a models folder as a user would have one, for the model
+# list: the test UNet and VAE of MODELS_DIR, and a text-to-image pipeline
+# (its JSON only: the list reads no weights) that the core does not run yet.
+make_models_folder () {
+  mkdir -p "$1/tiny-sd/unet" "$1/tiny-sd/vae" "$1/tiny-sd/text_encoder"
+  cp -r "$2/unet" "$1/test-unet"
+  cp -r "$2/vae" "$1/test-vae"
+  echo '{"_class_name": "StableDiffusionPipeline", "unet": ["diffusers", "UNet2DConditionModel"]}' \
+    > "$1/tiny-sd/model_index.json"
+  echo '{"_class_name": "UNet2DConditionModel", "sample_size": 64}' > "$1/tiny-sd/unet/config.json"
+  echo '{"_class_name": "AutoencoderKL", "block_out_channels": [128, 256, 512, 512]}' \
+    > "$1/tiny-sd/vae/config.json"
+  head -c 300000 /dev/zero > "$1/tiny-sd/unet/diffusion_pytorch_model.safetensors"
+}
