@@ -10,9 +10,10 @@
 
 guchar *
 gen_ui_preview_denoise (const GenPluginSettings *s, const char *default_dir, GeglBuffer *buffer,
-                        const GeglRectangle *rect, int channels, const Babl *format,
-                        GError **error)
+                        const GeglRectangle *rect, int channels, GError **error)
 {
+  static const char *const u8[] = { "Y' u8", "Y'A u8", "R'G'B' u8", "R'G'B'A u8" };
+  const Babl *format = babl_format (u8[CLAMP (channels, 1, 4) - 1]);
   GenPipeline *p = gen_plugin_load (s, default_dir, NULL, error);
   GenPixels in = { 0 }, out = { 0 };
   GenJobOptions o = s->opts;
@@ -28,7 +29,7 @@ gen_ui_preview_denoise (const GenPluginSettings *s, const char *default_dir, Geg
       && gen_job_denoise (p, &o, &in, NULL, GEN_DENOISE_FAST, s->noise_level, s->strength,
                           &out, NULL, error))
     {
-      bytes = g_malloc ((gsize) rect->width * rect->height * babl_format_get_bytes_per_pixel (format));
+      bytes = g_malloc ((gsize) rect->width * rect->height * channels);
       babl_process (babl_fish (gen_plugin_pixels_format (channels, buffer), format), out.data,
                     bytes, (long) rect->width * rect->height);
     }

@@ -130,3 +130,12 @@ gen_ui_format_duration (double seconds)
   /* TRANSLATORS: a rough duration in hours */
   return g_strdup_printf (_("about %.1f h"), seconds / 3600.0);
 }
+
+char *
+gen_ui_native_note (int native)
+{
+  if (native > 0)
+    /* TRANSLATORS: under Width and Height: what 0 stands for */
+    return g_strdup_printf (_("0 = the model's native size, %d × %d pixels"), native, native);
+  return g_strdup (_("0 = the model's native size"));
+}

@@ -72,11 +72,16 @@ void           gen_ui_estimate_update (GenUiEstimate *e, const GenPluginSettings
 void           gen_ui_estimate_free (GenUiEstimate *e);
 
 /* Runs S's fast denoise on RECT of BUFFER (a drawable's pixels, CHANNELS
- * channels) and returns the result as bytes in FORMAT, for a dialog's
- * drawable preview (gen-ui-preview.c); NULL with an error.  Caller frees. */
+ * channels) and returns the result as the 8-bit bytes of those channels
+ * that a GimpPreview draws (gen-ui-preview.c); NULL with an error.
+ * Caller frees. */
 guchar        *gen_ui_preview_denoise (const GenPluginSettings *s, const char *default_dir,
                                        GeglBuffer *buffer, const GeglRectangle *rect,
-                                       int channels, const Babl *format, GError **error);
+                                       int channels, GError **error);
+
+/* "0 = the model's native size, 64 × 64 pixels" (NATIVE ≤ 0: unknown), the
+ * note under Width and Height.  Caller frees. */
+char          *gen_ui_native_note (int native);
 
 /* "about 40 s", "about 3 min", "less than a second".  Caller frees. */
 char      *gen_ui_format_duration (double seconds);

@@ -4,10 +4,9 @@
 # (RUN-INTERACTIVE) in gimp-2.10 under Xvfb, checks that the plug-in is up
 # in its dialog with no warnings of its own, and saves a screenshot of each
 # as SHOTS_DIR/gimp2-JOB.png (default: a folder beside the plug-in,
-# printed); gimp2-denoise-not-a-model.png shows the message for a folder
-# that is not a model, and with PO_DIR (a build's po/) gimp2-denoise-de_DE.png
-# the dialog in German.  Nobody clicks: GIMP is killed.  Needs xvfb-run and
-# ImageMagick (installed with apt-get when missing and run as root).
+# printed), with the same variants and languages as dialog-smoke-gimp3.sh.
+# Nobody clicks: GIMP is killed.  Needs xvfb-run and ImageMagick (installed
+# with apt-get when missing and run as root).
 set -eu
 
 PLUGIN=$(realpath "${1:?usage: dialog-smoke-gimp2.sh PLUGIN MODELS_DIR [SHOTS_DIR [PO_DIR]]}")
@@ -83,24 +82,6 @@ dialog () {
   report "$name" "$log" "$bad"
 }
 
-# GEN_DIALOG_JOBS: a subset, e.g. "denoise" (default: all six); with PO_DIR
-# every dialog again in each of GEN_DIALOG_LANGS (default: German, Korean)
-LANGS=""
-if [ -n "$PO" ]; then
-  LANGS=${GEN_DIALOG_LANGS:-de_DE ko_KR}
-  for lang in $LANGS; do make_locale "$lang" "$TMP/locale"; done
-fi
-for lang in "" $LANGS; do
-  for job in ${GEN_DIALOG_JOBS:-generate denoise inpaint vary vae-reconstruct interpolate}; do
-    if [ "$job" = vae-reconstruct ]; then dialog "$job" "$lang" "$LISTED/test-vae"
-    else dialog "$job" "$lang" "$LISTED/test-unet"; fi
-  done
-  dialog denoise "$lang" "$TMP/not-a-model" not-a-model
-  # a text-to-image pipeline from the models folder, and the built-in models
-  # (or what the dialog says when they are not installed)
-  dialog generate "$lang" "$LISTED/tiny-sd" text-to-image
-  dialog denoise "$lang" - builtin
-  dialog vae-reconstruct "$lang" - builtin
-done
+shoot_every_dialog
 echo "dialog-smoke-gimp2: screenshots in $SHOTS"
 exit $failed

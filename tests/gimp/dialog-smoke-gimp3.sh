@@ -3,11 +3,13 @@
 # procedure's dialog (RUN-INTERACTIVE) in gimp-3.0 under Xvfb, checks that
 # the plug-in is up and waiting in its dialog with no warnings of its own
 # (duplicate mnemonics, GTK criticals), and saves a screenshot of each as
-# SHOTS_DIR/gimp3-JOB.png (default: a folder beside the plug-in, printed).
-# PO_DIR (a build's po/ with <lang>/LC_MESSAGES/generative.mo) adds the
-# denoise dialog in German, gimp3-denoise-de_DE.png; gimp3-denoise-not-a-model.png
-# shows the message for a folder that is not a model.  Nobody clicks: GIMP is
-# killed.  Needs xvfb-run and ImageMagick's import (installed with apt-get
+# SHOTS_DIR/gimp3-JOB.png (default: a folder beside the plug-in, printed),
+# with a models folder that lists the test models and a text-to-image
+# pipeline; gimp3-denoise-not-a-model.png shows the message for a folder that
+# is not a model, gimp3-generate-text-to-image.png a model the core does not
+# run yet, gimp3-*-builtin.png the built-in models.  PO_DIR (a build's po/
+# with <lang>/LC_MESSAGES/generative.mo) adds all of them in German and
+# Korean (gimp3-JOB-de_DE.png, …).  Nobody clicks: GIMP is killed.  Needs xvfb-run and ImageMagick's import (installed with apt-get
 # when missing and run as root).
 set -eu
 
@@ -72,24 +74,6 @@ dialog () {
   report "$name" "$log" "$bad"
 }
 
-# GEN_DIALOG_JOBS: a subset, e.g. "denoise" (default: all six); with PO_DIR
-# every dialog again in each of GEN_DIALOG_LANGS (default: German, Korean)
-LANGS=""
-if [ -n "$PO" ]; then
-  LANGS=${GEN_DIALOG_LANGS:-de_DE ko_KR}
-  for lang in $LANGS; do make_locale "$lang" "$TMP/locale"; done
-fi
-for lang in "" $LANGS; do
-  for job in ${GEN_DIALOG_JOBS:-generate denoise inpaint vary vae-reconstruct interpolate}; do
-    if [ "$job" = vae-reconstruct ]; then dialog "$job" "$lang" "$LISTED/test-vae"
-    else dialog "$job" "$lang" "$LISTED/test-unet"; fi
-  done
-  dialog denoise "$lang" "$TMP/not-a-model" not-a-model
-  # a text-to-image pipeline from the models folder, and the built-in models
-  # (or what the dialog says when they are not installed)
-  dialog generate "$lang" "$LISTED/tiny-sd" text-to-image
-  dialog denoise "$lang" - builtin
-  dialog vae-reconstruct "$lang" - builtin
-done
+shoot_every_dialog
 echo "dialog-smoke-gimp3: screenshots in $SHOTS"
 exit $failed

@@ -90,3 +90,29 @@ make_models_folder () {
     > "$1/tiny-sd/vae/config.json"
   head -c 300000 /dev/zero > "$1/tiny-sd/unet/diffusion_pytorch_model.safetensors"
 }
+
+# Every dialog through the caller's "dialog JOB [LANG [MODEL [NAME]]]", on
+# the models of the folder $LISTED (make_models_folder): each job, a folder
+# that is not a model ($TMP/not-a-model), a text-to-image pipeline, the
+# built-in models; then all again in each language (needs $PO, $TMP).
+shoot_every_dialog () {
+  # GEN_DIALOG_JOBS: a subset, e.g. "denoise" (default: all six); with PO_DIR
+  # every dialog again in each of GEN_DIALOG_LANGS (default: German, Korean)
+  LANGS=""
+  if [ -n "$PO" ]; then
+    LANGS=${GEN_DIALOG_LANGS:-de_DE ko_KR}
+    for lang in $LANGS; do make_locale "$lang" "$TMP/locale"; done
+  fi
+  for lang in "" $LANGS; do
+    for job in ${GEN_DIALOG_JOBS:-generate denoise inpaint vary vae-reconstruct interpolate}; do
+      if [ "$job" = vae-reconstruct ]; then dialog "$job" "$lang" "$LISTED/test-vae"
+      else dialog "$job" "$lang" "$LISTED/test-unet"; fi
+    done
+    dialog denoise "$lang" "$TMP/not-a-model" not-a-model
+    # a text-to-image pipeline from the models folder, and the built-in models
+    # (or what the dialog says when they are not installed)
+    dialog generate "$lang" "$LISTED/tiny-sd" text-to-image
+    dialog denoise "$lang" - builtin
+    dialog vae-reconstruct "$lang" - builtin
+  done
+}

@@ -57,6 +57,7 @@ gimp-console-2.10 -i -b "
     (define e2e-vae \"$MODELS/vae\")
     (define e2e-bad-model \"$TMP/not-a-model\")
     (define e2e-empty-folder \"$TMP/empty-folder\")
+    (define e2e-here \"$HERE\")
     (define e2e-input \"$TMP/input.ppm\")
     (define e2e-out \"$OUT\")
     (load \"$HERE/e2e-gimp2.scm\"))" -b '(gimp-quit 0)' > "$LOG" 2>&1 || status=$?

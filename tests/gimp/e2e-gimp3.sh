@@ -49,6 +49,7 @@ gimp-console-3.0 -i -d -f --batch-interpreter=plug-in-script-fu-eval --quit -b "
   (define e2e-vae \"$MODELS/vae\")
   (define e2e-bad-model \"$TMP/not-a-model\")
   (define e2e-empty-folder \"$TMP/empty-folder\")
+    (define e2e-here \"$HERE\")
   (define e2e-input \"$TMP/input.ppm\")
   (define e2e-out \"$OUT\")
   (load \"$HERE/e2e-gimp3.scm\")" > "$LOG" 2>&1 || status=$?

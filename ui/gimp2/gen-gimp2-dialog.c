@@ -222,9 +222,7 @@ update_native_note (Dialog *d)
 
   if (!d->native_note)
     return;
-  text = d->native > 0
-    ? g_strdup_printf (_("0 = the model's native size, %d × %d pixels"), d->native, d->native)
-    : g_strdup (_("0 = the model's native size"));
+  text = gen_ui_native_note (d->native);
   gtk_label_set_text (GTK_LABEL (d->native_note), text);
   g_free (text);
 }
@@ -307,7 +305,6 @@ static void
 preview_update (GimpPreview *preview, Dialog *d)
 {
   int channels = gimp_drawable_bpp (d->drawable);
-  static const char *const u8[] = { "Y' u8", "Y'A u8", "R'G'B' u8", "R'G'B'A u8" };
   GeglRectangle rect;
   GenPluginSettings s;
   GeglBuffer *buffer;
@@ -320,8 +317,7 @@ preview_update (GimpPreview *preview, Dialog *d)
   gimp_preview_get_size (preview, &rect.width, &rect.height);
   gen_gimp2_settings_from_values (d->v, d->job, &s);
   buffer = gimp_drawable_get_buffer (d->drawable);
-  bytes = gen_ui_preview_denoise (&s, d->default_dir, buffer, &rect, channels,
-                                  babl_format (u8[channels - 1]), &error);
+  bytes = gen_ui_preview_denoise (&s, d->default_dir, buffer, &rect, channels, &error);
   g_object_unref (buffer);
   gen_plugin_settings_clear (&s);
   if (bytes)

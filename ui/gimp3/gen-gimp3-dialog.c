@@ -40,10 +40,7 @@ update_native_note (Dialog *d)
 
   if (!d->native_note)
     return;
-  text = d->native > 0
-    /* TRANSLATORS: under Width and Height: what 0 stands for */
-    ? g_strdup_printf (_("0 = the model's native size, %d × %d pixels"), d->native, d->native)
-    : g_strdup (_("0 = the model's native size"));
+  text = gen_ui_native_note (d->native);
   gtk_label_set_text (GTK_LABEL (d->native_note), text);
   g_free (text);
 }
@@ -129,7 +126,6 @@ preview_update (GimpPreview *preview, Dialog *d)
 {
   int channels = (gimp_drawable_is_gray (d->drawable) ? 1 : 3)
                  + (gimp_drawable_has_alpha (d->drawable) ? 1 : 0);
-  static const char *const u8[] = { "Y' u8", "Y'A u8", "R'G'B' u8", "R'G'B'A u8" };
   GeglRectangle rect;
   GenPluginSettings s;
   GeglBuffer *buffer;
@@ -141,8 +137,7 @@ preview_update (GimpPreview *preview, Dialog *d)
   gen_gimp3_settings_from_config (d->config, d->job, &s);
   s.opts.threads = MAX (1, gimp_get_num_processors ());
   buffer = gimp_drawable_get_buffer (d->drawable);
-  bytes = gen_ui_preview_denoise (&s, d->default_dir, buffer, &rect, channels,
-                                  babl_format (u8[channels - 1]), &error);
+  bytes = gen_ui_preview_denoise (&s, d->default_dir, buffer, &rect, channels, &error);
   g_object_unref (buffer);
   gen_plugin_settings_clear (&s);
   if (bytes)
