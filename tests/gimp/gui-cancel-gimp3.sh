@@ -37,7 +37,6 @@ command -v xdotool >/dev/null || { echo "gui-cancel: needs xdotool" >&2; exit 1;
 export GIMP3_DIRECTORY="$TMP/config" HOME="$TMP/home" LANG=C.UTF-8 LC_ALL=C.UTF-8
 mkdir -p "$GIMP3_DIRECTORY/plug-ins/generative" "$HOME"
 cp "$PLUGIN" "$GIMP3_DIRECTORY/plug-ins/generative/generative"
-printf '(show-tooltips no)\n(show-welcome-dialog no)\n' > "$GIMP3_DIRECTORY/gimprc"
 
 cat > "$TMP/gui.scm" <<EOF
 (define out "$OUT")
@@ -176,8 +175,11 @@ p=$(window 'Inpainting' 60) || { say "FAIL no progress window"; kill $gimp; exit
 sleep 4
 shoot gui-6-progress.png
 plugin_up && say "ok   the job is running after 4 s"
+xdotool mousemove --window "$p" 30 30 2>/dev/null || true
+xdotool windowfocus "$p" 2>/dev/null || true
+sleep 1
 t0=$(date +%s%N)
-press "$p" alt+c
+xdotool key alt+c
 while plugin_up; do
   [ $(( ($(date +%s%N) - t0) / 1000000 )) -gt 10000 ] && break
   sleep 0.05
