@@ -244,6 +244,11 @@ gen_ui_estimate_update (GenUiEstimate *e, const GenPluginSettings *s, int width,
       return;
     }
   evals = evaluations (&e->s, m->eval_s > 0, m->latent, &trips);
+  if (s->job == GEN_PLUGIN_GENERATE)
+    {
+      width = s->width ? s->width : m->size;
+      height = s->height ? s->height : m->size;
+    }
   if (s->job == GEN_PLUGIN_INPAINT)
     {
       /* the model sees the selection and as much context as the core takes */

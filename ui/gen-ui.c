@@ -131,11 +131,15 @@ gen_ui_format_duration (double seconds)
   return g_strdup_printf (_("about %.1f h"), seconds / 3600.0);
 }
 
-char *
-gen_ui_native_note (int native)
+void
+gen_ui_native_note (GtkWidget *label, int native)
 {
-  if (native > 0)
+  char *text = native > 0
     /* TRANSLATORS: under Width and Height: what 0 stands for */
-    return g_strdup_printf (_("0 = the model's native size, %d × %d pixels"), native, native);
-  return g_strdup (_("0 = the model's native size"));
+    ? g_strdup_printf (_("0 = the model's native size, %d × %d pixels"), native, native)
+    : g_strdup (_("0 = the model's native size"));
+
+  if (label)
+    gtk_label_set_text (GTK_LABEL (label), text);
+  g_free (text);
 }

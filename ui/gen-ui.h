@@ -66,22 +66,21 @@ typedef struct _GenUiEstimate GenUiEstimate;
 GenUiEstimate *gen_ui_estimate_new (const char *default_dir);
 GtkWidget     *gen_ui_estimate_label (GenUiEstimate *e);
 /* S's job on WIDTH × HEIGHT pixels (for inpaint the selection's bounds:
- * the context is added here). */
+ * the context is added here; generate takes S's size, 0 the model's). */
 void           gen_ui_estimate_update (GenUiEstimate *e, const GenPluginSettings *s, int width,
                                        int height);
 void           gen_ui_estimate_free (GenUiEstimate *e);
 
-/* Runs S's fast denoise on RECT of BUFFER (a drawable's pixels, CHANNELS
- * channels) and returns the result as the 8-bit bytes of those channels
- * that a GimpPreview draws (gen-ui-preview.c); NULL with an error.
- * Caller frees. */
-guchar        *gen_ui_preview_denoise (const GenPluginSettings *s, const char *default_dir,
-                                       GeglBuffer *buffer, const GeglRectangle *rect,
-                                       int channels, GError **error);
+/* Draws in PREVIEW (a drawable preview over BUFFER, the drawable's pixels
+ * of CHANNELS channels) S's fast denoise of what it shows
+ * (gen-ui-preview.c); nothing when the model cannot be loaded. */
+void           gen_ui_preview_denoise (GimpPreview *preview, const GenPluginSettings *s,
+                                       const char *default_dir, GeglBuffer *buffer,
+                                       int channels);
 
-/* "0 = the model's native size, 64 × 64 pixels" (NATIVE ≤ 0: unknown), the
- * note under Width and Height.  Caller frees. */
-char          *gen_ui_native_note (int native);
+/* Puts "0 = the model's native size, 64 × 64 pixels" (NATIVE ≤ 0: unknown)
+ * in LABEL, the note under Width and Height (NULL: none). */
+void           gen_ui_native_note (GtkWidget *label, int native);
 
 /* "about 40 s", "about 3 min", "less than a second".  Caller frees. */
 char      *gen_ui_format_duration (double seconds);

@@ -215,35 +215,17 @@ update_sensitive (Dialog *d)
   gtk_widget_set_sensitive (d->seed_row[1], seed);
 }
 
-static void
-update_native_note (Dialog *d)
-{
-  char *text;
-
-  if (!d->native_note)
-    return;
-  text = gen_ui_native_note (d->native);
-  gtk_label_set_text (GTK_LABEL (d->native_note), text);
-  g_free (text);
-}
-
 /* After every edit: what is greyed out, the estimate, the preview. */
 static void
 values_changed (Dialog *d)
 {
   GenPluginSettings s;
-  int w = d->width, h = d->height;
 
   if (!d->estimate)
     return;   /* still building the dialog, or closing it */
   update_sensitive (d);
   gen_gimp2_settings_from_values (d->v, d->job, &s);
-  if (d->job == GEN_PLUGIN_GENERATE)
-    {
-      w = s.width ? s.width : MAX (d->native, 1);
-      h = s.height ? s.height : MAX (d->native, 1);
-    }
-  gen_ui_estimate_update (d->estimate, &s, w, h);
+  gen_ui_estimate_update (d->estimate, &s, d->width, d->height);
   gen_plugin_settings_clear (&s);
   if (d->preview)
     gimp_preview_invalidate (GIMP_PREVIEW (d->preview));
@@ -257,7 +239,7 @@ model_changed (const char *model, const char *vae, int native, gpointer user_dat
   g_strlcpy (d->v->model, model, GEN_GIMP2_PATH_MAX);
   g_strlcpy (d->v->vae, vae, GEN_GIMP2_PATH_MAX);
   d->native = native;
-  update_native_note (d);
+  gen_ui_native_note (d->native_note, d->native);
   values_changed (d);
 }
 
@@ -305,25 +287,13 @@ static void
 preview_update (GimpPreview *preview, Dialog *d)
 {
   int channels = gimp_drawable_bpp (d->drawable);
-  GeglRectangle rect;
+  GeglBuffer *buffer = gimp_drawable_get_buffer (d->drawable);
   GenPluginSettings s;
-  GeglBuffer *buffer;
-  GError *error = NULL;
-  guchar *bytes;
 
-  if (channels < 1 || channels > 4)
-    return;
-  gimp_preview_get_position (preview, &rect.x, &rect.y);
-  gimp_preview_get_size (preview, &rect.width, &rect.height);
   gen_gimp2_settings_from_values (d->v, d->job, &s);
-  buffer = gimp_drawable_get_buffer (d->drawable);
-  bytes = gen_ui_preview_denoise (&s, d->default_dir, buffer, &rect, channels, &error);
-  g_object_unref (buffer);
+  gen_ui_preview_denoise (preview, &s, d->default_dir, buffer, channels);
   gen_plugin_settings_clear (&s);
-  if (bytes)
-    gimp_preview_draw_buffer (preview, bytes, rect.width * channels);
-  g_clear_error (&error);   /* the model line says what is wrong with the model */
-  g_free (bytes);
+  g_object_unref (buffer);
 }
 
 /* ---- the dialog --------------------------------------------------------------- */
@@ -399,7 +369,7 @@ gen_gimp2_dialog (const char *proc_name, GenPluginJob job, GenGimp2Values *v,
       add_spin (table, row++, &d, GEN_GIMP2_ARG_WIDTH, NULL, NULL);
       add_spin (table, row++, &d, GEN_GIMP2_ARG_HEIGHT, NULL, NULL);
       d.native_note = add_note (table, row++);
-      update_native_note (&d);
+      gen_ui_native_note (d.native_note, d.native);
       break;
     case GEN_PLUGIN_INPAINT:
       add_scale (table, row++, &d, GEN_GIMP2_ARG_RESAMPLE);

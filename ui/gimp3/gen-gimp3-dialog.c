@@ -33,18 +33,6 @@ typedef struct
 
 /* ---- what follows the settings ------------------------------------------------ */
 
-static void
-update_native_note (Dialog *d)
-{
-  char *text;
-
-  if (!d->native_note)
-    return;
-  text = gen_ui_native_note (d->native);
-  gtk_label_set_text (GTK_LABEL (d->native_note), text);
-  g_free (text);
-}
-
 /* Greys out what the current choices ignore: the sampling settings in a
  * one-step denoise (and the seed there), the sigma schedule and eta where
  * the scheduler's row says it reads neither, the seed of a VAE round trip
@@ -80,15 +68,9 @@ static void
 update_estimate (Dialog *d)
 {
   GenPluginSettings s;
-  int w = d->width, h = d->height;
 
   gen_gimp3_settings_from_config (d->config, d->job, &s);
-  if (d->job == GEN_PLUGIN_GENERATE)
-    {
-      w = s.width ? s.width : MAX (d->native, 1);
-      h = s.height ? s.height : MAX (d->native, 1);
-    }
-  gen_ui_estimate_update (d->estimate, &s, w, h);
+  gen_ui_estimate_update (d->estimate, &s, d->width, d->height);
   gen_plugin_settings_clear (&s);
 }
 
@@ -107,7 +89,7 @@ model_changed (const char *model, const char *vae, int native, gpointer user_dat
   Dialog *d = user_data;
 
   d->native = native;
-  update_native_note (d);
+  gen_ui_native_note (d->native_note, d->native);
   g_object_set (d->config, "model", model, "vae", vae, NULL);
 }
 
@@ -126,24 +108,14 @@ preview_update (GimpPreview *preview, Dialog *d)
 {
   int channels = (gimp_drawable_is_gray (d->drawable) ? 1 : 3)
                  + (gimp_drawable_has_alpha (d->drawable) ? 1 : 0);
-  GeglRectangle rect;
+  GeglBuffer *buffer = gimp_drawable_get_buffer (d->drawable);
   GenPluginSettings s;
-  GeglBuffer *buffer;
-  GError *error = NULL;
-  guchar *bytes;
 
-  gimp_preview_get_position (preview, &rect.x, &rect.y);
-  gimp_preview_get_size (preview, &rect.width, &rect.height);
   gen_gimp3_settings_from_config (d->config, d->job, &s);
   s.opts.threads = MAX (1, gimp_get_num_processors ());
-  buffer = gimp_drawable_get_buffer (d->drawable);
-  bytes = gen_ui_preview_denoise (&s, d->default_dir, buffer, &rect, channels, &error);
-  g_object_unref (buffer);
+  gen_ui_preview_denoise (preview, &s, d->default_dir, buffer, channels);
   gen_plugin_settings_clear (&s);
-  if (bytes)
-    gimp_preview_draw_buffer (preview, bytes, rect.width * channels);
-  g_clear_error (&error);   /* the model line says what is wrong with the model */
-  g_free (bytes);
+  g_object_unref (buffer);
 }
 
 /* ---- the noise level ---------------------------------------------------------- */
