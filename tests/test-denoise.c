@@ -244,6 +244,151 @@ test_quality_names (void)
   g_assert_cmpint (q, ==, GEN_DENOISE_QUALITY_FAST);
 }
 
+/* ---- the noise estimate ------------------------------------------------------ */
+
+/* A clean test image on 0..255: smooth shading, a few flat shapes with
+ * hard edges and a patch of fine stripes, in 40..215 so that no noise
+ * clips. */
+static double *
+clean_image (int w, int h)
+{
+  double *img = g_new (double, (gsize) w * h * 3);
+
+  for (int y = 0; y < h; y++)
+    for (int x = 0; x < w; x++)
+      for (int c = 0; c < 3; c++)
+        {
+          double v = 60.0 + 80.0 * x / w + 30.0 * sin (0.02 * y + c);
+
+          if ((x - 60) * (x - 60) + (y - 70) * (y - 70) < 40 * 40)
+            v = 180.0 - 25.0 * c;
+          else if (x > 150 && y > 140 && x < 230)
+            v = 90.0 + 40.0 * c;
+          else if (x > 170 && y < 60)
+            v += 12.0 * sin (1.9 * x);
+          img[((gsize) y * w + x) * 3 + c] = v;
+        }
+  return img;
+}
+
+static double
+gauss (GRand *rand)
+{
+  double u1 = g_rand_double (rand), u2 = g_rand_double (rand);
+
+  return sqrt (-2.0 * log (1.0 - u1)) * cos (2 * G_PI * u2);
+}
+
+typedef enum { WHITE, SHOT, DEMOSAIC } NoiseKind;
+
+/* Noise of KIND on CLEAN with variance A·x + B (x the clean value): white
+ * (A = 0), per pixel (shot and read noise), or measured on an RGGB mosaic
+ * and demosaiced bilinearly, which correlates it between neighbours.
+ * Returns the noisy image in 0..1 and its effective σ in *RMS. */
+static GenPixels
+noisy_image (const double *clean, int w, int h, NoiseKind kind, double a, double b, GRand *rand,
+             double *rms)
+{
+  GenPixels px = pixels_new (w, h, 3);
+  double *n = g_new0 (double, (gsize) w * h * 3), sum = 0.0;
+
+  for (int y = 0; y < h; y++)
+    for (int x = 0; x < w; x++)
+      for (int c = 0; c < 3; c++)
+        {
+          gsize k = ((gsize) y * w + x) * 3 + c;
+          /* which channel an RGGB mosaic measures here */
+          int site = (y % 2 == 0) ? (x % 2 == 0 ? 0 : 1) : (x % 2 == 0 ? 1 : 2);
+
+          if (kind != DEMOSAIC || site == c)
+            n[k] = sqrt (a * clean[k] + b) * gauss (rand);
+        }
+  if (kind == DEMOSAIC)
+    {
+      /* bilinear: green from its 4 neighbours, red and blue from 2 or 4 */
+      static const double kg[3][3] = { { 0, .25, 0 }, { .25, 1, .25 }, { 0, .25, 0 } };
+      static const double krb[3][3] = { { .25, .5, .25 }, { .5, 1, .5 }, { .25, .5, .25 } };
+      double *d = g_new0 (double, (gsize) w * h * 3);
+
+      for (int y = 0; y < h; y++)
+        for (int x = 0; x < w; x++)
+          for (int c = 0; c < 3; c++)
+            for (int dy = -1; dy <= 1; dy++)
+              for (int dx = -1; dx <= 1; dx++)
+                {
+                  int yy = y + dy < 0 ? 1 : y + dy >= h ? h - 2 : y + dy;
+                  int xx = x + dx < 0 ? 1 : x + dx >= w ? w - 2 : x + dx;
+
+                  d[((gsize) y * w + x) * 3 + c] += (c == 1 ? kg : krb)[dy + 1][dx + 1]
+                                                    * n[((gsize) yy * w + xx) * 3 + c];
+                }
+      g_free (n);
+      n = d;
+    }
+  for (gsize k = 0; k < (gsize) w * h * 3; k++)
+    {
+      px.data[k] = (float) ((clean[k] + n[k]) / 255.0);
+      sum += n[k] * n[k];
+    }
+  *rms = sqrt (sum / ((double) w * h * 3));
+  g_free (n);
+  return px;
+}
+
+/* The estimate is the noise's RMS for white, signal-dependent and
+ * demosaiced noise, on an image with edges and texture. */
+static void
+test_noise_estimate_kinds (void)
+{
+  const int w = 256, h = 256;
+  const struct
+  {
+    NoiseKind kind;
+    double    a, b, tolerance;
+  } cases[] = {
+    { WHITE, 0.0, 100.0, 0.06 },  { WHITE, 0.0, 625.0, 0.06 },
+    { SHOT, 2.0, 30.0, 0.08 },    { SHOT, 4.0, 90.0, 0.08 },
+    { DEMOSAIC, 1.6, 48.0, 0.2 }, { DEMOSAIC, 4.0, 88.0, 0.2 },
+  };
+  GRand *rand = g_rand_new_with_seed (11);
+  double *clean = clean_image (w, h);
+
+  for (guint i = 0; i < G_N_ELEMENTS (cases); i++)
+    {
+      double rms, est;
+      GenPixels px = noisy_image (clean, w, h, cases[i].kind, cases[i].a, cases[i].b, rand, &rms);
+
+      est = gen_estimate_noise (&px);
+      if (g_test_verbose ())
+        g_printerr ("kind %d, var %.1f x + %.0f: RMS %.2f, estimated %.2f\n", cases[i].kind,
+                    cases[i].a, cases[i].b, rms, est);
+      g_assert_cmpfloat (fabs (est / rms - 1.0), <, cases[i].tolerance);
+      g_free (px.data);
+    }
+  g_free (clean);
+  g_rand_free (rand);
+}
+
+/* Degenerate images: no noise, one cell, gray. */
+static void
+test_noise_estimate_edges (void)
+{
+  GenPixels flat = pixels_new (64, 48, 3), tiny = pixels_new (1, 1, 3), gray = pixels_new (64, 64, 1);
+  GRand *rand = g_rand_new_with_seed (5);
+  double est;
+
+  for (int i = 0; i < 64 * 48 * 3; i++)
+    flat.data[i] = 0.5f;
+  g_assert_cmpfloat (gen_estimate_noise (&flat), ==, 0.0);
+  g_assert_cmpfloat (gen_estimate_noise (&tiny), ==, 0.0);
+  for (int i = 0; i < 64 * 64; i++)
+    gray.data[i] = (float) (0.5 + 20.0 * gauss (rand) / 255.0);
+  est = gen_estimate_noise (&gray);
+  g_assert_cmpfloat (fabs (est - 20.0), <, 2.0);
+  g_free (flat.data), g_free (tiny.data), g_free (gray.data);
+  g_rand_free (rand);
+}
+
 int
 main (int argc, char **argv)
 {
@@ -253,5 +398,7 @@ main (int argc, char **argv)
   ADD ("/denoise/ensemble/sample", test_ensemble_sample);
   ADD ("/denoise/ensemble/tiles", test_ensemble_tiles);
   g_test_add_func ("/denoise/quality-names", test_quality_names);
+  g_test_add_func ("/denoise/noise-estimate/kinds", test_noise_estimate_kinds);
+  g_test_add_func ("/denoise/noise-estimate/edges", test_noise_estimate_edges);
   return g_test_run ();
 }
