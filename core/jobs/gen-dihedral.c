@@ -37,15 +37,17 @@ gen_dihedral_swaps (int k)
   return (k & 1) != 0;
 }
 
-void
-gen_dihedral_apply (int k, const float *src, int64_t c, int64_t h, int64_t w, float *dst)
+/* Transform K of the planes [c][h][w] and the planes [c][h'][w'] it gives:
+ * UNDO = FALSE writes TURNED from PLANES, UNDO = TRUE adds TURNED back into
+ * PLANES at the places it came from. */
+static void
+map_planes (int k, float *planes, int64_t c, int64_t h, int64_t w, float *turned, gboolean undo)
 {
   int64_t th = gen_dihedral_swaps (k) ? w : h, tw = gen_dihedral_swaps (k) ? h : w;
 
   for (int64_t ch = 0; ch < c; ch++)
     {
-      const float *s = src + ch * h * w;
-      float *d = dst + ch * h * w;
+      float *p = planes + ch * h * w, *t = turned + ch * h * w;
 
       for (int64_t i = 0; i < th; i++)
         for (int64_t j = 0; j < tw; j++)
@@ -53,28 +55,22 @@ gen_dihedral_apply (int k, const float *src, int64_t c, int64_t h, int64_t w, fl
             int64_t si, sj;
 
             source_of (k, h, w, i, j, &si, &sj);
-            d[i * tw + j] = s[si * w + sj];
+            if (undo)
+              p[si * w + sj] += t[i * tw + j];
+            else
+              t[i * tw + j] = p[si * w + sj];
           }
     }
 }
 
 void
+gen_dihedral_apply (int k, const float *src, int64_t c, int64_t h, int64_t w, float *dst)
+{
+  map_planes (k, (float *) src, c, h, w, dst, FALSE);
+}
+
+void
 gen_dihedral_undo_add (int k, const float *src, int64_t c, int64_t h, int64_t w, float *acc)
 {
-  int64_t th = gen_dihedral_swaps (k) ? w : h, tw = gen_dihedral_swaps (k) ? h : w;
-
-  for (int64_t ch = 0; ch < c; ch++)
-    {
-      const float *s = src + ch * h * w;
-      float *a = acc + ch * h * w;
-
-      for (int64_t i = 0; i < th; i++)
-        for (int64_t j = 0; j < tw; j++)
-          {
-            int64_t si, sj;
-
-            source_of (k, h, w, i, j, &si, &sj);
-            a[si * w + sj] += s[i * tw + j];
-          }
-    }
+  map_planes (k, acc, c, h, w, (float *) src, TRUE);
 }
