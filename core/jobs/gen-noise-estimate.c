@@ -33,11 +33,13 @@
 #define N_BANDS   16      /* brightness bands over 0..256 */
 #define HIST_BINS 4096    /* histogram of |detail| over 0..256, 1/16 level a bin */
 #define MIN_BAND  64      /* details a band needs to take part in the fit */
+#define SLOPE_FLOOR 0.5   /* the signal-dependent share of the mean variance that texture
+                             alone gives white noise: only what exceeds it counts */
 #define FLAT_FRAC 0.1     /* the flattest tenth of the cells measures r */
 #define BOX       5       /* activity is summed over BOX×BOX cells */
 #define KAPPA     0.5
 #define R_LO      0.4
-#define R_HI      0.7
+#define R_HI      0.6
 
 /* The finest Haar details of one 2×2 cell (0..255 units). */
 typedef struct
@@ -103,7 +105,8 @@ bands_add (Bands *b, float detail, float mean)
 
 /* The mean variance of the noise in B's details, whose median absolute
  * value is MED, as described at the top: the line var = α + β·x through the
- * bands' lower quartiles (weighted least squares, β ≥ 0) gives the shape;
+ * bands' lower quartiles (weighted least squares, β ≥ 0, its share β·x̄/α
+ * less SLOPE_FLOOR) gives the shape;
  * the level λ makes the median of the mixture of N(0, λ·(α + β·x)) over the
  * bands MED. */
 static double
@@ -138,6 +141,14 @@ bands_mean_variance (const Bands *b, double med)
         beta = 0.0, alpha = sy / sw;
       alpha = MAX (alpha, 1e-3 * MAX (vmax, 1e-6));
     }
+  {
+    double xbar = 0.0;
+
+    for (int k = 0; k < N_BANDS; k++)
+      xbar += b->count[k] * (k + 0.5) * (256.0 / N_BANDS);
+    xbar /= (double) n;
+    beta = MAX (0.0, beta * xbar / alpha - SLOPE_FLOOR) * alpha / xbar;
+  }
   for (int k = 0; k < N_BANDS; k++)
     {
       v[k] = alpha + beta * (k + 0.5) * (256.0 / N_BANDS);
