@@ -23,7 +23,8 @@ unet_tile (gpointer data, int worker, const GenTensor *in, GenTensor *out, GErro
 {
   UNetCall *c = data;
   return gen_unet_forward (c->r->p->unet, in, &c->timestep, out, c->r->arenas[worker], NULL,
-                           NULL, error);
+                           NULL, error)
+         && gen_run_check_finite (c->r, c->r->p->unet, "UNet", out, error);
 }
 
 gboolean
@@ -31,14 +32,16 @@ gen_job_encode_tile (gpointer data, int worker, const GenTensor *in, GenTensor *
                      GError **error)
 {
   GenRun *r = data;
-  return gen_vae_encode (r->p->vae, in, out, NULL, r->arenas[worker], NULL, NULL, error);
+  return gen_vae_encode (r->p->vae, in, out, NULL, r->arenas[worker], NULL, NULL, error)
+         && gen_run_check_finite (r, r->p->vae, "VAE encoder", out, error);
 }
 
 static gboolean
 decode_tile (gpointer data, int worker, const GenTensor *in, GenTensor *out, GError **error)
 {
   GenRun *r = data;
-  return gen_vae_decode (r->p->vae, in, out, r->arenas[worker], NULL, NULL, error);
+  return gen_vae_decode (r->p->vae, in, out, r->arenas[worker], NULL, NULL, error)
+         && gen_run_check_finite (r, r->p->vae, "VAE decoder", out, error);
 }
 
 gboolean

@@ -9,6 +9,7 @@
  * Where each part lives:
  *   gen-pipeline.c      loading the model chain
  *   gen-run.c           a run: options, threads, arenas, progress, cancel, clock
+ *   gen-finite.c        model outputs checked for NaN / Inf
  *   gen-pixels-tensor.c pixels ⇄ tensors, result buffers, input checks
  *   gen-eval.c          model evaluations through the tiler; the model space
  *   gen-noise-level.c   schedule arithmetic for the jobs that leave the sampler's grid
@@ -72,6 +73,12 @@ gboolean gen_run_cancelled (GenRun *r, GError **error);
 int      gen_run_tile (const GenRun *r);
 /* An arena for each of T's workers (each grows to one tile's activations). */
 void     gen_run_ready_arenas (GenRun *r, const GenTiler *t);
+
+/* FALSE with an error naming MODEL, its PART ("UNet", "VAE decoder", …) and
+ * the step when the tile T it produced holds a NaN or an Inf (gen-finite.c).
+ * Every tile function calls it on its output. */
+gboolean gen_run_check_finite (GenRun *r, GenModel *model, const char *part, const GenTensor *t,
+                               GError **error);
 
 /* ---- pixels ⇄ tensors (gen-pixels-tensor.c) ------------------------------------ */
 

@@ -14,7 +14,8 @@ encode_moments_tile (gpointer data, int worker, const GenTensor *in, GenTensor *
   GenTensor mt = gen_tensor_view (out->data, 1, l, out->ne[2], out->ne[3]);
   GenTensor lt = gen_tensor_view (out->data + l * hw, 1, l, out->ne[2], out->ne[3]);
 
-  return gen_vae_encode (r->p->vae, in, &mt, &lt, r->arenas[worker], NULL, NULL, error);
+  return gen_vae_encode (r->p->vae, in, &mt, &lt, r->arenas[worker], NULL, NULL, error)
+         && gen_run_check_finite (r, r->p->vae, "VAE encoder", out, error);
 }
 
 gboolean

@@ -24,16 +24,17 @@ G_BEGIN_DECLS
 /* e^x for the SiLU: Cody–Waite reduction x = n ln 2 + r, |r| ≤ ln 2 / 2,
  * then Cephes' degree-6 polynomial for e^r (relative error < 2e-7, like
  * expf), scaled by 2^n through the exponent bits.  Branch-free, so it
- * vectorises; x is clamped to where e^x is a normal float. */
+ * vectorises; x is clamped to where e^x is a normal float, and a NaN
+ * comes out NaN (so silu and softmax pass it on rather than hide it). */
 static inline float
 exp_approx (float x)
 {
   const float shift = 12582912.0f;          /* 1.5 · 2^23: rounds to an integer */
-  float n, r, p;
-  int32_t bits;
-  union { int32_t i; float f; } u;
+  float n, r, p, nb;
+  uint32_t bits;
+  union { uint32_t i; float f; } u;
 
-  x = x < -87.0f ? -87.0f : x > 88.0f ? 88.0f : x;
+  x = x < -87.0f ? -87.0f : x > 88.0f ? 88.0f : x;   /* ±Inf clamped, NaN kept */
   n = (x * 1.44269504088896341f + shift) - shift;
   r = x - n * 0.693359375f;
   r = r + n * 2.12194440e-4f;
@@ -44,7 +45,10 @@ exp_approx (float x)
   p = p * r + 1.6666665459e-1f;
   p = p * r + 5.0000001201e-1f;
   p = p * r * r + r + 1.0f;
-  bits = ((int32_t) n + 127) << 23;
+  /* n is in −126..127 for every number; a NaN x takes −126 here, so the
+   * conversion and the shift stay defined and p (NaN) carries it out */
+  nb = n > -126.0f ? n : -126.0f;
+  bits = (uint32_t) ((int32_t) nb + 127) << 23;
   u.i = bits;
   return p * u.f;
 }
