@@ -125,6 +125,43 @@ def main():
             f.write(text)
         refused("norm_eps 1e999", gen + ["--model", eps], ["norm_eps", "finite"])
 
+        # ---- memory: asked for before it is taken ----
+        # Under a 2 GB address-space limit (AddressSanitizer reserves terabytes
+        # of address space, so there the same cap comes from the environment):
+        # a 2 MB PNG declaring 16384×16384 RGBA16, and a model whose
+        # sample_size asks for a 16384×16384 image, are refused with the
+        # figures, well before they are allocated.
+        cap = 2 << 30
+        env_cap = {"GEN_MEMORY_AVAILABLE": str(cap)} if asan else {}
+        bomb = os.path.join(tmp, "bomb.png")
+        png_bomb(bomb, 16384, 16384)
+        huge = copy_model(unet, os.path.join(tmp, "huge"), config={"sample_size": 16384})
+        m_ = ["--model", unet, "--steps", "3", "--seed", "1", "-q"]
+        os.environ.update(env_cap)
+        for name, args in (("16384² RGBA16 PNG bomb", ["denoise"] + m_ + [bomb, "-o", out]),
+                           ("sample_size 16384", ["generate", "--model", huge, "--steps", "3", "--seed", "1",
+                                                  "-q", "-o", out])):
+            refused(name, args, ["not enough memory", "needs", "available"],
+                    None if asan else cap)
+        for k in env_cap:
+            del os.environ[k]
+        # A job that fits only with fewer workers and smaller tiles runs, and
+        # says so in its report.
+        flat = os.path.join(tmp, "flat")
+        models.build(dict(UNET, add_attention=False, down_block_types=["DownBlock2D"] * 2,
+                          up_block_types=["UpBlock2D"] * 2), seed=1).save_pretrained(flat)
+        os.environ["GEN_MEMORY_AVAILABLE"] = str(40 << 20)
+        r = run(["generate", "--model", flat, "--steps", "1", "--seed", "1", "--width", "256",
+                 "--height", "256", "--threads", "4", "-o", out])
+        check("a job under a memory cap runs with smaller tiles",
+              r.returncode == 0 and os.path.exists(out), f"exit {r.returncode}: {r.stderr.strip()[-200:]}")
+        # Its image fits in 4 MB, its activations do not even on the smallest tile.
+        os.environ["GEN_MEMORY_AVAILABLE"] = str(4 << 20)
+        refused("a job that cannot fit", ["generate", "--model", flat, "--steps", "1", "--seed", "1",
+                                          "--width", "256", "--height", "256", "-q", "-o", out],
+                ["not enough memory: this job", "smallest tiles", "needs", "available"])
+        del os.environ["GEN_MEMORY_AVAILABLE"]
+
         # ---- symbolic links: the Hugging Face cache is made of them ----
         # snapshots/main/{config.json, weights} -> ../../blobs/<hash>, relative
         hub = os.path.join(tmp, "hub")

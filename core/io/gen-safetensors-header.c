@@ -365,8 +365,8 @@ gen_safetensors_parse_into (GenSafetensors *st, const guint8 *data, gsize len,
   if (hlen > (guint64) (len - 8))
     {
       g_set_error (error, GEN_ERROR, GEN_ERROR_FORMAT,
-                   "%s: not a safetensors file, or cut short (its header length is beyond "
-                   "the end of the file, %" G_GSIZE_FORMAT " bytes)", file, len);
+                   "%s: header length %" G_GUINT64_FORMAT " is beyond the end of the file (%"
+                   G_GSIZE_FORMAT " bytes)", file, hlen, len);
       return FALSE;
     }
   body = data + 8 + hlen;
