@@ -30,12 +30,12 @@ static inline float
 exp_approx (float x)
 {
   const float shift = 12582912.0f;          /* 1.5 · 2^23: rounds to an integer */
-  float n, r, p, nb;
-  uint32_t bits;
+  float t, n, r, p;
   union { uint32_t i; float f; } u;
 
   x = x < -87.0f ? -87.0f : x > 88.0f ? 88.0f : x;   /* ±Inf clamped, NaN kept */
-  n = (x * 1.44269504088896341f + shift) - shift;
+  t = x * 1.44269504088896341f + shift;
+  n = t - shift;
   r = x - n * 0.693359375f;
   r = r + n * 2.12194440e-4f;
   p = 1.9875691500e-4f;
@@ -45,11 +45,11 @@ exp_approx (float x)
   p = p * r + 1.6666665459e-1f;
   p = p * r + 5.0000001201e-1f;
   p = p * r * r + r + 1.0f;
-  /* n is in −126..127 for every number; a NaN x takes −126 here, so the
-   * conversion and the shift stay defined and p (NaN) carries it out */
-  nb = n > -126.0f ? n : -126.0f;
-  bits = (uint32_t) ((int32_t) nb + 127) << 23;
-  u.i = bits;
+  /* 2^n from t's bits, with no float-to-int conversion: t = 1.5 · 2^23 + n
+   * is stored as 0x4B400000 + n (n in −126..127).  Unsigned, so a NaN's
+   * bits give some scale and no undefined behaviour; p (NaN) carries it. */
+  u.f = t;
+  u.i = (u.i + (127u - 0x4B400000u)) << 23;
   return p * u.f;
 }
 
