@@ -309,7 +309,28 @@ gen_config_get_double (GenConfig *cfg, const char *key, gboolean has_default, do
     }
   if (!config_node_double (node, &v))
     return config_wrong_type (cfg, key, "a number", node, error);
+  if (!isfinite (v))
+    {
+      g_set_error (error, GEN_ERROR, GEN_ERROR_FORMAT, "%s: key '%s' must be a finite number "
+                   "(found %g)", cfg->path, key, v);
+      return FALSE;
+    }
   *out = v;
+  return TRUE;
+}
+
+gboolean
+gen_config_get_positive (GenConfig *cfg, const char *key, gboolean has_default, double def,
+                         double *out, GError **error)
+{
+  if (!gen_config_get_double (cfg, key, has_default, def, out, error))
+    return FALSE;
+  if (!(*out > 0.0))
+    {
+      g_set_error (error, GEN_ERROR, GEN_ERROR_FORMAT, "%s: key '%s' must be greater than 0 "
+                   "(found %g)", cfg->path, key, *out);
+      return FALSE;
+    }
   return TRUE;
 }
 
@@ -395,7 +416,7 @@ element_int (JsonNode *el, gpointer dst, guint i)
 static gboolean
 element_double (JsonNode *el, gpointer dst, guint i)
 {
-  return config_node_double (el, (double *) dst + i);
+  return config_node_double (el, (double *) dst + i) && isfinite (((double *) dst)[i]);
 }
 
 static gboolean

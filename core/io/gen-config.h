@@ -4,6 +4,8 @@
  * Getters take a default used when the key is absent or JSON null (pass
  * has_default = FALSE to make the key required); a present key of the wrong
  * JSON type is an error naming the file, the key and the expected type.
+ * Numbers must be finite (a JSON 1e999 is Inf): no model or scheduler
+ * value is meaningful as NaN or ±Inf.
  */
 #pragma once
 
@@ -36,6 +38,10 @@ gboolean gen_config_get_int (GenConfig *cfg, const char *key, gboolean has_defau
                              gint64 def, gint64 *out, GError **error);
 gboolean gen_config_get_double (GenConfig *cfg, const char *key, gboolean has_default,
                                 double def, double *out, GError **error);
+/* A number > 0 (epsilons, scale factors): zero, a negative value and — as
+ * for every number read — NaN or ±Inf are errors naming the key. */
+gboolean gen_config_get_positive (GenConfig *cfg, const char *key, gboolean has_default,
+                                  double def, double *out, GError **error);
 gboolean gen_config_get_bool (GenConfig *cfg, const char *key, gboolean has_default,
                               gboolean def, gboolean *out, GError **error);
 /* *OUT points into the config (valid until gen_config_free); DEF may be NULL. */

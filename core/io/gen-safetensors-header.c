@@ -359,8 +359,7 @@ gen_safetensors_parse_into (GenSafetensors *st, const guint8 *data, gsize len,
   if (hlen > GEN_SAFETENSORS_MAX_HEADER)
     {
       g_set_error (error, GEN_ERROR, GEN_ERROR_FORMAT,
-                   "%s: header length %" G_GUINT64_FORMAT " is absurd (not a safetensors file?)",
-                   file, hlen);
+                   "%s: not a safetensors file (its header length is absurd)", file);
       return FALSE;
     }
   if (hlen > (guint64) (len - 8))

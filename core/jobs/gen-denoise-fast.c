@@ -51,7 +51,8 @@ fast_tile (gpointer data, int worker, const GenTensor *in, GenTensor *out, GErro
   FastDenoise *f = data;
   float ts = (float) f->t;
 
-  if (!gen_unet_forward (f->r->p->unet, in, &ts, out, f->r->arenas[worker], NULL, NULL, error))
+  if (!gen_unet_forward (f->r->p->unet, in, &ts, out, f->r->arenas[worker], NULL, NULL, error)
+      || !gen_run_check_finite (f->r, f->r->p->unet, "UNet", out, error))
     return FALSE;
   gen_job_split_output (f->r->p->sched, f->abar, in->data, out->data, out->data, NULL,
                         gen_tensor_numel (out));

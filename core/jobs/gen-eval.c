@@ -25,7 +25,8 @@ unet_tile (gpointer data, int worker, const GenTensor *in, GenTensor *out, GErro
   if (c->r->p->text)
     return gen_job_unet_cond_tile (c->r, worker, c->timestep, in, out, error);
   return gen_unet_forward (c->r->p->unet, in, &c->timestep, out, c->r->arenas[worker], NULL,
-                           NULL, error);
+                           NULL, error)
+         && gen_run_check_finite (c->r, c->r->p->unet, "UNet", out, error);
 }
 
 gboolean
@@ -33,18 +34,30 @@ gen_job_encode_tile (gpointer data, int worker, const GenTensor *in, GenTensor *
                      GError **error)
 {
   GenRun *r = data;
-  return gen_vae_encode (r->p->vae, in, out, NULL, r->arenas[worker], NULL, NULL, error);
+  return gen_vae_encode (r->p->vae, in, out, NULL, r->arenas[worker], NULL, NULL, error)
+         && gen_run_check_finite (r, r->p->vae, "VAE encoder", out, error);
 }
 
 static gboolean
 decode_tile (gpointer data, int worker, const GenTensor *in, GenTensor *out, GError **error)
 {
   GenRun *r = data;
-  return gen_vae_decode (r->p->vae, in, out, r->arenas[worker], NULL, NULL, error);
+  return gen_vae_decode (r->p->vae, in, out, r->arenas[worker], NULL, NULL, error)
+         && gen_run_check_finite (r, r->p->vae, "VAE decoder", out, error);
 }
 
 gboolean
 gen_space_init (GenSpace *s, GenRun *r, int64_t h, int64_t w, GError **error)
+{
+  int mult = gen_pipeline_size_multiple (r->p);
+
+  memset (s, 0, sizeof *s);
+  return gen_run_plan (r, h, w, (h + mult - 1) / mult * mult, (w + mult - 1) / mult * mult, error)
+         && gen_space_tiler (s, r, h, w, error);
+}
+
+gboolean
+gen_space_tiler (GenSpace *s, GenRun *r, int64_t h, int64_t w, GError **error)
 {
   GenPipeline *p = r->p;
   int mult = gen_pipeline_size_multiple (p), f = gen_pipeline_vae_factor (p);
@@ -63,7 +76,7 @@ gen_space_init (GenSpace *s, GenRun *r, int64_t h, int64_t w, GError **error)
   gen_model_get_info (p->unet, &ui);
   s->mc = ui.in_channels;
   s->unet_tiler = gen_tiler_new (s->mh, s->mw, s->mc, s->mc, 1, 1, um, MAX (tile / f, um),
-                                 overlap / f, r->threads, error);
+                                 overlap / f, r->workers, error);
   return s->unet_tiler != NULL;
 }
 
@@ -84,8 +97,8 @@ gen_job_unet_eval (GenRun *r, GenSpace *s, const float *x, float in_scale, doubl
   return gen_job_run_tiles (r, s->unet_tiler, &xt, in_scale, &ot, unet_tile, &call, error);
 }
 
-static GenTiler *
-vae_tiler (GenRun *r, int64_t h, int64_t w, gboolean encode, GError **error)
+GenTiler *
+gen_job_vae_tiler (GenRun *r, int64_t h, int64_t w, gboolean encode, GError **error)
 {
   GenModelInfo vi;
   int tile = gen_run_tile (r);
@@ -95,9 +108,9 @@ vae_tiler (GenRun *r, int64_t h, int64_t w, gboolean encode, GError **error)
   f = vi.downscale;
   if (encode)
     return gen_tiler_new (h, w, vi.in_channels, vi.latent_channels, 1, f, f, tile, tile / 4,
-                          r->threads, error);
+                          r->workers, error);
   return gen_tiler_new (h, w, vi.latent_channels, vi.out_channels, f, 1, 1, MAX (1, tile / f),
-                        MAX (1, tile / f / 4), r->threads, error);
+                        MAX (1, tile / f / 4), r->workers, error);
 }
 
 gboolean
@@ -105,7 +118,7 @@ gen_job_vae_pass (GenRun *r, gboolean encode, const float *in, int64_t h, int64_
                   GError **error)
 {
   GenModelInfo vi;
-  GenTiler *t = vae_tiler (r, h, w, encode, error);
+  GenTiler *t = gen_job_vae_tiler (r, h, w, encode, error);
   GenTensor it, ot;
   gboolean ok;
 

@@ -307,8 +307,12 @@ gen_job_inpaint (GenPipeline *p, const GenJobOptions *o, const GenPixels *in, co
       memcpy (crop.data + (gsize) y * crop.width * in->channels,
               in->data + ((gsize) (y0 + y) * in->width + x0) * in->channels,
               sizeof (float) * crop.width * in->channels);
-      memcpy (cmask + (gsize) y * crop.width, mask + (gsize) (y0 + y) * in->width + x0,
-              sizeof (float) * crop.width);
+      /* into 0..1, NaN as 0: a mask value that is not above 0 keeps its pixel */
+      for (int x = 0; x < crop.width; x++)
+        {
+          float v = mask[(gsize) (y0 + y) * in->width + x0 + x];
+          cmask[(gsize) y * crop.width + x] = v > 0.0f ? MIN (v, 1.0f) : 0.0f;
+        }
     }
   res = crop;
   res.data = result;

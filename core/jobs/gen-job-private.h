@@ -11,6 +11,8 @@
  *   gen-pipeline-sd.c   loading a Stable Diffusion pipeline folder
  *   gen-text-cond.c     prompts → text embeddings; classifier-free guidance
  *   gen-run.c           a run: options, threads, arenas, progress, cancel, clock
+ *   gen-finite.c        model outputs checked for NaN / Inf
+ *   gen-plan.c          a run's memory, measured and fitted before it is taken
  *   gen-pixels-tensor.c pixels ⇄ tensors, result buffers, input checks
  *   gen-eval.c          model evaluations through the tiler; the model space
  *   gen-noise-level.c   schedule arithmetic for the jobs that leave the sampler's grid
@@ -76,6 +78,10 @@ typedef struct
   int64_t              ctx_len;
   int                  batch;         /* 2: classifier-free guidance, else 1 */
   float               *tcond;         /* LCM: [time_cond_proj_dim] guidance embedding */
+  /* memory (gen-plan.c) */
+  int                  tile;          /* tile edge in pixels (the options', or the plan's) */
+  int                  workers;       /* tiles side by side (the threads, or the plan's) */
+  gsize                arena_bytes;   /* each worker's arena as the plan measured it, or 0 */
 } GenRun;
 
 /* Starts a run of TOTAL evaluations (at least 1; may be set later) and sets
@@ -101,6 +107,20 @@ gboolean gen_run_encode_text (GenRun *r, GError **error);
  * run's encoded text). */
 gboolean gen_job_unet_cond_tile (GenRun *r, int worker, float timestep, const GenTensor *in,
                                  GenTensor *out, GError **error);
+
+/* ---- a run's memory (gen-plan.c) ----------------------------------------------
+ * Fits the run's workers and tile to the memory the process can take for an
+ * IH×IW image on a PH×PW canvas, before the job allocates its images:
+ * fewer workers first, then smaller tiles; FALSE with a NO_MEMORY error
+ * giving the figures when nothing fits.  Sets R's tile, workers and
+ * arena_bytes; called by gen_space_init. */
+gboolean gen_run_plan (GenRun *r, int64_t ih, int64_t iw, int64_t ph, int64_t pw, GError **error);
+
+/* FALSE with an error naming MODEL, its PART ("UNet", "VAE decoder", …) and
+ * the step when the tile T it produced holds a NaN or an Inf (gen-finite.c).
+ * Every tile function calls it on its output. */
+gboolean gen_run_check_finite (GenRun *r, GenModel *model, const char *part, const GenTensor *t,
+                               GError **error);
 
 /* ---- pixels ⇄ tensors (gen-pixels-tensor.c) ------------------------------------ */
 
@@ -142,8 +162,12 @@ typedef struct
 } GenSpace;
 
 /* The model space of an H×W image for R's pipeline (without a UNet only
- * the padded canvas: mc 0, no tiler). */
+ * the padded canvas: mc 0, no tiler), after the run's plan. */
 gboolean gen_space_init (GenSpace *s, GenRun *r, int64_t h, int64_t w, GError **error);
+/* The same without the plan: the model space at R's tile and workers. */
+gboolean gen_space_tiler (GenSpace *s, GenRun *r, int64_t h, int64_t w, GError **error);
+/* The tiler of R's VAE over an H×W canvas (pixels to encode, else latents). */
+GenTiler *gen_job_vae_tiler (GenRun *r, int64_t h, int64_t w, gboolean encode, GError **error);
 void     gen_space_clear (GenSpace *s);
 
 /* gen_tiler_run (with the options' cancel flag) once an arena is ready for

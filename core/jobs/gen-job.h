@@ -7,6 +7,11 @@
  * run through the model as RGB and come back as the mean of its channels.
  * Nothing is written to an output until the job has succeeded.
  *
+ * Before it allocates, a job measures what it will need and fits its tile
+ * workers and tile size to the memory the process can take, or fails with
+ * GEN_ERROR_NO_MEMORY giving the figures.  A model output holding NaN or
+ * Inf fails it with GEN_ERROR_FORMAT naming the model (corrupt weights).
+ *
  * A run's state — its threads, activation arenas, clock and cancel flag —
  * comes in through the options and ends with the job: the pipeline stays
  * read-only, and nothing of one run is left for the next.

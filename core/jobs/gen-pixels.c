@@ -1,7 +1,9 @@
-/* gen-pixels.c — GenPixels buffers (see gen-pixels.h).  Standalone: the
- * CLI's image files build on it without the rest of the core. */
+/* gen-pixels.c — GenPixels buffers (see gen-pixels.h).  Standalone (with
+ * gen-memory.c): the CLI's image files build on it without the rest of the
+ * core. */
 #include "gen-pixels.h"
 #include "gen-error.h"
+#include "gen-memory.h"
 
 #include <string.h>
 
@@ -9,6 +11,8 @@ gboolean
 gen_pixels_init (GenPixels *px, int width, int height, int channels, GError **error)
 {
   gsize n, bytes;
+  char *what;
+  gboolean ok;
 
   memset (px, 0, sizeof *px);
   if (width < 1 || height < 1 || channels < 1 || channels > 4
@@ -20,6 +24,12 @@ gen_pixels_init (GenPixels *px, int width, int height, int channels, GError **er
                    "an image of %d×%d with %d channels cannot be held", width, height, channels);
       return FALSE;
     }
+  /* the size may come from a few bytes of a file's header: ask first */
+  what = g_strdup_printf ("an image of %d×%d", width, height);
+  ok = gen_memory_check (bytes, what, error);
+  g_free (what);
+  if (!ok)
+    return FALSE;
   if (!(px->data = g_try_malloc0 (bytes)))
     {
       g_set_error (error, GEN_ERROR, GEN_ERROR_NO_MEMORY,

@@ -28,6 +28,8 @@ gen_run_init (GenRun *r, GenPipeline *p, const GenJobOptions *o, int total)
   r->p = p;
   r->o = o;
   r->threads = o->threads > 0 ? o->threads : MAX (1, (int) g_get_num_processors ());
+  r->workers = r->threads;
+  r->tile = o->tile > 0 ? o->tile : GEN_JOB_DEFAULT_TILE;
   r->outer_threads = gen_get_threads ();
   gen_set_threads (r->threads);
   r->timer = g_timer_new ();
@@ -47,11 +49,10 @@ gen_run_clear (GenRun *r)
   for (int i = 0; i < GEN_MAX_THREADS; i++)
     if (r->arenas[i])
       {
-        if (gen_arena_peak_bytes (r->arenas[i]) > 0)
-          {
-            most = MAX (most, gen_arena_peak_bytes (r->arenas[i]));
-            workers++;
-          }
+        /* every worker the tilers started counts, whether or not a tile
+         * was left for it when its thread came up */
+        most = MAX (most, gen_arena_peak_bytes (r->arenas[i]));
+        workers++;
         g_clear_pointer (&r->arenas[i], gen_arena_free);
       }
   if (r->o->stats)
@@ -86,7 +87,7 @@ gen_run_cancelled (GenRun *r, GError **error)
 int
 gen_run_tile (const GenRun *r)
 {
-  return r->o->tile > 0 ? r->o->tile : GEN_JOB_DEFAULT_TILE;
+  return r->tile;
 }
 
 void
@@ -96,5 +97,5 @@ gen_run_ready_arenas (GenRun *r, const GenTiler *t)
 
   for (int i = 0; i < n; i++)
     if (!r->arenas[i])
-      r->arenas[i] = gen_arena_new (0);
+      r->arenas[i] = gen_arena_new (r->arena_bytes);
 }

@@ -128,7 +128,8 @@ gen_job_unet_cond_tile (GenRun *r, int worker, float timestep, const GenTensor *
     }
   if (b == 1)
     return gen_unet_cond_forward (unet, in, ts, r->ctx, r->ctx_len, r->tcond, out,
-                                  r->arenas[worker], NULL, NULL, error);
+                                  r->arenas[worker], NULL, NULL, error)
+           && gen_run_check_finite (r, unet, "UNet", out, error);
   /* the unconditional and conditional halves as one batch: X2 [2, C, H, W] */
   x2 = g_new (float, 2 * n_in);
   o2 = g_new (float, 2 * n_out);
@@ -143,5 +144,5 @@ gen_job_unet_cond_tile (GenRun *r, int worker, float timestep, const GenTensor *
       out->data[i] = o2[i] + g * (o2[n_out + i] - o2[i]);
   g_free (x2);
   g_free (o2);
-  return ok;
+  return ok && gen_run_check_finite (r, unet, "UNet", out, error);
 }

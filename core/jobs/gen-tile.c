@@ -164,6 +164,13 @@ gen_tiler_n_tiles (const GenTiler *t)
   return t->ny * t->nx;
 }
 
+void
+gen_tiler_tile_size (const GenTiler *t, int64_t *th, int64_t *tw, int64_t *oth, int64_t *otw)
+{
+  *th = t->th, *tw = t->tw;
+  *oth = t->th * t->num / t->den, *otw = t->tw * t->num / t->den;
+}
+
 int
 gen_tiler_workers (const GenTiler *t)
 {

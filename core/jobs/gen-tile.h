@@ -44,6 +44,9 @@ GenTiler *gen_tiler_new (int64_t h, int64_t w, int64_t cin, int64_t cout, int nu
                          int multiple, int tile, int overlap, int workers, GError **error);
 void      gen_tiler_free (GenTiler *t);
 int       gen_tiler_n_tiles (const GenTiler *t);
+/* The tile T cuts, in input units (TH×TW) and output units (OTH×OTW). */
+void      gen_tiler_tile_size (const GenTiler *t, int64_t *th, int64_t *tw, int64_t *oth,
+                               int64_t *otw);
 /* The number of workers a run will use: min (WORKERS, tiles). */
 int       gen_tiler_workers (const GenTiler *t);
 /* The weights' sum at output row OY and column OX are WSUM_Y[OY]·WSUM_X[OX]

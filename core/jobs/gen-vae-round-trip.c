@@ -14,7 +14,8 @@ encode_moments_tile (gpointer data, int worker, const GenTensor *in, GenTensor *
   GenTensor mt = gen_tensor_view (out->data, 1, l, out->ne[2], out->ne[3]);
   GenTensor lt = gen_tensor_view (out->data + l * hw, 1, l, out->ne[2], out->ne[3]);
 
-  return gen_vae_encode (r->p->vae, in, &mt, &lt, r->arenas[worker], NULL, NULL, error);
+  return gen_vae_encode (r->p->vae, in, &mt, &lt, r->arenas[worker], NULL, NULL, error)
+         && gen_run_check_finite (r, r->p->vae, "VAE encoder", out, error);
 }
 
 gboolean
@@ -50,6 +51,8 @@ gen_job_vae (GenPipeline *p, const GenJobOptions *o, const GenPixels *in, gboole
   ph = (in->height + f - 1) / f * f, pw = (in->width + f - 1) / f * f;
   lh = ph / f, lw = pw / f;
   gen_run_init (&r, p, o, 2);
+  if (!gen_run_plan (&r, in->height, in->width, ph, pw, error))
+    goto out;
   tile = gen_run_tile (&r);
   if (!(img = gen_pixels_to_tensor (in, vi.in_channels, ph, pw, error))
       || !(mom = gen_job_alloc_floats ((gsize) 2 * l * lh * lw, error)))
@@ -57,7 +60,7 @@ gen_job_vae (GenPipeline *p, const GenJobOptions *o, const GenPixels *in, gboole
 
   /* encode: mean (and log-variance) through the tiler */
   {
-    if (!(t = gen_tiler_new (ph, pw, vi.in_channels, 2 * l, 1, f, f, tile, tile / 4, r.threads,
+    if (!(t = gen_tiler_new (ph, pw, vi.in_channels, 2 * l, 1, f, f, tile, tile / 4, r.workers,
                              error)))
       goto out;
     {
@@ -73,7 +76,7 @@ gen_job_vae (GenPipeline *p, const GenJobOptions *o, const GenPixels *in, gboole
         {
           GenTensor m1 = gen_tensor_view (mom, 1, l, lh, lw);
           gen_tiler_free (t);
-          if (!(t = gen_tiler_new (ph, pw, vi.in_channels, l, 1, f, f, tile, tile / 4, r.threads,
+          if (!(t = gen_tiler_new (ph, pw, vi.in_channels, l, 1, f, f, tile, tile / 4, r.workers,
                                    error)))
             goto out;
           if (!gen_job_run_tiles (&r, t, &it, 1.0f, &m1, gen_job_encode_tile, &r, error))

@@ -24,17 +24,18 @@ G_BEGIN_DECLS
 /* e^x for the SiLU: Cody–Waite reduction x = n ln 2 + r, |r| ≤ ln 2 / 2,
  * then Cephes' degree-6 polynomial for e^r (relative error < 2e-7, like
  * expf), scaled by 2^n through the exponent bits.  Branch-free, so it
- * vectorises; x is clamped to where e^x is a normal float. */
+ * vectorises; x is clamped to where e^x is a normal float, and a NaN
+ * comes out NaN (so silu and softmax pass it on rather than hide it). */
 static inline float
 exp_approx (float x)
 {
   const float shift = 12582912.0f;          /* 1.5 · 2^23: rounds to an integer */
-  float n, r, p;
-  int32_t bits;
-  union { int32_t i; float f; } u;
+  float t, n, r, p;
+  union { uint32_t i; float f; } u;
 
-  x = x < -87.0f ? -87.0f : x > 88.0f ? 88.0f : x;
-  n = (x * 1.44269504088896341f + shift) - shift;
+  x = x < -87.0f ? -87.0f : x > 88.0f ? 88.0f : x;   /* ±Inf clamped, NaN kept */
+  t = x * 1.44269504088896341f + shift;
+  n = t - shift;
   r = x - n * 0.693359375f;
   r = r + n * 2.12194440e-4f;
   p = 1.9875691500e-4f;
@@ -44,8 +45,11 @@ exp_approx (float x)
   p = p * r + 1.6666665459e-1f;
   p = p * r + 5.0000001201e-1f;
   p = p * r * r + r + 1.0f;
-  bits = ((int32_t) n + 127) << 23;
-  u.i = bits;
+  /* 2^n from t's bits, with no float-to-int conversion: t = 1.5 · 2^23 + n
+   * is stored as 0x4B400000 + n (n in −126..127).  Unsigned, so a NaN's
+   * bits give some scale and no undefined behaviour; p (NaN) carries it. */
+  u.f = t;
+  u.i = (u.i + (127u - 0x4B400000u)) << 23;
   return p * u.f;
 }
 

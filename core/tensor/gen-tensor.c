@@ -109,7 +109,16 @@ struct _GenArena
   gsize    total;   /* bytes allocated from the system */
   gboolean failed;
   gsize    failed_bytes;
+  /* a measuring arena (gen_arena_new_measure): a stack of offsets only */
+  gboolean measure;
+  gsize    m_used;  /* bytes on the stack */
+  guint8  *m_head;  /* real memory for its first GEN_ARENA_MEASURE_HEAD bytes */
 };
+
+/* A measuring arena backs the bottom of its stack with real memory, so the
+ * small tensors a pass makes first (time embeddings) hold numbers and the
+ * code that fills them runs as usual; everything above is NULL. */
+#define GEN_ARENA_MEASURE_HEAD ((gsize) 1 << 20)
 
 static gboolean
 arena_add_block (GenArena *arena, gsize size)
@@ -147,11 +156,22 @@ gen_arena_new (gsize initial_bytes)
   return arena;
 }
 
+GenArena *
+gen_arena_new_measure (void)
+{
+  GenArena *arena = gen_arena_new (0);
+
+  arena->measure = TRUE;
+  arena->m_head = g_malloc0 (GEN_ARENA_MEASURE_HEAD);
+  return arena;
+}
+
 void
 gen_arena_free (GenArena *arena)
 {
   if (!arena)
     return;
+  g_free (arena->m_head);
   for (guint i = 0; i < arena->blocks->len; i++)
     g_free (g_array_index (arena->blocks, GenArenaBlock, i).base);
   g_array_free (arena->blocks, TRUE);
@@ -178,6 +198,14 @@ gen_arena_alloc (GenArena *arena, gsize n_floats)
   bytes = (bytes + GEN_ARENA_ALIGN - 1) & ~(gsize) (GEN_ARENA_ALIGN - 1);
   if (bytes == 0)
     bytes = GEN_ARENA_ALIGN;
+  if (arena->measure)
+    {
+      gsize at = arena->m_used;
+
+      arena->m_used += bytes;
+      arena->peak = MAX (arena->peak, arena->m_used);
+      return arena->m_used <= GEN_ARENA_MEASURE_HEAD ? (float *) (arena->m_head + at) : NULL;
+    }
 
   /* Stack discipline: only blocks[cur] takes allocations; when it is full,
    * move on to the next (spare) block if it is big enough, else replace the
@@ -245,6 +273,8 @@ gen_arena_tensor (GenArena *arena, int64_t n, int64_t c, int64_t h, int64_t w)
 gsize
 gen_arena_mark (GenArena *arena)
 {
+  if (arena->measure)
+    return arena->m_used;
   if (arena->blocks->len == 0)
     return 0;
   return ((gsize) arena->cur << 48) | g_array_index (arena->blocks, GenArenaBlock, arena->cur).used;
@@ -256,6 +286,11 @@ gen_arena_release (GenArena *arena, gsize mark)
   guint idx = (guint) (mark >> 48);
   gsize used = mark & (((gsize) 1 << 48) - 1);
 
+  if (arena->measure)
+    {
+      arena->m_used = mark;
+      return;
+    }
   if (arena->blocks->len == 0)
     return;
   /* Blocks after the mark's stay allocated as spares for the next
@@ -275,6 +310,14 @@ gen_arena_keep (GenArena *arena, gsize mark, const GenTensor *t)
   GenArenaBlock *b;
   GenTensor moved;
 
+  if (arena->measure)
+    {
+      gen_arena_release (arena, mark);
+      moved = gen_arena_tensor (arena, t->ne[0], t->ne[1], t->ne[2], t->ne[3]);
+      if (moved.data && t->data)
+        memmove (moved.data, t->data, (gsize) gen_tensor_numel (t) * sizeof (float));
+      return moved;
+    }
   if (!t->data || arena->blocks->len == 0 || arena->failed)
     return *t;
   b = &g_array_index (arena->blocks, GenArenaBlock, idx);
@@ -310,6 +353,12 @@ gen_arena_reset (GenArena *arena, GError **error)
   gboolean ok = gen_arena_check (arena, error);
   gsize peak = arena->peak;
 
+  if (arena->measure)
+    {
+      arena->m_used = 0;
+      arena->failed = FALSE;
+      return ok;
+    }
   arena->failed = FALSE;
   if (arena->blocks->len > 1
       || (arena->blocks->len == 1 && g_array_index (arena->blocks, GenArenaBlock, 0).size < peak))

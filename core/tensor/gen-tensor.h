@@ -47,6 +47,12 @@ void gen_tensor_copy (const GenTensor *src, GenTensor *dst);
 typedef struct _GenArena GenArena;
 
 GenArena *gen_arena_new (gsize initial_bytes);
+/* An arena that only measures (ggml sizes its arena from such a pass): it
+ * hands out no memory beyond its first megabyte, so past that every
+ * tensor's data is NULL and the ops skip their work; a forward pass through
+ * it costs next to nothing, and gen_arena_peak_bytes () is then what an
+ * arena needs for those shapes.  The pass's own result means nothing. */
+GenArena *gen_arena_new_measure (void);
 void      gen_arena_free (GenArena *arena);
 
 float    *gen_arena_alloc (GenArena *arena, gsize n_floats);

@@ -3,14 +3,18 @@
 #
 #   CC=clang meson setup build-fuzz -Dfuzzing=true
 #   ninja -C build-fuzz tests/fuzz/fuzz-safetensors tests/fuzz/fuzz-config \
-#     tests/fuzz/fuzz-tokenizer tests/fuzz/fuzz-image tests/fuzz/fuzz-model-index
+#     tests/fuzz/fuzz-tokenizer tests/fuzz/fuzz-image tests/fuzz/fuzz-model-index \
+#     tests/fuzz/fuzz-index tests/fuzz/fuzz-sched tests/fuzz/fuzz-model-config \
+#     tests/fuzz/fuzz-forward tests/fuzz/fuzz-mask
 #   bash tests/fuzz/run-fuzz.sh build-fuzz 60
+#
+# GEN_FUZZ_TARGETS="index sched" runs only those.
 #
 # Each target starts from a fresh temporary corpus seeded here (valid
 # safetensors files with F32/F16/BF16 tensors, valid diffusers configs, small
-# tokenizers with prompts, and
-# small PNG/JPEG/TIFF files that fuzz-image writes itself: no binary files
-# live in the repository).  Exits non-zero if any target finds
+# tokenizers with prompts, small PNG/JPEG/TIFF files that fuzz-image writes
+# itself, index files, scheduler configs, hostile weight bytes and masks: no
+# binary files live in the repository).  Exits non-zero if any target finds
 # a crash, a leak, undefined behaviour or a timeout; the reproducer is kept
 # in BUILDDIR/fuzz-artifacts/TARGET/ (replay: BIN FILE).
 set -euo pipefail
@@ -176,6 +180,81 @@ dict_image () {
     '"\x40\x01\x03\x00"' > "$1"
 }
 
+seed_index () {
+  printf '%s' '{"metadata":{"total_size":20},"weight_map":{"x":"a.safetensors","y":"b.safetensors"}}' \
+    > "$1/two.json"
+  printf '%s' '{"weight_map":{"x":"a.safetensors","x2":"../a.safetensors","z":"c.safetensors"}}' \
+    > "$1/bad.json"
+}
+
+seed_sched () {
+  seed_config "$1"
+  rm "$1/unet.json" "$1/vae.json"
+  printf '%s' '{"_class_name":"EulerDiscreteScheduler","beta_schedule":"squaredcos_cap_v2","num_train_timesteps":100,"timestep_spacing":"trailing","steps_offset":1,"use_karras_sigmas":true,"prediction_type":"v_prediction"}' \
+    > "$1/euler.json"
+}
+
+seed_model_config () {
+  seed_config "$1"
+  rm "$1/scheduler.json"
+  printf '%s' '{"_class_name":"AutoencoderTiny","encoder_block_out_channels":[8,8],"decoder_block_out_channels":[8,8],"num_encoder_blocks":[1,1],"num_decoder_blocks":[1,1],"latent_channels":4}' \
+    > "$1/tiny.json"
+  printf '%s' '{"_class_name":"UNet2DConditionModel","sample_size":8,"in_channels":4,"out_channels":4,"block_out_channels":[8,16],"layers_per_block":1,"norm_num_groups":4,"cross_attention_dim":8,"attention_head_dim":2,"down_block_types":["CrossAttnDownBlock2D","DownBlock2D"],"up_block_types":["UpBlock2D","CrossAttnUpBlock2D"],"time_cond_proj_dim":4}' \
+    > "$1/unet-cond.json"
+  printf '%s' '{"architectures":["CLIPTextModel"],"model_type":"clip_text_model","vocab_size":64,"hidden_size":8,"intermediate_size":16,"num_hidden_layers":2,"num_attention_heads":2,"max_position_embeddings":16,"hidden_act":"quick_gelu"}' \
+    > "$1/clip.json"
+}
+
+# Hostile weights: small floats, then NaN, Inf and 65504 among them.
+seed_forward () {
+  printf '\x0a\xd7\x23\x3c\x0a\xd7\x23\xbc\xcd\xcc\x4c\x3d\x00\x00\x80\x3f' > "$1/small"
+  printf '\x0a\xd7\x23\x3c\x00\x00\xc0\x7f\x00\x00\x80\x7f\x00\xfe\x7f\x47' > "$1/special"
+}
+
+# Width and height bytes, then mask values (0, 1, 0.5, NaN, -1).
+seed_mask () {
+  printf '\x0e\x0a\x00\x00\x00\x00\x00\x00\x80\x3f\x00\x00\x00\x3f\x00\x00\xc0\x7f\x00\x00\x80\xbf' \
+    > "$1/mixed"
+}
+
+dict_index () {
+  printf '%s\n' '"weight_map"' '"metadata"' '"total_size"' '"a.safetensors"' '"b.safetensors"' \
+    '"../"' '"/"' '"x"' '"y"' '"{"' '"}"' '":"' '","' > "$1"
+}
+
+dict_sched () {
+  printf '%s\n' '"_class_name"' '"DDIMScheduler"' '"EulerDiscreteScheduler"' '"PNDMScheduler"' \
+    '"LCMScheduler"' '"DPMSolverMultistepScheduler"' '"beta_start"' '"beta_end"' '"beta_schedule"' \
+    '"linear"' '"scaled_linear"' '"squaredcos_cap_v2"' '"trained_betas"' \
+    '"num_train_timesteps"' '"timestep_spacing"' '"leading"' '"trailing"' '"linspace"' \
+    '"steps_offset"' '"prediction_type"' '"v_prediction"' '"sample"' '"clip_sample"' \
+    '"set_alpha_to_one"' '"use_karras_sigmas"' '"rescale_betas_zero_snr"' '"1e-300"' '"1e308"' \
+    '"-1"' '"0"' '"true"' > "$1"
+}
+
+dict_model_config () {
+  dict_config "$1"
+  printf '%s\n' '"UNet2DModel"' '"AutoencoderKL"' '"AutoencoderTiny"' '"AttnDownBlock2D"' \
+    '"AttnUpBlock2D"' '"DownEncoderBlock2D"' '"UpDecoderBlock2D"' '"in_channels"' \
+    '"out_channels"' '"latent_channels"' '"norm_num_groups"' '"time_embedding_type"' \
+    '"fourier"' '"resnet_time_scale_shift"' '"scale_shift"' '"encoder_block_out_channels"' \
+    '"num_encoder_blocks"' '"upsampling_scaling_factor"' '"65536"' '"2147483647"' \
+    '"UNet2DConditionModel"' '"CrossAttnDownBlock2D"' '"CrossAttnUpBlock2D"' \
+    '"UNetMidBlock2DCrossAttn"' '"cross_attention_dim"' '"use_linear_projection"' \
+    '"num_attention_heads"' '"time_cond_proj_dim"' '"upcast_attention"' '"CLIPTextModel"' \
+    '"hidden_size"' '"num_hidden_layers"' '"max_position_embeddings"' '"quick_gelu"' >> "$1"
+}
+
+dict_forward () {
+  printf '%s\n' '"\x00\x00\xc0\x7f"' '"\x00\x00\x80\x7f"' '"\x00\x00\x80\xff"' \
+    '"\x00\xfe\x7f\x47"' '"\x01\x00\x00\x00"' '"\xff\xff\x7f\x7f"' > "$1"
+}
+
+dict_mask () {
+  dict_forward "$1"
+  printf '%s\n' '"\x00\x00\x80\x3f"' '"\x00\x00\x00\x3f"' '"\x00\x00\x00\x80"' >> "$1"
+}
+
 # ---- run --------------------------------------------------------------------
 
 export G_SLICE=always-malloc G_DEBUG=fatal-criticals
@@ -183,8 +262,10 @@ export ASAN_OPTIONS=${ASAN_OPTIONS:-detect_leaks=1:abort_on_error=0}
 export UBSAN_OPTIONS=${UBSAN_OPTIONS:-halt_on_error=1:print_stacktrace=1}
 
 status=0
-for target in safetensors config tokenizer image model-index; do
+targets=${GEN_FUZZ_TARGETS:-safetensors config tokenizer image model-index index sched model-config forward mask}
+for target in $targets; do
   bin=$builddir/tests/fuzz/fuzz-$target
+  fn=${target//-/_}
   if [ ! -x "$bin" ]; then
     echo "run-fuzz: $bin is not built (ninja -C $builddir tests/fuzz/fuzz-$target)" >&2
     exit 2
@@ -192,8 +273,8 @@ for target in safetensors config tokenizer image model-index; do
   corpus=$work/corpus-$target
   artifacts=$builddir/fuzz-artifacts/$target
   mkdir -p "$corpus" "$artifacts"
-  "seed_${target//-/_}" "$corpus"
-  "dict_${target//-/_}" "$work/$target.dict"
+  "seed_$fn" "$corpus"
+  "dict_$fn" "$work/$target.dict"
 
   echo "== fuzz-$target: ${seconds}s"
   if "$bin" -max_total_time="$seconds" -max_len=65536 -timeout=25 -rss_limit_mb=2048 \
