@@ -28,6 +28,7 @@ gen_plugin_settings_init (GenPluginSettings *s, GenPluginJob job)
   s->strength = job == GEN_PLUGIN_VARY ? 0.5 : 1.0;
   s->noise_level = -1.0;
   s->denoise_mode = GEN_DENOISE_FAST;
+  s->denoise_quality = GEN_DENOISE_QUALITY_FAST;
   s->jump = 10;
   s->resample = 10;
   s->frames = 8;
@@ -203,6 +204,7 @@ gen_plugin_settings_serialize (const GenPluginSettings *s, double sigma_used)
                             g_ascii_dtostr (num, sizeof num, sigma_used));
   g_string_append_printf (t, "denoise-mode=%s\n",
                           s->denoise_mode == GEN_DENOISE_FAST ? "fast" : "sample");
+  g_string_append_printf (t, "denoise-quality=%s\n", gen_denoise_quality_name (s->denoise_quality));
   g_string_append_printf (t, "width=%d\nheight=%d\njump=%d\nresample=%d\nframes=%d\nsample=%d\n",
                           s->width, s->height, s->jump, s->resample, s->frames, s->sample);
   return g_string_free (t, FALSE);
@@ -223,8 +225,9 @@ gen_plugin_run_job (GenPipeline *p, GenPluginSettings *s, const GenPixels *in, c
       ok = gen_job_generate (p, &s->opts, out[0].width, out[0].height, 1, out, error);
       break;
     case GEN_PLUGIN_DENOISE:
-      ok = gen_job_denoise (p, &s->opts, &in[0], mask, s->denoise_mode, s->noise_level,
-                            s->strength, &out[0], sigma_used, error);
+      ok = gen_job_denoise_quality (p, &s->opts, &in[0], mask, s->denoise_mode,
+                                    s->denoise_quality, s->noise_level, s->strength, &out[0],
+                                    sigma_used, error);
       break;
     case GEN_PLUGIN_INPAINT:
       ok = gen_job_inpaint (p, &s->opts, &in[0], mask, s->jump, s->resample, &out[0], error);

@@ -37,6 +37,7 @@ typedef struct
   double         strength;      /* denoise, vary: 0..1 */
   double         noise_level;   /* denoise: σ on 0..255, < 0 = estimate */
   GenDenoiseMode denoise_mode;
+  GenDenoiseQuality denoise_quality;
   int            width, height; /* generate: 0 = the model's size */
   int            jump, resample;/* inpaint: RePaint */
   int            frames;        /* interpolate */

@@ -353,7 +353,9 @@ static const struct
     "removes noise from a photo or scan (the embedded model's best)",
     "Removes noise from an image.  The noise level is estimated (and printed)\n"
     "unless --sigma gives it; fast mode makes one prediction (the best PSNR),\n"
-    "sample mode runs --steps reverse steps from that level (sharper).",
+    "sample mode runs --steps reverse steps from that level (sharper).\n"
+    "--quality best averages the image's 8 flips and turns: 8x the work, a\n"
+    "little better.",
     "generative denoise --sigma 25 noisy.png -o clean.png" },
   { "inpaint", "IN", "--mask M IN -o OUT",
     "fills where a mask is white, consistent with the surroundings",
@@ -387,7 +389,7 @@ static const struct
  * of another job is still accepted (and ignored), as it always was. */
 typedef struct
 {
-  char    *sigma, *mode, *mask_path, *method, *prompt, *negative;
+  char    *sigma, *mode, *quality, *mask_path, *method, *prompt, *negative;
   double   strength, refine_sigma, guidance;
   int      width, height, count, jump, resample, frames, clip_skip;
   gboolean sample;
@@ -413,6 +415,8 @@ static const struct
     "noise level on the 0..255 scale, or auto: estimated and printed", "auto" },
   { FOR (JOB_DENOISE), "mode", G_OPTION_ARG_STRING, offsetof (JobArgs, mode), "fast|sample",
     "fast: one prediction, the best PSNR; sample: --steps reverse steps, sharper", "fast" },
+  { FOR (JOB_DENOISE), "quality", G_OPTION_ARG_STRING, offsetof (JobArgs, quality), "fast|best",
+    "best: the mean over the image's 8 flips and turns (8x slower, about +0.2 dB)", "fast" },
   { FOR (JOB_DENOISE), "strength", G_OPTION_ARG_DOUBLE, offsetof (JobArgs, strength), "S",
     "how much of the result to apply, 0..1", "1" },
   { FOR (JOB_VARY), "strength", G_OPTION_ARG_DOUBLE, offsetof (JobArgs, strength), "S",
@@ -603,6 +607,7 @@ run_job (JobKind kind, int argc, char **argv, GError **error)
         {
           double sig = -1.0, used = 0.0;
           GenDenoiseMode dm = GEN_DENOISE_FAST;
+          GenDenoiseQuality dq = GEN_DENOISE_QUALITY_FAST;
 
           if (a.sigma && strcmp (a.sigma, "auto") != 0)
             {
@@ -625,8 +630,14 @@ run_job (JobKind kind, int argc, char **argv, GError **error)
             }
           if (a.mode && strcmp (a.mode, "sample") == 0)
             dm = GEN_DENOISE_SAMPLE;
-          ok = gen_job_denoise (p, &opts, &pa, mask, dm, sig, a.strength < 0 ? 1.0 : a.strength, &po[0],
-                                &used, error);
+          if (a.quality && !gen_denoise_quality_from_name (a.quality, &dq, error))
+            {
+              ok = FALSE;
+              break;
+            }
+          ok = gen_job_denoise_quality (p, &opts, &pa, mask, dm, dq, sig,
+                                        a.strength < 0 ? 1.0 : a.strength, &po[0],
+                                        &used, error);
           if (ok)
             fprintf (stderr, "noise sigma: %.2f%s\n", used, sig < 0 ? " (estimated)" : "");
         }
@@ -684,6 +695,7 @@ out:
   common_clear (&c);
   g_free (a.sigma);
   g_free (a.mode);
+  g_free (a.quality);
   g_free (a.mask_path);
   g_free (a.method);
   g_free (a.prompt);

@@ -1,5 +1,6 @@
 /* gen-denoise-fast.c — fast denoise, streamed tile by tile: the x0
- * prediction of a noisy image at its noise level (the MMSE estimate). */
+ * prediction of a noisy image at its noise level (the MMSE estimate), or
+ * the mean of the predictions of each tile's eight flips and turns. */
 #include "gen-job-private.h"
 
 #include <math.h>
@@ -16,6 +17,8 @@ typedef struct
   float            scale;       /* sqrt (ᾱ) */
   double           abar, t;
   float           *res;         /* [h][w][in->channels] accumulator */
+  float           *scratch[GEN_MAX_THREADS]; /* ensemble: each worker's three tile
+                                                      buffers, made on its first tile */
 } FastDenoise;
 
 static void
@@ -59,6 +62,42 @@ fast_tile (gpointer data, int worker, const GenTensor *in, GenTensor *out, GErro
   return TRUE;
 }
 
+/* The x0 prediction of the tile IN into OUT, as the mean of its eight
+ * flips and turns, each clamped to [-1, 1] as a single pass's result is. */
+static gboolean
+fast_tile_ensemble (gpointer data, int worker, const GenTensor *in, GenTensor *out,
+                    GError **error)
+{
+  FastDenoise *f = data;
+  int64_t c = in->ne[1], h = in->ne[2], w = in->ne[3], n = gen_tensor_numel (in);
+  float ts = (float) f->t;
+  float *tin, *tout, *acc;  /* [c][h'][w'] transformed tile and its output, [c][h][w] sum */
+
+  if (!f->scratch[worker] && !(f->scratch[worker] = gen_job_alloc_floats (3 * (gsize) n, error)))
+    return FALSE;
+  tin = f->scratch[worker], tout = tin + n, acc = tout + n;
+  memset (acc, 0, sizeof (float) * n);
+  for (int k = 0; k < GEN_DIHEDRAL_N; k++)
+    {
+      gboolean swap = gen_dihedral_swaps (k);
+      GenTensor ti = gen_tensor_view (tin, 1, c, swap ? w : h, swap ? h : w);
+      GenTensor to = gen_tensor_view (tout, 1, c, swap ? w : h, swap ? h : w);
+
+      gen_dihedral_apply (k, in->data, c, h, w, tin);
+      if (!gen_unet_forward (f->r->p->unet, &ti, &ts, &to, f->r->arenas[worker], NULL, NULL,
+                             error)
+          || !gen_run_check_finite (f->r, f->r->p->unet, "UNet", &to, error))
+        return FALSE;
+      gen_job_split_output (f->r->p->sched, f->abar, tin, tout, tout, NULL, n);
+      for (int64_t i = 0; i < n; i++)
+        tout[i] = CLAMP (tout[i], -1.0f, 1.0f);
+      gen_dihedral_undo_add (k, tout, c, h, w, acc);
+    }
+  for (int64_t i = 0; i < n; i++)
+    out->data[i] = acc[i] / GEN_DIHEDRAL_N;
+  return TRUE;
+}
+
 static void
 fast_accum (gpointer data, int64_t oy0, int64_t ox0, const GenTensor *tile, const float *wy,
             const float *wx)
@@ -86,17 +125,21 @@ fast_accum (gpointer data, int64_t oy0, int64_t ox0, const GenTensor *tile, cons
 
 gboolean
 gen_job_denoise_fast (GenRun *r, GenSpace *s, const GenPixels *in, double abar, double t,
-                      float *res, GError **error)
+                      gboolean ensemble, float *res, GError **error)
 {
-  FastDenoise f = { r, in, (int) s->mc, (float) sqrt (abar), abar, t, res };
+  FastDenoise f = { r, in, (int) s->mc, (float) sqrt (abar), abar, t, res, { NULL } };
   const float *sy = gen_tiler_wsum_y (s->unet_tiler), *sx = gen_tiler_wsum_x (s->unet_tiler);
   int colour = in->channels >= 3 ? 3 : 1;
   gsize n = (gsize) in->width * in->height * in->channels;
+  gboolean ok;
 
   memset (res, 0, sizeof (float) * n);
   gen_run_ready_arenas (r, s->unet_tiler);
-  if (!gen_tiler_run_with (s->unet_tiler, fast_fill, &f, fast_tile, &f, fast_accum, &f,
-                           r->o->cancel, error))
+  ok = gen_tiler_run_with (s->unet_tiler, fast_fill, &f, ensemble ? fast_tile_ensemble : fast_tile,
+                           &f, fast_accum, &f, r->o->cancel, error);
+  for (int i = 0; i < GEN_MAX_THREADS; i++)
+    g_free (f.scratch[i]);
+  if (!ok)
     return FALSE;
   for (int64_t y = 0; y < in->height; y++)
     for (int64_t x = 0; x < in->width; x++)

@@ -1,70 +1,110 @@
-/* gen-denoise.c — the denoise job: the noise level (given or estimated),
- * then one x0 prediction (gen-denoise-fast.c) or deterministic DDIM from
- * the matching timestep, blended by strength and mask. */
+/* gen-denoise.c — the denoise job: the noise level (given or estimated,
+ * gen-noise-estimate.c), then one x0 prediction (gen-denoise-fast.c) or
+ * deterministic DDIM from the matching timestep — once, or averaged over the
+ * image's eight flips and turns — blended by strength and mask. */
 #include "gen-job-private.h"
 
 #include <math.h>
 #include <string.h>
 
-/* Finest diagonal Haar detail d = (a − b − c + e) / 2 over 2×2 blocks has
- * the noise's σ for white noise; the median absolute value / 0.6745 is
- * robust to edges (Donoho & Johnstone 1994).  Per colour channel, averaged. */
-double
-gen_estimate_noise (const GenPixels *in)
+static const char *const quality_names[] = { "fast", "best" };
+
+const char *
+gen_denoise_quality_name (GenDenoiseQuality q)
 {
-  int colour = in->channels >= 3 ? 3 : 1;
-  gint64 nb = (gint64) (in->width / 2) * (in->height / 2);
-  float *d;
-  double sum = 0.0;
+  return (guint) q < G_N_ELEMENTS (quality_names) ? quality_names[q] : "";
+}
 
-  if (nb < 1)
-    return 0.0;
-  d = g_new (float, nb);
-  for (int c = 0; c < colour; c++)
-    {
-      gint64 k = 0;
-
-      for (int y = 0; y + 1 < in->height; y += 2)
-        for (int x = 0; x + 1 < in->width; x += 2)
-          {
-            const float *p0 = in->data + ((gsize) y * in->width + x) * in->channels + c;
-            const float *p1 = p0 + (gsize) in->width * in->channels;
-            d[k++] = fabsf (p0[0] - p0[in->channels] - p1[0] + p1[in->channels]) * 0.5f;
-          }
-      /* median by selection */
+gboolean
+gen_denoise_quality_from_name (const char *name, GenDenoiseQuality *q, GError **error)
+{
+  for (guint i = 0; i < G_N_ELEMENTS (quality_names); i++)
+    if (name && strcmp (name, quality_names[i]) == 0)
       {
-        gint64 lo = 0, hi = k - 1, mid = k / 2;
-
-        while (lo < hi)
-          {
-            float pivot = d[(lo + hi) / 2];
-            gint64 i = lo, j = hi;
-
-            while (i <= j)
-              {
-                while (d[i] < pivot)
-                  i++;
-                while (d[j] > pivot)
-                  j--;
-                if (i <= j)
-                  {
-                    float t = d[i];
-                    d[i] = d[j], d[j] = t;
-                    i++, j--;
-                  }
-              }
-            if (mid <= j)
-              hi = j;
-            else if (mid >= i)
-              lo = i;
-            else
-              break;
-          }
-        sum += d[mid] / 0.6745 * 255.0;
+        *q = (GenDenoiseQuality) i;
+        return TRUE;
       }
+  g_set_error (error, GEN_ERROR, GEN_ERROR_INVALID, "denoise quality must be fast or best, not '%s'",
+               name ? name : "");
+  return FALSE;
+}
+
+/* Deterministic DDIM (Song et al. 2021 eq. 12, η = 0) from the noisy image
+ * Y (model space, [-1, 1]) at ᾱ ABAR, timestep T, down to 0 in STEPS equal
+ * steps: X0 [n] the result; X and MO [n] its state and the model's output
+ * (X may be Y: it is read once, first). */
+static gboolean
+denoise_sample (GenRun *r, GenSpace *s, const float *y, double abar, double t, int steps,
+                float *x, float *mo, float *x0, GError **error)
+{
+  GenPipeline *p = r->p;
+  gint64 n = s->mc * s->mh * s->mw;
+  double tc = t, ac = abar;
+  float a = (float) sqrt (abar);
+
+  for (gint64 i = 0; i < n; i++)
+    x[i] = y[i] * a;
+  for (int k = 0; k < steps; k++)
+    {
+      double tn = t * (steps - 1 - k) / steps,
+             an = k + 1 < steps ? gen_job_abar_at (p->sched, tn) : 1.0;
+
+      if (gen_run_cancelled (r, error) || !gen_job_unet_eval (r, s, x, 1.0f, tc, mo, error))
+        return FALSE;
+      gen_job_split_output (p->sched, ac, x, mo, x0, mo, n);
+      if (k + 1 < steps)
+        {
+          float sa = (float) sqrt (an), sb = (float) sqrt (1.0 - an);
+          for (gint64 i = 0; i < n; i++)
+            x[i] = sa * CLAMP (x0[i], -1.0f, 1.0f) + sb * mo[i];
+        }
+      tc = tn, ac = an;
+      gen_run_tick (r);
     }
-  g_free (d);
-  return sum / colour;
+  return TRUE;
+}
+
+/* denoise_sample of the canvas Y [mc, ph, pw] in its eight flips and turns,
+ * each clamped to [-1, 1], turned back and averaged into X0.  The turned
+ * canvases (pw × ph) run in their own model space; ACC is one more buffer. */
+static gboolean
+denoise_sample_ensemble (GenRun *r, GenSpace *s, const float *y, double abar, double t,
+                         int steps, float *x, float *mo, float *x0, GError **error)
+{
+  GenSpace turned;
+  gint64 n = s->mc * s->mh * s->mw;
+  float *acc;
+  gboolean ok = FALSE;
+
+  if (!gen_space_init (&turned, r, s->pw, s->ph, error))
+    return FALSE;
+  if (turned.mh != s->mw || turned.mw != s->mh || turned.mc != s->mc)
+    {
+      g_set_error (error, GEN_ERROR, GEN_ERROR_UNSUPPORTED,
+                   "denoise: the turned image does not fit the model's sizes");
+      goto out;
+    }
+  if (!(acc = gen_job_alloc_floats (n, error)))
+    goto out;
+  memset (acc, 0, sizeof (float) * n);
+  for (int k = 0; k < GEN_DIHEDRAL_N; k++)
+    {
+      gen_dihedral_apply (k, y, s->mc, s->mh, s->mw, x);
+      if (!denoise_sample (r, gen_dihedral_swaps (k) ? &turned : s, x, abar, t, steps, x, mo, x0,
+                           error))
+        goto out_acc;
+      for (gint64 i = 0; i < n; i++)
+        x0[i] = CLAMP (x0[i], -1.0f, 1.0f);
+      gen_dihedral_undo_add (k, x0, s->mc, s->mh, s->mw, acc);
+    }
+  for (gint64 i = 0; i < n; i++)
+    x0[i] = acc[i] / GEN_DIHEDRAL_N;
+  ok = TRUE;
+out_acc:
+  g_free (acc);
+out:
+  gen_space_clear (&turned);
+  return ok;
 }
 
 gboolean
@@ -72,11 +112,23 @@ gen_job_denoise (GenPipeline *p, const GenJobOptions *o, const GenPixels *in, co
                  GenDenoiseMode mode, double sigma, double strength, GenPixels *out,
                  double *sigma_used, GError **error)
 {
+  return gen_job_denoise_quality (p, o, in, mask, mode, GEN_DENOISE_QUALITY_FAST, sigma, strength,
+                                  out, sigma_used, error);
+}
+
+gboolean
+gen_job_denoise_quality (GenPipeline *p, const GenJobOptions *o, const GenPixels *in,
+                         const float *mask, GenDenoiseMode mode, GenDenoiseQuality quality,
+                         double sigma, double strength, GenPixels *out, double *sigma_used,
+                         GError **error)
+{
   GenRun r;
   GenSpace s;
   float *y = NULL, *x = NULL, *mo = NULL, *x0 = NULL, *res = NULL;
+  gboolean ensemble = quality == GEN_DENOISE_QUALITY_BEST;
   double abar, t;
   gint64 n;
+  int steps;
   gboolean ok = FALSE;
 
   if (!gen_pipeline_need_unet (p, "denoise", error) || !gen_pixels_check (in, "denoise", error)
@@ -94,6 +146,11 @@ gen_job_denoise (GenPipeline *p, const GenJobOptions *o, const GenPixels *in, co
       g_set_error (error, GEN_ERROR, GEN_ERROR_INVALID, "denoise: strength must be 0 to 1");
       return FALSE;
     }
+  if (quality != GEN_DENOISE_QUALITY_FAST && quality != GEN_DENOISE_QUALITY_BEST)
+    {
+      g_set_error (error, GEN_ERROR, GEN_ERROR_INVALID, "denoise: unknown quality %d", quality);
+      return FALSE;
+    }
   if (sigma < 0)
     sigma = gen_estimate_noise (in);
   if (!(sigma <= 255.0))
@@ -108,7 +165,8 @@ gen_job_denoise (GenPipeline *p, const GenJobOptions *o, const GenPixels *in, co
    * x_t = y·sqrt(ᾱ) at ᾱ = 1 / (1 + σ'²) (Ho et al. 2020 eq. 4). */
   abar = 1.0 / (1.0 + pow (2.0 * sigma / 255.0, 2));
   t = gen_job_timestep_for_abar (p->sched, abar);
-  gen_run_init (&r, p, o, mode == GEN_DENOISE_FAST ? 1 : MAX (1, o->steps));
+  steps = MAX (1, o->steps);
+  gen_run_init (&r, p, o, mode == GEN_DENOISE_FAST ? 1 : ensemble ? GEN_DIHEDRAL_N * steps : steps);
   if (!gen_space_init (&s, &r, in->height, in->width, error))
     goto out;
   n = s.mc * s.mh * s.mw;
@@ -117,7 +175,8 @@ gen_job_denoise (GenPipeline *p, const GenJobOptions *o, const GenPixels *in, co
 
   if (sigma > 0.0 && mode == GEN_DENOISE_FAST)
     {
-      if (gen_run_cancelled (&r, error) || !gen_job_denoise_fast (&r, &s, in, abar, t, res, error))
+      if (gen_run_cancelled (&r, error)
+          || !gen_job_denoise_fast (&r, &s, in, abar, t, ensemble, res, error))
         goto out;
       gen_run_tick (&r);
     }
@@ -129,32 +188,9 @@ gen_job_denoise (GenPipeline *p, const GenJobOptions *o, const GenPixels *in, co
         goto out;
       if (sigma > 0.0)
         {
-          int steps = MAX (1, o->steps);
-          double tc = t, ac = abar;
-          float a = (float) sqrt (abar);
-
-          for (gint64 i = 0; i < n; i++)
-            x[i] = y[i] * a;
-          /* Deterministic DDIM (Song et al. 2021 eq. 12, η = 0) from t down to 0
-           * in STEPS equal steps. */
-          for (int k = 0; k < steps; k++)
-            {
-              double tn = t * (steps - 1 - k) / steps,
-                     an = k + 1 < steps ? gen_job_abar_at (p->sched, tn) : 1.0;
-
-              if (gen_run_cancelled (&r, error)
-                  || !gen_job_unet_eval (&r, &s, x, 1.0f, tc, mo, error))
-                goto out;
-              gen_job_split_output (p->sched, ac, x, mo, x0, mo, n);
-              if (k + 1 < steps)
-                {
-                  float sa = (float) sqrt (an), sb = (float) sqrt (1.0 - an);
-                  for (gint64 i = 0; i < n; i++)
-                    x[i] = sa * CLAMP (x0[i], -1.0f, 1.0f) + sb * mo[i];
-                }
-              tc = tn, ac = an;
-              gen_run_tick (&r);
-            }
+          if (ensemble ? !denoise_sample_ensemble (&r, &s, y, abar, t, steps, x, mo, x0, error)
+                       : !denoise_sample (&r, &s, y, abar, t, steps, x, mo, x0, error))
+            goto out;
         }
       else
         memcpy (x0, y, sizeof (float) * n);

@@ -17,6 +17,8 @@
  *   gen-eval.c          model evaluations through the tiler; the model space
  *   gen-noise-level.c   schedule arithmetic for the jobs that leave the sampler's grid
  *   gen-sample-loop.c   the sampling loop over a GenSampler
+ *   gen-dihedral.c      the eight flips and quarter turns (denoise's ensemble)
+ *   gen-noise-estimate.c the noise level of an image (denoise's sigma auto)
  *   gen-generate.c, gen-denoise.c, gen-denoise-fast.c, gen-vary.c,
  *   gen-vae-round-trip.c, gen-inpaint.c, gen-interpolate.c   one job each
  *   gen-inpaint-fill.c, gen-inpaint-refine.c   inpaint's harmonic fill and its refinement
@@ -215,12 +217,31 @@ gboolean    gen_job_sample_loop (GenRun *r, GenSpace *s, GenSampler *smp, int st
                                  float *out, GenRng *rng, GenStepHook hook, gpointer hook_data,
                                  GError **error);
 
+/* ---- the eight symmetries of the grid (gen-dihedral.c) ------------------------ */
+
+/* How many transforms the geometric self-ensemble averages. */
+#define GEN_DIHEDRAL_N 8
+
+/* TRUE when transform K (0..7) makes an H×W plane W×H (odd quarter turns). */
+gboolean gen_dihedral_swaps (int k);
+/* DST [c][h'][w'] = transform K of SRC [c][h][w]: a mirror (columns
+ * reversed) when K ≥ 4, then K mod 4 counter-clockwise quarter turns; h', w'
+ * are h, w swapped when gen_dihedral_swaps (K).  DST must not overlap SRC. */
+void     gen_dihedral_apply (int k, const float *src, int64_t c, int64_t h, int64_t w,
+                             float *dst);
+/* ACC [c][h][w] += the inverse of transform K of SRC [c][h'][w']. */
+void     gen_dihedral_undo_add (int k, const float *src, int64_t c, int64_t h, int64_t w,
+                                float *acc);
+
 /* ---- fast denoise (gen-denoise-fast.c) ----------------------------------------- */
 
 /* RES (IN's layout) = the x0 prediction of IN at ᾱ ABAR, timestep T, clamped
- * to 0..1, alpha from IN; streamed tile by tile from the pixels. */
+ * to 0..1, alpha from IN; streamed tile by tile from the pixels.  ENSEMBLE:
+ * each tile is denoised in its eight flips and turns, each clamped, turned
+ * back and averaged (eight times the work; three more tile buffers per
+ * worker, nothing of the image's size). */
 gboolean gen_job_denoise_fast (GenRun *r, GenSpace *s, const GenPixels *in, double abar, double t,
-                               float *res, GError **error);
+                               gboolean ensemble, float *res, GError **error);
 
 /* ---- inpaint's refined fill (gen-inpaint-refine.c) ----------------------------- */
 

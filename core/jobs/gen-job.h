@@ -101,13 +101,32 @@ typedef enum
  * diagonal wavelet coefficients (Donoho & Johnstone 1994). */
 double gen_estimate_noise (const GenPixels *in);
 
+typedef enum
+{
+  GEN_DENOISE_QUALITY_FAST, /* one pass */
+  GEN_DENOISE_QUALITY_BEST  /* the ×8 geometric self-ensemble: the image in its four quarter
+                               turns, each also mirrored, denoised, turned back and averaged
+                               (per tile where the job streams tiles): 8× the time */
+} GenDenoiseQuality;
+
+/* "fast", "best". */
+const char *gen_denoise_quality_name (GenDenoiseQuality q);
+/* FALSE with an error for a name that is not one of them. */
+gboolean    gen_denoise_quality_from_name (const char *name, GenDenoiseQuality *q,
+                                           GError **error);
+
 /* Denoises IN into OUT (same shape).  SIGMA on the 0..255 scale, or < 0 for
  * the estimate (written to *SIGMA_USED).  STRENGTH 0..1 blends the result
  * with the input; MASK [height][width] 0..1 (NULL = everywhere) blends it
- * proportionally, so feathered selections fade out. */
+ * proportionally, so feathered selections fade out.  gen_job_denoise is
+ * gen_job_denoise_quality at GEN_DENOISE_QUALITY_FAST. */
 gboolean gen_job_denoise (GenPipeline *p, const GenJobOptions *opts, const GenPixels *in,
                           const float *mask, GenDenoiseMode mode, double sigma, double strength,
                           GenPixels *out, double *sigma_used, GError **error);
+gboolean gen_job_denoise_quality (GenPipeline *p, const GenJobOptions *opts, const GenPixels *in,
+                                  const float *mask, GenDenoiseMode mode,
+                                  GenDenoiseQuality quality, double sigma, double strength,
+                                  GenPixels *out, double *sigma_used, GError **error);
 
 /* Fills where MASK > 0, consistent with the surroundings: the result is
  * MASK·fill + (1 − MASK)·IN per pixel, so pixels with MASK == 0 come back

@@ -20,7 +20,9 @@ typedef enum
   GEN_GIMP2_ARG_STEPS, GEN_GIMP2_ARG_ETA, GEN_GIMP2_ARG_SEED, GEN_GIMP2_ARG_TILE,
   GEN_GIMP2_ARG_NEW_LAYER, GEN_GIMP2_ARG_WIDTH, GEN_GIMP2_ARG_HEIGHT,
   GEN_GIMP2_ARG_NOISE_LEVEL, GEN_GIMP2_ARG_STRENGTH, GEN_GIMP2_ARG_MODE, GEN_GIMP2_ARG_JUMP,
-  GEN_GIMP2_ARG_RESAMPLE, GEN_GIMP2_ARG_SAMPLE, GEN_GIMP2_ARG_FRAMES, GEN_GIMP2_N_ARGS
+  GEN_GIMP2_ARG_RESAMPLE, GEN_GIMP2_ARG_SAMPLE, GEN_GIMP2_ARG_FRAMES,
+  GEN_GIMP2_ARG_QUALITY,  /* appended: a call without it means fast */
+  GEN_GIMP2_N_ARGS
 } GenGimp2ArgId;
 
 /* Every argument's value, flat, so that gimp_get_data/gimp_set_data can
@@ -31,6 +33,7 @@ typedef struct
   gint32 scheduler, sigmas, steps, seed, tile, new_layer, width, height, mode, jump,
          resample, sample, frames;
   double eta, noise_level, strength;
+  gint32 quality;   /* last: older saved values lack it */
 } GenGimp2Values;
 
 /* SAMPLERS and SIGMAS are combos of the core's sampler / sigma schedule

@@ -35,6 +35,7 @@ settings_from_config (GimpProcedureConfig *config, GenPluginJob job, GenPluginSe
     case GEN_PLUGIN_DENOISE:
       g_object_get (config, "noise-level", &s->noise_level, "strength", &s->strength, NULL);
       s->denoise_mode = gimp_procedure_config_get_choice_id (config, "mode");
+      s->denoise_quality = gimp_procedure_config_get_choice_id (config, "quality");
       break;
     case GEN_PLUGIN_INPAINT:
       g_object_get (config, "jump", &s->jump, "resample", &s->resample, NULL);

@@ -153,6 +153,14 @@ generative_create_procedure (GimpPlugIn *plug_in, const gchar *name)
                                             "sample", GEN_DENOISE_SAMPLE, _("Sample (sharper)"), NULL,
                                             NULL),
                                           "fast", G_PARAM_READWRITE);
+      gimp_procedure_add_choice_argument (p, "quality", _("_Quality"),
+                                          _("Best denoises the image in its 8 flips and turns and "
+                                            "averages them: a little better, 8× slower"),
+                                          gimp_choice_new_with_values (
+                                            "fast", GEN_DENOISE_QUALITY_FAST, _("Fast"), NULL,
+                                            "best", GEN_DENOISE_QUALITY_BEST, _("Best (8× slower)"), NULL,
+                                            NULL),
+                                          "fast", G_PARAM_READWRITE);
       break;
     case GEN_PLUGIN_INPAINT:
       gimp_procedure_add_int_argument (p, "jump", _("_Jump length"), _("RePaint jump length"),

@@ -246,6 +246,8 @@ gen_gimp2_dialog (const char *proc_name, GenPluginJob job, GenGimp2Values *v,
       break;
     case GEN_PLUGIN_DENOISE:
       add_combo (table, row++, &d, GEN_GIMP2_ARG_MODE);
+      gimp_help_set_help_data (add_combo (table, row++, &d, GEN_GIMP2_ARG_QUALITY),
+                               _(gen_gimp2_args[GEN_GIMP2_ARG_QUALITY].desc), NULL);
       row = add_noise_level (table, row, &d, noise_estimate);
       add_scale (table, row++, &d, GEN_GIMP2_ARG_STRENGTH);
       break;

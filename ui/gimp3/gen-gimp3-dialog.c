@@ -193,7 +193,7 @@ gen_gimp3_dialog (GimpProcedure *procedure, GimpProcedureConfig *config, GenPlug
       own = names ("seed-box", "width", "height", NULL);
       break;
     case GEN_PLUGIN_DENOISE:
-      own = names ("seed-box", "mode", "strength", NULL);
+      own = names ("seed-box", "mode", "quality", "strength", NULL);
       break;
     case GEN_PLUGIN_INPAINT:
       own = names ("seed-box", "jump", "resample", NULL);
