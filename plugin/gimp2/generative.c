@@ -369,7 +369,8 @@ run (const gchar *name, gint nparams, const GimpParam *param, gint *nreturn_vals
     }
   else if (run_mode == GIMP_RUN_NONINTERACTIVE)
     {
-      /* scripts written before the quality argument leave it off: fast */
+      /* a libgimp caller that leaves off the trailing quality gets fast
+         (Script-Fu and Python-Fu check the count themselves) */
       if (n > 0 && ids[n - 1] == GEN_GIMP2_ARG_QUALITY && nparams == 3 + n - 1)
         {
           v.quality = 0;

@@ -79,7 +79,7 @@
 ; ---- denoise, whole layer: a new layer of the layer's size, with the parasite
 (let* ((img (load-image)) (bg (first-layer img))
        (r (try (lambda () (plug-in-generative-denoise RUN-NONINTERACTIVE img bg
-                            e2e-model "" 0 0 30 0.0 7 0 TRUE 25.0 1.0 0)))))
+                            e2e-model "" 0 0 30 0.0 7 0 TRUE 25.0 1.0 0 0)))))
   (check "denoise succeeds" (not (failed? r)) "it failed")
   (if (not (failed? r))
       (let ((layer (car r)))
@@ -101,7 +101,7 @@
 (let* ((img (load-image)) (bg (first-layer img)))
   (gimp-image-select-rectangle img CHANNEL-OP-REPLACE 10 8 16 12)
   (let ((r (try (lambda () (plug-in-generative-denoise RUN-NONINTERACTIVE img bg
-                             e2e-model "" 2 0 3 0.0 3 0 TRUE -1.0 1.0 1)))))
+                             e2e-model "" 2 0 3 0.0 3 0 TRUE -1.0 1.0 1 0)))))
     (check "denoise selection succeeds" (not (failed? r)) "it failed")
     (if (not (failed? r))
         (let* ((layer (car r)) (off (gimp-drawable-offsets layer)))
@@ -211,7 +211,7 @@
   (gimp-image-convert-precision img PRECISION-U16-GAMMA)
   (gimp-layer-add-alpha bg)
   (let ((r (try (lambda () (plug-in-generative-denoise RUN-NONINTERACTIVE img bg
-                             e2e-model "" 0 0 30 0.0 0 0 TRUE -1.0 1.0 0)))))
+                             e2e-model "" 0 0 30 0.0 0 0 TRUE -1.0 1.0 0 0)))))
     (check "gray 16-bit denoise succeeds" (not (failed? r)) "it failed")
     (if (not (failed? r))
         (let ((layer (car r)))
@@ -224,7 +224,7 @@
 (let* ((img (load-image)) (bg (first-layer img)))
   (gimp-image-convert-indexed img CONVERT-DITHER-NONE CONVERT-PALETTE-GENERATE 16 FALSE FALSE "")
   (let ((r (try (lambda () (plug-in-generative-denoise RUN-NONINTERACTIVE img bg
-                             e2e-model "" 0 0 30 0.0 0 0 TRUE -1.0 1.0 0)))))
+                             e2e-model "" 0 0 30 0.0 0 0 TRUE -1.0 1.0 0 0)))))
     (check "indexed fails" (failed? r) "it succeeded")
     (check "indexed adds nothing" (= (n-layers img) 1) (num (n-layers img)))))
 
@@ -233,7 +233,7 @@
        (dirty (car (gimp-image-is-dirty img)))
        (before (gimp-drawable-histogram bg HISTOGRAM-VALUE 0.0 1.0))
        (r (try (lambda () (plug-in-generative-denoise RUN-NONINTERACTIVE img bg
-                            e2e-bad-model "" 0 0 30 0.0 0 0 FALSE -1.0 1.0 0)))))
+                            e2e-bad-model "" 0 0 30 0.0 0 0 FALSE -1.0 1.0 0 0)))))
   (check "bad model fails" (failed? r) "it succeeded")
   (check "bad model adds nothing" (= (n-layers img) 1) (num (n-layers img)))
   (check "bad model leaves the pixels"
@@ -245,7 +245,7 @@
 ; ---- no model folder and no installed default: an error naming the default's path
 (let* ((img (load-image)) (bg (first-layer img))
        (r (try (lambda () (plug-in-generative-denoise RUN-NONINTERACTIVE img bg
-                            "" "" 0 0 30 0.0 0 0 TRUE -1.0 1.0 0)))))
+                            "" "" 0 0 30 0.0 0 0 TRUE -1.0 1.0 0 0)))))
   (check "missing default model fails" (failed? r) "it succeeded")
   (check "missing default model adds nothing" (= (n-layers img) 1) (num (n-layers img))))
 
@@ -261,7 +261,7 @@
            (r (try (lambda ()
                 (cond ((string=? job "denoise")
                        (plug-in-generative-denoise RUN-NONINTERACTIVE img px
-                         e2e-model "" 0 0 30 0.0 0 0 TRUE 25.0 1.0 0))
+                         e2e-model "" 0 0 30 0.0 0 0 TRUE 25.0 1.0 0 0))
                       ((string=? job "vary")
                        (plug-in-generative-vary RUN-NONINTERACTIVE img px
                          e2e-model "" 0 0 2 0.0 0 0 TRUE 0.5))
@@ -312,7 +312,7 @@
 ; ---- and after all that, GIMP and the plug-in still work
 (let* ((img (load-image)) (bg (first-layer img))
        (r (try (lambda () (plug-in-generative-denoise RUN-NONINTERACTIVE img bg
-                            e2e-model "" 0 0 30 0.0 0 0 TRUE 25.0 1.0 0)))))
+                            e2e-model "" 0 0 30 0.0 0 0 TRUE 25.0 1.0 0 0)))))
   (check "denoise after the bad input" (not (failed? r)) "it failed")
   (check "denoise after the bad input adds a layer" (= (n-layers img) 2) (num (n-layers img))))
 
