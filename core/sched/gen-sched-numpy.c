@@ -133,8 +133,11 @@ gen_sigma_to_t (double sigma, const float *log_sigmas, int n)
  * vectorised kernel (AVX2: 8 lanes, blocks of 16) computes it: element i is
  * fma(step, i, start) in the first half and fma(-step, N-1-i, end) in the
  * second, except that inside a vector the lanes are base + k·step from the
- * lane-0 value.  Bit-exact, so alphas_cumprod (and the timesteps derived
- * from it) match the reference exactly. */
+ * lane-0 value.  Its loop (cpu_serial_kernel_vec) stores two vectors at a
+ * time while 16 elements remain, so the last N mod 16 elements are scalar.
+ * Bit-exact, so alphas_cumprod (and the timesteps derived from it) match the
+ * reference exactly.  (Newer torch computes every element with the scalar
+ * formula: tests/sched_parity.py says what that changes.) */
 void
 gen_torch_linspace_f32 (double start_d, double end_d, int n, float *out)
 {
@@ -142,6 +145,7 @@ gen_torch_linspace_f32 (double start_d, double end_d, int n, float *out)
   float start = (float) start_d, end = (float) end_d;
   float step;
   int half = n / 2, i = 0;
+  int vec_end = n - n % (2 * lanes);   /* [0, vec_end) in vectors */
 
   if (n == 1)
     {
@@ -149,7 +153,7 @@ gen_torch_linspace_f32 (double start_d, double end_d, int n, float *out)
       return;
     }
   step = (end - start) / (float) (n - 1);
-  for (; i + 2 * lanes <= n; i += lanes)
+  for (; i < vec_end; i += lanes)
     {
       float base = i < half ? fmaf (step, (float) i, start) : fmaf (-step, (float) (n - i - 1), end);
 
