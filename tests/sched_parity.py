@@ -19,11 +19,14 @@ and into sched-dump (GenRng seeded with S).  Required:
 First the reference itself is held against the numbers diffusers' own
 scheduler tests assert (their dummy model and samples, which need no
 download).  Also: img2img start index + add_noise + the rest of the loop for several
-strengths; the schedules against the reference in numerics="numpy" mode
-(literally diffusers' numpy calls, whose SIMD log / exp / pow differ from
-glibc in the last ulp: fractional timesteps within 1e-3, integer ones within
-1, sigmas within 1e-6 relative); and bad input (exit status 3, the GError
-code and a message naming the problem).
+strengths; the torch.linspace kernel the reference pins (torch 1.13's, as
+the C core does) against the torch this runs on, and the core's
+alphas_cumprod for every trained-step count mod 16; the schedules against
+the reference in numerics="numpy" mode (literally diffusers' numpy and
+torch.linspace calls, whose SIMD log / exp / pow differ from glibc in the
+last ulp: fractional timesteps within 1e-3, integer ones within 1, sigmas
+within 1e-6 relative, alphas_cumprod within AC_ULPS); and bad input (exit
+status 3, the GError code and a message naming the problem).
 
 One line per case; the last line is "N passed, M failed".  Exit 0: all
 passed; 1: a failure; 77 (meson's skip): torch is not importable, unless
@@ -42,6 +45,15 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, os.path.join(HERE, "reference"))
 
 NMSE_LIMIT = 1e-10
+# torch.linspace's float32 kernel changed after torch 1.x (Debian 12's 1.13,
+# whose vectorised kernel the C core pins): trixie's torch 2.6 rounds each
+# element once, 1.13 rounds a vector lane twice more (k·step, then the sum).
+# Measured on 2.6 for the betas below: at most 2 ulp per linspace value, and
+# after cumprod at most 3 ulp in alphas_cumprod.  Only the numpy-mode suite
+# (diffusers' calls on this torch) needs them; everywhere else the reference
+# takes the pinned kernel and the schedules stay bit-identical.
+LINSPACE_ULPS = 2
+AC_ULPS = 3
 
 try:
     import numpy as np
@@ -465,6 +477,50 @@ def suite_img2img(args, tmp, res):
                     compare(r, c, label + " start=%d" % int(r["start"].item()), res, "img2img")
 
 
+def ulps(a, b):
+    """Distance in float32 ulps, element by element (finite values of one sign)."""
+    a = np.asarray(a, dtype=np.float32).view(np.int32).astype(np.int64)
+    b = np.asarray(b, dtype=np.float32).view(np.int32).astype(np.int64)
+    return np.abs(a - b)
+
+
+def suite_linspace(args, tmp, res):
+    """The linear / scaled_linear betas: torch.linspace's kernel the core pins
+    (schedulers.linspace_torch113) against the torch this runs on, then the
+    core's alphas_cumprod for every N mod 16 (the kernel's vector blocks)."""
+    major = int(torch.__version__.split(".")[0])
+    ranges = [("linear", 0.0001, 0.02), ("linear", 0.001, 0.2), ("scaled_linear", 0.00085, 0.012)]
+    for kind, lo, hi in ranges:
+        label = "torch %s linspace vs the pinned torch 1.13 kernel, %s %g .. %g" % (torch.__version__, kind, lo, hi)
+        if args.only and args.only not in label:
+            continue
+        if kind == "scaled_linear":
+            lo, hi = lo ** 0.5, hi ** 0.5
+        worst, n_diff, n_all = 0, 0, 0
+        for n in list(range(32, 48)) + [1000]:
+            d = ulps(ref.linspace_torch113(lo, hi, n), torch.linspace(lo, hi, n, dtype=torch.float32))
+            worst, n_diff, n_all = max(worst, int(d.max())), n_diff + int((d > 0).sum()), n_all + n
+        # torch 1.x is the pinned kernel itself; newer torch is within
+        # LINSPACE_ULPS of it
+        ok = worst == 0 if major < 2 else worst <= LINSPACE_ULPS
+        res.line(ok, "%s: %d of %d values differ, by at most %d ulp" % (label, n_diff, n_all, worst))
+    zeros = {"model_outputs": torch.zeros(1, 4), "x_T": torch.zeros(4)}
+    for kind, lo, hi in ranges[1:]:
+        for n in range(32, 48):
+            cfg = dict(num_train_timesteps=n, beta_start=lo, beta_end=hi, beta_schedule=kind)
+            label = "alphas_cumprod %s %g .. %g, %d trained steps" % (kind, lo, hi, n)
+            if args.only and args.only not in label:
+                continue
+            want = ref.from_config("ddim", cfg).alphas_cumprod.numpy()
+            c, err = run_dump(args, write_config(tmp, "lin%d" % n, cfg), "ddim", "default", 1, tmp, zeros)
+            if c is None:
+                res.line(False, "%s: %s" % (label, err))
+            else:
+                ok = exact(c["alphas_cumprod"], want)
+                res.line(ok, "%s: %s" % (label, "bit-identical" if ok else
+                                         "differ " + first_diff(c["alphas_cumprod"], want)))
+
+
 def suite_numpy_mode(args, tmp, res):
     """The C schedules against the reference calling numpy exactly as diffusers does."""
     cfgs = configs()
@@ -488,6 +544,8 @@ def suite_numpy_mode(args, tmp, res):
                     if c is None:
                         res.line(False, "%s: %s" % (label, err))
                         continue
+                    # this torch's linspace against the pinned one (AC_ULPS)
+                    d_ac = int(ulps(c["alphas_cumprod"], r["alphas_cumprod"]).max())
                     ct = c["timesteps"].numpy().astype(np.float64)
                     rt = r["timesteps"].numpy().astype(np.float64)
                     cs = c["sigmas"].numpy().astype(np.float64)
@@ -499,9 +557,9 @@ def suite_numpy_mode(args, tmp, res):
                     ds = float((np.abs(cs - rs) / np.maximum(np.abs(rs), 1e-30)).max())
                     tol = 1.0 if sampler == "dpmpp_2m" else 1e-3
                     n_diff = int((ct != rt).sum())
-                    res.line(dt <= tol and ds <= 1e-6,
-                             "%s: max|dt| %.3g (%d of %d timesteps not bit-equal), max rel dsigma %.3g"
-                             % (label, dt, n_diff, len(ct), ds))
+                    res.line(dt <= tol and ds <= 1e-6 and d_ac <= AC_ULPS,
+                             "%s: max|dt| %.3g (%d of %d timesteps not bit-equal), max rel dsigma %.3g, "
+                             "alphas_cumprod within %d ulp" % (label, dt, n_diff, len(ct), ds, d_ac))
 
 
 def suite_special(args, tmp, res):
@@ -819,6 +877,7 @@ def main():
         suite_matrix(args, tmp, res)
         suite_sd(args, tmp, res)
         suite_img2img(args, tmp, res)
+        suite_linspace(args, tmp, res)
         suite_numpy_mode(args, tmp, res)
         suite_special(args, tmp, res)
         suite_bad_input(args, tmp, res)

@@ -37,8 +37,12 @@ ulp and differ between CPUs, so its fractional timesteps are not
 reproducible bit for bit across machines.  numerics="numpy" calls numpy
 exactly as diffusers does; numerics="libm" evaluates the same expressions
 with glibc's log / exp / pow (Python's math module), element by element,
-which is what the C core does.  Everything else (torch float32 tensors,
-numpy float64 arithmetic, rounding) is identical in both modes.
+which is what the C core does.  The same holds for torch.linspace, which
+makes the linear and scaled_linear betas: its float32 CPU kernel rounds
+differently between torch versions (see linspace_f32), so numerics="numpy"
+calls torch.linspace as diffusers does and numerics="libm" takes torch
+1.13's kernel, the one the C core pins.  Everything else (torch float32
+tensors, numpy float64 arithmetic, rounding) is identical in both modes.
 
 euler_a with karras / exponential sigmas: diffusers' Euler-ancestral class
 has no use_karras_sigmas; here (and in the C core) it takes the sigmas and
@@ -81,6 +85,55 @@ class _Numerics:
             return a ** p
         return np.array([math.pow(float(v), p) for v in a], dtype=np.float64)
 
+    def linspace_f32(self, start, end, n):
+        """torch.linspace (start, end, n, dtype=torch.float32)."""
+        if self.mode == "numpy":
+            return torch.linspace(start, end, n, dtype=torch.float32)
+        return linspace_torch113(start, end, n)
+
+
+def _fma_f32(a, i, c):
+    """fma (a, i, c) rounded once to float32: float32 tensors A and C, an
+    integer float64 tensor I.  A·I + C is formed in float64 and checked to be
+    exact there (TwoSum's error term is 0), so the cast is the one rounding."""
+    p = a.double() * i                  # exact: 24 + at most 29 significant bits
+    c = c.double().expand_as(p)
+    s = p + c
+    bb = s - p
+    err = (p - (s - bb)) + (c - bb)
+    if bool((err != 0).any()):
+        raise NotImplementedError("linspace: start and step too far apart for a float64 fma")
+    return s.float()
+
+
+def linspace_torch113(start, end, n):
+    """torch.linspace (start, end, n, dtype=float32) as torch 1.13's CPU kernel
+    (RangeFactoriesKernel.cpp, AVX2) computes it, Debian 12's torch: with
+    step = (end - start) / (n - 1) in float32, element i alone is
+    fma (step, i, start) in the first half and fma (-step, n - 1 - i, end) in
+    the second; cpu_serial_kernel_vec stores 8-lane vectors two at a time
+    while 16 elements remain (the last n mod 16 are single), and a vector's
+    lane k is its lane 0 + k·step in float32 (Vectorized::arange).  One
+    parallel_for chunk: n up to 32768, torch's grain size.
+
+    Newer torch (trixie's 2.6) drops the vectors: every element is the
+    single formula, one fma with AVX2 / AVX-512 and two roundings without;
+    its betas differ from these in the last bit (measured: 209 of the 1000
+    default linear betas, 1 ulp each).  sched_parity.py holds this function
+    against the torch it runs on."""
+    s = torch.tensor(start, dtype=torch.float32)
+    e = torch.tensor(end, dtype=torch.float32)
+    if n == 1:
+        return s.reshape(1)
+    step = (e - s) / (n - 1)
+    i = torch.arange(n, dtype=torch.float64)
+    half = n // 2
+    out = torch.cat([_fma_f32(step, i[:half], s), _fma_f32(-step, (n - 1) - i[half:], e)])
+    vec_end = n - n % 16
+    lane0 = out[:vec_end].reshape(-1, 8)[:, :1]                        # [vec_end / 8, 1]
+    out[:vec_end] = (lane0 + torch.arange(8, dtype=torch.float32) * step).reshape(-1)
+    return out
+
 
 # ---------------------------------------------------------------- betas
 
@@ -98,15 +151,15 @@ def betas_for_alpha_bar(num_diffusion_timesteps, max_beta=0.999):
     return torch.tensor(out, dtype=torch.float32)
 
 
-def _make_betas(cfg):
+def _make_betas(cfg, num):
     n = cfg["num_train_timesteps"]
     if cfg.get("trained_betas") is not None:
         return torch.tensor(cfg["trained_betas"], dtype=torch.float32)
     kind = cfg["beta_schedule"]
     if kind == "linear":
-        return torch.linspace(cfg["beta_start"], cfg["beta_end"], n, dtype=torch.float32)
+        return num.linspace_f32(cfg["beta_start"], cfg["beta_end"], n)
     if kind == "scaled_linear":
-        root = torch.linspace(cfg["beta_start"] ** 0.5, cfg["beta_end"] ** 0.5, n, dtype=torch.float32)
+        root = num.linspace_f32(cfg["beta_start"] ** 0.5, cfg["beta_end"] ** 0.5, n)
         return root ** 2
     if kind == "squaredcos_cap_v2":
         return betas_for_alpha_bar(n)
@@ -133,7 +186,7 @@ class _Base:
         for key in ("thresholding", "rescale_betas_zero_snr"):
             if self.config.get(key):
                 raise NotImplementedError("%s is not supported by this reference" % key)
-        self.betas = _make_betas(self.config)
+        self.betas = _make_betas(self.config, self.num)
         self.alphas = 1.0 - self.betas
         self.alphas_cumprod = torch.cumprod(self.alphas, dim=0)
         self.num_inference_steps = None
