@@ -41,7 +41,7 @@ echo '{"_class_name": "StableDiffusionPipeline"}' > "$TMP/not-a-model/config.jso
 rest () {
   case $1 in
     generate) echo '0 0 30 0.0 0 0 0 0' ;;
-    denoise) echo '0 0 30 0.0 0 0 TRUE -1.0 1.0 0' ;;
+    denoise) echo '0 0 30 0.0 0 0 TRUE -1.0 1.0 0 0' ;;
     inpaint) echo '0 0 30 0.0 0 0 TRUE 10 10' ;;
     vary) echo '0 0 30 0.0 0 0 TRUE 0.5' ;;
     vae-reconstruct) echo '0 0 TRUE FALSE' ;;
