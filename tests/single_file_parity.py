@@ -4,6 +4,13 @@ text_encoder/) and as one single-file checkpoint in the original layout
 (tests/reference/ldm_layout.py).  `generative forward` on each component of
 each must write the same bytes (cmp), in F32 and in F16.
 
+Then whole jobs: the same weights with a text encoder over the real CLIP
+vocabulary, as a pipeline folder (model_index.json, tokenizer/ from
+weights/clip-tokenizer, SD 1.5's scheduler config) and as one single file
+(which names no tokenizer or scheduler: the program supplies both);
+`generate --prompt` and `vary --prompt` must write the same image bytes
+from each, and an inpainting single file (UNet in_channels 9) loads as one.
+
 The CLI's refusals ride along: a .ckpt, a single file without --component.
 
 Exit 0: all passed; 1: a failure; 77 (meson's skip): torch is not importable,
@@ -93,8 +100,7 @@ def vae_weights(g):
     return sd
 
 
-def text_weights(g):
-    c = TEXT_CONFIG
+def text_weights(g, c=TEXT_CONFIG):
     h, f = c["hidden_size"], c["intermediate_size"]
     p = "text_model."
     sd = {p + "embeddings.token_embedding.weight": torch.randn(c["vocab_size"], h, generator=g),
@@ -113,6 +119,83 @@ def text_weights(g):
     sd[p + "final_layer_norm.weight"] = 1 + torch.randn(h, generator=g) * 0.1
     sd[p + "final_layer_norm.bias"] = torch.randn(h, generator=g) * 0.1
     return sd
+
+
+# the pipeline runs: CLIP's real vocabulary and 77 positions; 128 wide (2 heads of 64)
+PIPE_TEXT = dict(TEXT_CONFIG, vocab_size=49408, max_position_embeddings=77,
+                 bos_token_id=49406, eos_token_id=49407, pad_token_id=1)
+PIPE_UNET = dict(UNET_CONFIG, cross_attention_dim=128)
+# what diffusers writes for SD 1.5, and what a single file gets
+SD15_SCHED = {"_class_name": "PNDMScheduler", "beta_end": 0.012, "beta_schedule": "scaled_linear",
+              "beta_start": 0.00085, "clip_sample": False, "num_train_timesteps": 1000,
+              "set_alpha_to_one": False, "skip_prk_steps": True, "steps_offset": 1,
+              "trained_betas": None, "prediction_type": "epsilon"}
+VOCAB = os.path.join(HERE, "..", "weights", "clip-tokenizer")
+
+
+def pipeline_jobs(cli, tmp, g):
+    """generate and vary from a folder and from the single file: same bytes."""
+    failed = 0
+    vae, text = vae_weights(g), text_weights(g, PIPE_TEXT)
+    unet = {k: v.detach() for k, v in unet_cond.build(PIPE_UNET, seed=4).state_dict().items()}
+    pipe = os.path.join(tmp, "sd-pipe")
+    folder(os.path.join(pipe, "vae"), VAE_CONFIG, vae, "F32")
+    folder(os.path.join(pipe, "text_encoder"), PIPE_TEXT, text, "F32")
+    folder(os.path.join(pipe, "unet"), PIPE_UNET, unet, "F32")
+    os.makedirs(os.path.join(pipe, "tokenizer"))
+    for f in ("vocab.json", "merges.txt"):
+        with open(os.path.join(VOCAB, f), "rb") as a, \
+                open(os.path.join(pipe, "tokenizer", f), "wb") as b:
+            b.write(a.read())
+    os.makedirs(os.path.join(pipe, "scheduler"))
+    with open(os.path.join(pipe, "scheduler", "scheduler_config.json"), "w") as f:
+        json.dump(SD15_SCHED, f)
+    with open(os.path.join(pipe, "model_index.json"), "w") as f:
+        json.dump({"_class_name": "StableDiffusionPipeline",
+                   "unet": ["diffusers", "UNet2DConditionModel"],
+                   "vae": ["diffusers", "AutoencoderKL"],
+                   "text_encoder": ["transformers", "CLIPTextModel"],
+                   "tokenizer": ["transformers", "CLIPTokenizer"],
+                   "scheduler": ["diffusers", "PNDMScheduler"]}, f)
+    one = os.path.join(tmp, "sd-whole.safetensors")
+    st.save(one, dict(ldm_layout.vae_to_ldm(vae), **ldm_layout.text_to_ldm(text),
+                      **ldm_layout.unet_to_ldm(unet)))
+    src = os.path.join(tmp, "photo.png")
+    subprocess.run([cli, "generate", "--model", pipe, "--prompt", "a stone wall", "--seed", "9",
+                    "--steps", "2", "--width", "32", "--height", "32", "-q", "-o", src],
+                   check=True, capture_output=True)
+    jobs = (("generate", ["--width", "32", "--height", "32"]),
+            ("vary", ["--strength", "0.6", src]))
+    for job, extra in jobs:
+        outs = []
+        for model in (pipe, one):
+            out = os.path.join(tmp, f"{job}-{len(outs)}.png")
+            r = subprocess.run([cli, job, "--model", model, "--prompt", "a red fox in the snow",
+                                "--negative-prompt", "blurry", "--guidance", "5", "--seed", "3",
+                                "--steps", "4", "-q", *extra, "-o", out],
+                               capture_output=True, text=True)
+            if r.returncode != 0:
+                print(f"FAIL {job} from {os.path.basename(model)}: {r.stderr.strip()}")
+                failed += 1
+            outs.append(out)
+        same = all(os.path.exists(o) for o in outs) and filecmp.cmp(*outs, shallow=False)
+        print(f"{'PASS' if same else 'FAIL'} {job} --prompt: single file "
+              f"{'=' if same else '!='} pipeline folder, byte for byte")
+        failed += not same
+    # an inpainting checkpoint: the UNet's first conv takes 9 channels
+    unet9 = {k: v.detach() for k, v in
+             unet_cond.build(dict(PIPE_UNET, in_channels=9), seed=4).state_dict().items()}
+    nine = os.path.join(tmp, "sd-inpainting.safetensors")
+    st.save(nine, dict(ldm_layout.vae_to_ldm(vae), **ldm_layout.text_to_ldm(text),
+                       **ldm_layout.unet_to_ldm(unet9)))
+    r = subprocess.run([cli, "generate", "--model", nine, "--prompt", "x", "--steps", "1",
+                        "--width", "32", "--height", "32", "-q",
+                        "-o", os.path.join(tmp, "nine.png")], capture_output=True, text=True)
+    ok = r.returncode != 0 and "inpainting model" in r.stderr
+    print(f"{'PASS' if ok else 'FAIL'} an inpainting single file loads, and generate says what "
+          f"it is: {r.stderr.strip()}")
+    failed += not ok
+    return failed
 
 
 def folder(path, config, sd, dtype):
@@ -163,6 +246,7 @@ def main():
                 print(f"{'PASS' if same else 'FAIL'} {comp} {dtype}: single file "
                       f"{'=' if same else '!='} diffusers folder, byte for byte")
                 failed += not same
+        failed += pipeline_jobs(args.cli, tmp, g)
         for model, comp, needle in ((os.path.join(tmp, "v1-5.ckpt"), "vae", "never opened"),
                                     (os.path.join(tmp, "sd-F32.safetensors"), None,
                                      "name the component")):

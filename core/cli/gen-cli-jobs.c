@@ -53,7 +53,8 @@ common_entries (Common *c)
   char *sigma_names = g_strdup_printf ("%s (default: the model's, else \"default\")", sigma_list);
   GOptionEntry e[] = {
     { "model", 0, 0, G_OPTION_ARG_FILENAME, &c->model,
-      "diffusers model folder (default: the embedded model)", "DIR" },
+      "diffusers model folder, or a single-file SD 1.x .safetensors checkpoint "
+      "(default: the embedded model)", "PATH" },
     { "vae", 0, 0, G_OPTION_ARG_FILENAME, &c->vae,
       "VAE folder, for latent models, vae and interpolate (default: the model's own, if any)",
       "DIR" },
@@ -159,6 +160,7 @@ common_setup (Common *c, GenJobOptions *opts, GenCliProgress *pr, gboolean need_
               gboolean vae_job, GenCliOutput *outputs, int n_out, int in_bits, GError **error)
 {
   GenPipeline *p;
+  char *vocab;
   /* the vae job with neither --model nor --vae: the embedded VAE */
   char *model = c->model ? g_strdup (c->model)
               : vae_job && !c->vae ? gen_cli_model_dir ("generative-vae")
@@ -236,7 +238,9 @@ common_setup (Common *c, GenJobOptions *opts, GenCliProgress *pr, gboolean need_
   gen_cli_progress_init (pr, c->quiet);
   opts->progress = gen_cli_progress;
   opts->progress_data = pr;
-  p = gen_pipeline_load (model, c->vae, error);
+  vocab = gen_cli_model_dir ("clip-tokenizer");
+  p = gen_pipeline_load_full (model, c->vae, vocab, error);
+  g_free (vocab);
   if (p && !model_sampler (c, p, opts, error))
     g_clear_pointer (&p, gen_pipeline_free);
   g_free (model);
@@ -346,9 +350,10 @@ static const struct
   { "generate", "", "-o OUT",
     "new images from noise (the embedded model: abstract textures)",
     "Generates new images from noise with the model.  The embedded default model\n"
-    "makes abstract textures; a downloaded diffusers UNet makes what it was\n"
-    "trained on.  --count N writes OUT-0, OUT-1, ... with seeds SEED, SEED+1, ...",
-    "generative generate --seed 1 -o sample.png" },
+    "makes abstract textures; a downloaded model makes what it was trained on,\n"
+    "a Stable Diffusion one what --prompt says.  --count N writes OUT-0, OUT-1,\n"
+    "... with seeds SEED, SEED+1, ...",
+    "generative generate --model v1-5-pruned-emaonly.safetensors --prompt \"a lighthouse at dusk\" --steps 20 --seed 1 -o lighthouse.png" },
   { "denoise", "IN", "IN -o OUT",
     "removes noise from a photo or scan (the embedded model's best)",
     "Removes noise from an image.  The noise level is estimated (and printed)\n"

@@ -53,12 +53,18 @@ gboolean gen_pipeline_is_sd (const char *dir);
  * VAE): text encoder, tokenizer, conditional UNet, VAE, scheduler config. */
 gboolean gen_pipeline_load_sd (GenPipeline *p, const char *dir, const char *vae_dir,
                                GError **error);
+/* Loads the single-file checkpoint PATH into P, with the tokenizer folder
+ * VOCAB_DIR (the CLIP vocabulary installed with the program; NULL is an
+ * error saying so) and SD 1.5's scheduler config. */
+gboolean gen_pipeline_load_single (GenPipeline *p, const char *path, const char *vae_dir,
+                                   const char *vocab_dir, GError **error);
 
 /* The VAE's downscale when the UNet works on its latents, else 1. */
 int      gen_pipeline_vae_factor (GenPipeline *p);
 /* The UNet's downscale (sizes in its space are multiples of it), or 1. */
 int      gen_pipeline_unet_multiple (GenPipeline *p);
-/* FALSE with an error naming JOB when P has no UNet. */
+/* FALSE with an error naming JOB when P has no UNet, or when its UNet is an
+ * inpainting one (in_channels 9) and JOB is not "inpaint". */
 gboolean gen_pipeline_need_unet (GenPipeline *p, const char *job, GError **error);
 
 /* ---- a run (gen-run.c) ------------------------------------------------------------

@@ -1,6 +1,8 @@
 /* gen-pipeline-sd.c — loading a Stable Diffusion pipeline folder: its
  * model_index.json (checked: class names, plain component folder names),
- * then unet/, vae/, text_encoder/, tokenizer/ and scheduler/. */
+ * then unet/, vae/, text_encoder/, tokenizer/ and scheduler/; or a
+ * single-file checkpoint (gen-single-file.h) with the CLIP vocabulary
+ * installed beside the program and SD 1.5's scheduler config. */
 #include "gen-job-private.h"
 
 #include "gen-model-index.h"
@@ -97,5 +99,49 @@ out:
   gen_model_index_clear (&idx);
   g_free (index_path);
   g_free (sched_path);
+  return ok;
+}
+
+/* SD 1.5's scheduler/scheduler_config.json: the scheduler diffusers'
+ * single-file loader takes for an SD 1.x checkpoint from that pipeline's
+ * repository, since the file itself names none. */
+static const char sd1_scheduler_config[] =
+  "{\"_class_name\": \"PNDMScheduler\", \"beta_end\": 0.012, "
+  "\"beta_schedule\": \"scaled_linear\", \"beta_start\": 0.00085, \"clip_sample\": false, "
+  "\"num_train_timesteps\": 1000, \"set_alpha_to_one\": false, \"skip_prk_steps\": true, "
+  "\"steps_offset\": 1, \"trained_betas\": null, \"prediction_type\": \"epsilon\"}";
+
+gboolean
+gen_pipeline_load_single (GenPipeline *p, const char *path, const char *vae_dir,
+                          const char *vocab_dir, GError **error)
+{
+  GenSingleFile *sf = gen_single_file_open (path, error);
+  gboolean ok = FALSE;
+
+  if (!sf)
+    return FALSE;
+  if (!vocab_dir)
+    {
+      g_set_error (error, GEN_ERROR, GEN_ERROR_MISSING,
+                   "%s: a single-file checkpoint carries no tokenizer, and the CLIP vocabulary "
+                   "installed with Generative (clip-tokenizer) was not found: install Generative "
+                   "again, or use the model's diffusers folder", path);
+      goto out;
+    }
+  if (!(p->unet = gen_model_load_single (sf, GEN_SINGLE_FILE_UNET, error))
+      || !(p->text = gen_model_load_single (sf, GEN_SINGLE_FILE_TEXT_ENCODER, error))
+      || !(p->vae = vae_dir ? load_component (vae_dir, NULL, GEN_MODEL_VAE_KL, GEN_MODEL_VAE_TINY,
+                                              "VAE", error)
+                            : gen_model_load_single (sf, GEN_SINGLE_FILE_VAE, error))
+      || !(p->tok = gen_tokenizer_open (vocab_dir, NULL, error))
+      || !check_together (p, path, error))
+    goto out;
+  p->latent = TRUE;
+  p->sched = gen_sched_config_load_from_data (sd1_scheduler_config, strlen (sd1_scheduler_config),
+                                              "SD 1.5's scheduler config", error);
+  ok = p->sched != NULL;
+
+out:
+  gen_single_file_unref (sf);
   return ok;
 }

@@ -1,6 +1,8 @@
 /* gen-pipeline.c — loading the model chain (see gen-pipeline.h). */
 #include "gen-job-private.h"
 
+#include <string.h>
+
 static GenModel *
 load_kind (const char *dir, gboolean want_unet, GError **error)
 {
@@ -24,15 +26,24 @@ load_kind (const char *dir, gboolean want_unet, GError **error)
 GenPipeline *
 gen_pipeline_load (const char *model_dir, const char *vae_dir, GError **error)
 {
+  return gen_pipeline_load_full (model_dir, vae_dir, NULL, error);
+}
+
+GenPipeline *
+gen_pipeline_load_full (const char *model_dir, const char *vae_dir, const char *vocab_dir,
+                        GError **error)
+{
   GenPipeline *p = g_new0 (GenPipeline, 1);
   char *unet_sub = g_build_filename (model_dir, "unet", NULL);
   char *sched_path = NULL;
   gboolean is_pipeline = g_file_test (unet_sub, G_FILE_TEST_IS_DIR);
 
-  if (gen_pipeline_is_sd (model_dir))
+  if (gen_single_file_is_checkpoint (model_dir) || gen_pipeline_is_sd (model_dir))
     {
       g_free (unet_sub);
-      if (gen_pipeline_load_sd (p, model_dir, vae_dir, error))
+      if (gen_single_file_is_checkpoint (model_dir)
+          ? gen_pipeline_load_single (p, model_dir, vae_dir, vocab_dir, error)
+          : gen_pipeline_load_sd (p, model_dir, vae_dir, error))
         return p;
       gen_pipeline_free (p);
       return NULL;
@@ -210,9 +221,22 @@ gen_pipeline_native_size (GenPipeline *p)
 gboolean
 gen_pipeline_need_unet (GenPipeline *p, const char *job, GError **error)
 {
-  if (p->unet)
-    return TRUE;
-  g_set_error (error, GEN_ERROR, GEN_ERROR_INVALID,
-               "%s needs a diffusion model (UNet2DModel); this model is a VAE only", job);
-  return FALSE;
+  GenModelInfo i;
+
+  if (!p->unet)
+    {
+      g_set_error (error, GEN_ERROR, GEN_ERROR_INVALID,
+                   "%s needs a diffusion model (UNet2DModel); this model is a VAE only", job);
+      return FALSE;
+    }
+  gen_model_get_info (p->unet, &i);
+  if (i.in_channels != i.out_channels && strcmp (job, "inpaint") != 0)
+    {
+      g_set_error (error, GEN_ERROR, GEN_ERROR_UNSUPPORTED,
+                   "%s: this is an inpainting model (its UNet takes %d channels: the latents, "
+                   "the mask and the masked image): it fills selections (inpaint) and cannot %s",
+                   job, i.in_channels, job);
+      return FALSE;
+    }
+  return TRUE;
 }

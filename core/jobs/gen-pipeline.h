@@ -23,6 +23,12 @@ typedef struct _GenPipeline GenPipeline;
  * adds or replaces the VAE.  A UNet whose channels do not match the VAE's
  * latent channels is an error naming both. */
 GenPipeline *gen_pipeline_load (const char *model_dir, const char *vae_dir, GError **error);
+/* The same; MODEL_DIR may also be a single-file Stable Diffusion checkpoint
+ * (a .safetensors in the original layout, see gen-single-file.h), whose
+ * tokenizer is the CLIP vocabulary folder VOCAB_DIR (the program installs
+ * one; NULL refuses such a file with a message saying so). */
+GenPipeline *gen_pipeline_load_full (const char *model_dir, const char *vae_dir,
+                                     const char *vocab_dir, GError **error);
 void         gen_pipeline_free (GenPipeline *p);
 GenModel    *gen_pipeline_unet (GenPipeline *p);   /* NULL if none */
 GenModel    *gen_pipeline_vae (GenPipeline *p);    /* NULL if none */

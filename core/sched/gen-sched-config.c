@@ -411,11 +411,9 @@ GenSchedConfig *
 gen_sched_config_load (const char *path, GError **error)
 {
   GenSchedConfig *sc;
-  GenConfig *cfg;
   GMappedFile *map;
   GError *err = NULL;
-  char *clean;
-  gsize len, clean_len;
+  gsize len;
 
   if (path == NULL)
     return gen_sched_config_new_default ();
@@ -432,17 +430,29 @@ gen_sched_config_load (const char *path, GError **error)
       return NULL;
     }
   len = g_mapped_file_get_length (map);
+  sc = gen_sched_config_load_from_data (len > 0 ? g_mapped_file_get_contents (map) : "", len,
+                                        path, error);
+  g_mapped_file_unref (map);
+  return sc;
+}
+
+GenSchedConfig *
+gen_sched_config_load_from_data (const char *data, gsize len, const char *name, GError **error)
+{
+  GenSchedConfig *sc;
+  GenConfig *cfg;
+  char *clean;
+  gsize clean_len;
+
   if (len > GEN_SCHED_CONFIG_MAX_BYTES)
     {
       g_set_error (error, GEN_ERROR, GEN_ERROR_FORMAT,
                    "%s: %" G_GSIZE_FORMAT " bytes is too big for a scheduler config (at most %u)",
-                   path, len, GEN_SCHED_CONFIG_MAX_BYTES);
-      g_mapped_file_unref (map);
+                   name, len, GEN_SCHED_CONFIG_MAX_BYTES);
       return NULL;
     }
-  clean = neutralise_nonfinite (len > 0 ? g_mapped_file_get_contents (map) : "", len, &clean_len);
-  g_mapped_file_unref (map);
-  cfg = gen_config_load_from_data (clean, (gssize) clean_len, path, error);
+  clean = neutralise_nonfinite (data, len, &clean_len);
+  cfg = gen_config_load_from_data (clean, (gssize) clean_len, name, error);
   g_free (clean);
   if (!cfg)
     return NULL;

@@ -63,6 +63,9 @@ typedef struct _GenSchedConfig GenSchedConfig;
 /* Reads a diffusers scheduler_config.json; PATH NULL gives the DDPMScheduler
  * defaults (= gen_sched_config_new_default).  Errors name the file and key. */
 GenSchedConfig   *gen_sched_config_load (const char *path, GError **error);
+/* The same from LEN bytes of JSON; NAME stands for the file in messages. */
+GenSchedConfig   *gen_sched_config_load_from_data (const char *data, gsize len,
+                                                   const char *name, GError **error);
 GenSchedConfig   *gen_sched_config_new_default (void);
 void              gen_sched_config_free (GenSchedConfig *cfg);
 int               gen_sched_config_num_train_timesteps (const GenSchedConfig *cfg);
