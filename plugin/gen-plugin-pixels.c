@@ -133,3 +133,52 @@ gen_plugin_pixels_blend (GenPixels *out, const GenPixels *orig, const float *mas
         d[col] = s[col];
     }
 }
+
+float *
+gen_plugin_inpaint_mask (const GenPixels *in, const float *selection, GError **error)
+{
+  gsize n = (gsize) in->width * (gsize) in->height;
+  int c = in->channels, alpha = c == 2 || c == 4;
+  float *mask = g_try_new (float, n);
+
+  if (!mask)
+    {
+      g_set_error (error, GEN_ERROR, GEN_ERROR_NO_MEMORY,
+                   _("Out of memory for a %d×%d selection."), in->width, in->height);
+      return NULL;
+    }
+  for (gsize i = 0; i < n; i++)
+    mask[i] = selection[i] > 0.0f || (alpha && in->data[i * c + c - 1] <= 0.0f) ? 1.0f : 0.0f;
+  return mask;
+}
+
+gboolean
+gen_plugin_pixels_fill (const GenPixels *orig, const GenPixels *fill, const float *selection,
+                        const GeglRectangle *part, GenPixels *out, GError **error)
+{
+  int c = orig->channels, col = c - 1;
+
+  g_return_val_if_fail ((c == 2 || c == 4) && fill->channels == c && fill->width == orig->width
+                        && fill->height == orig->height, FALSE);
+  if (!gen_pixels_init (out, part->width, part->height, c, error))
+    return FALSE;
+  for (int y = 0; y < part->height; y++)
+    for (int x = 0; x < part->width; x++)
+      {
+        gsize i = (gsize) (part->y + y) * orig->width + part->x + x;
+        const float *o = orig->data + i * c, *f = fill->data + i * c;
+        float *d = out->data + ((gsize) y * part->width + x) * c;
+        float s = CLAMP (selection[i], 0.0f, 1.0f), a = o[col] + s * (1.0f - o[col]);
+
+        if (s <= 0.0f || a <= 0.0f)
+          memcpy (d, o, c * sizeof (float));
+        else
+          {
+            /* FILL (opaque) over ORIG with coverage S, in premultiplied terms */
+            for (int k = 0; k < col; k++)
+              d[k] = s >= 1.0f ? f[k] : (o[col] * (1.0f - s) * o[k] + s * f[k]) / a;
+            d[col] = a;
+          }
+      }
+  return TRUE;
+}

@@ -49,4 +49,21 @@ gboolean gen_plugin_pixels_convert (const GenPixels *in, int channels, GenPixels
  * ORIG's); same shapes.  For jobs that take no mask of their own. */
 void     gen_plugin_pixels_blend (GenPixels *out, const GenPixels *orig, const float *mask);
 
+/* The mask inpaint hands the core for the pixels IN (with alpha) under the
+ * selection SELECTION (0..1): 1 — fill — wherever anything is selected or
+ * IN is fully transparent (nothing known there: outpainting), 0 where
+ * the model must keep the picture.  How much of the fill shows is the
+ * selection's business (gen_plugin_pixels_fill).  Caller frees. */
+float   *gen_plugin_inpaint_mask (const GenPixels *in, const float *selection, GError **error);
+
+/* The PART (in ORIG's coordinates) of the fill FILL laid over ORIG with
+ * the selection SELECTION (both ORIG's size, with alpha) as its coverage,
+ * into a new OUT of PART's size: where the selection is 0 ORIG exactly,
+ * where it is 1 FILL, opaque, and in between both, per pixel — a
+ * feathered selection never leaves an edge; a transparent ORIG takes
+ * FILL's colour and the selection's opacity. */
+gboolean gen_plugin_pixels_fill (const GenPixels *orig, const GenPixels *fill,
+                                 const float *selection, const GeglRectangle *part,
+                                 GenPixels *out, GError **error);
+
 G_END_DECLS

@@ -8,12 +8,14 @@
 #include "gen-plugin-pixels.h"
 #include "gen-plugin-run.h"
 
-/* What one run reads and writes: the source region of a drawable (in its
- * own coordinates), its pixels and the selection over it. */
+/* What one run reads and writes: the region of a drawable it reads (in
+ * the drawable's coordinates; for inpaint it may reach past the layer), the
+ * part of it written, its pixels and the selection over the region. */
 typedef struct
 {
   GenPluginItem  drawable;
   GeglRectangle  rect;
+  GeglRectangle  fill;       /* within rect */
   GenPixels      in;
   float         *mask;       /* [rect.height][rect.width] or NULL = everywhere */
 } Source;
@@ -25,38 +27,81 @@ source_clear (Source *src)
   g_clear_pointer (&src->mask, g_free);
 }
 
+/* The channels read: the drawable's, and alpha always for inpaint, where
+ * transparency means "unknown" (outpainting) */
 static int
-drawable_channels (const GenPluginHost *host, GenPluginItem d)
+drawable_channels (const GenPluginHost *host, GenPluginItem d, gboolean alpha)
 {
-  return (host->is_gray (d) ? 1 : 3) + (host->has_alpha (d) ? 1 : 0);
+  return (host->is_gray (d) ? 1 : 3) + (alpha || host->has_alpha (d) ? 1 : 0);
 }
 
-/* Reads SRC->drawable: the whole of it (WHOLE) or the selection's bounds
- * within it, and the selection over that region (NULL when there is none). */
 static gboolean
-source_read (const GenPluginHost *host, Source *src, GenPluginItem image, gboolean whole,
-             GError **error)
+no_touch (const GenPluginHost *host, GenPluginItem drawable, GError **error)
+{
+  char *name = host->name (drawable);
+
+  g_set_error (error, GEN_ERROR, GEN_ERROR_INVALID,
+               _("The selection does not touch the layer '%s'."), name);
+  g_free (name);
+  return FALSE;
+}
+
+gboolean
+gen_plugin_job_region (const GenPluginHost *host, GenPluginItem image, GenPluginItem drawable,
+                       const GenPluginSettings *s, GeglRectangle *read, GeglRectangle *write,
+                       GError **error)
+{
+  GeglRectangle layer, img = { 0, 0, 0, 0 }, sel;
+  int c = s->context;
+
+  if (s->job != GEN_PLUGIN_INPAINT)
+    {
+      if (!host->mask_bounds (drawable, read))
+        return no_touch (host, drawable, error);
+      if (s->job == GEN_PLUGIN_INTERPOLATE)
+        {
+          read->x = read->y = 0;
+          host->size (drawable, &read->width, &read->height);
+        }
+      *write = *read;
+      return TRUE;
+    }
+  /* inpaint: the selection's bounds in the image, with the context around */
+  host->offsets (drawable, &layer.x, &layer.y);
+  host->size (drawable, &layer.width, &layer.height);
+  host->image_size (image, &img.width, &img.height);
+  if (!host->selection_bounds (image, &sel) || !gegl_rectangle_intersect (&sel, &sel, &img))
+    {
+      g_set_error (error, GEN_ERROR, GEN_ERROR_INVALID,
+                   _("Inpaint fills the selection: select the area to fill first."));
+      return FALSE;
+    }
+  /* written in place, only the layer's own pixels can change */
+  if (!s->new_layer && !gegl_rectangle_intersect (&sel, &sel, &layer))
+    return no_touch (host, drawable, error);
+  *read = (GeglRectangle) { sel.x - c, sel.y - c, sel.width + 2 * c, sel.height + 2 * c };
+  gegl_rectangle_intersect (read, read, &img);
+  read->x -= layer.x;
+  read->y -= layer.y;
+  *write = (GeglRectangle) { sel.x - layer.x, sel.y - layer.y, sel.width, sel.height };
+  return TRUE;
+}
+
+/* Reads SRC->drawable's region for S's job and the selection over it
+ * (NULL when there is none). */
+static gboolean
+source_read (const GenPluginHost *host, Source *src, GenPluginItem image,
+             const GenPluginSettings *s, GError **error)
 {
   GeglBuffer *buf;
   int ox, oy;
 
-  if (!host->mask_bounds (src->drawable, &src->rect))
-    {
-      char *name = host->name (src->drawable);
-
-      g_set_error (error, GEN_ERROR, GEN_ERROR_INVALID,
-                   _("The selection does not touch the layer '%s'."), name);
-      g_free (name);
-      return FALSE;
-    }
-  if (whole)
-    {
-      src->rect.x = src->rect.y = 0;
-      host->size (src->drawable, &src->rect.width, &src->rect.height);
-    }
-
+  if (!gen_plugin_job_region (host, image, src->drawable, s, &src->rect, &src->fill, error))
+    return FALSE;
   buf = host->buffer (src->drawable, FALSE);
-  if (!gen_plugin_pixels_read (buf, &src->rect, drawable_channels (host, src->drawable),
+  if (!gen_plugin_pixels_read (buf, &src->rect,
+                               drawable_channels (host, src->drawable,
+                                                  s->job == GEN_PLUGIN_INPAINT),
                                &src->in, error))
     {
       g_object_unref (buf);
@@ -97,7 +142,7 @@ gen_plugin_drawable_noise (const GenPluginHost *host, GenPluginItem drawable)
   if (!drawable || !host->mask_bounds (drawable, &rect))
     return -1.0;
   buf = host->buffer (drawable, FALSE);
-  sigma = gen_plugin_estimate_noise (buf, &rect, drawable_channels (host, drawable));
+  sigma = gen_plugin_estimate_noise (buf, &rect, drawable_channels (host, drawable, FALSE));
   g_object_unref (buf);
   return sigma;
 }
@@ -124,9 +169,9 @@ progress_cb (int step, int total, G_GNUC_UNUSED double elapsed, gpointer user_da
 
 static void
 attach_settings (const GenPluginHost *host, GenPluginItem item, const GenPluginSettings *s,
-                 double sigma_used)
+                 const char *model_used, double sigma_used)
 {
-  char *text = gen_plugin_settings_serialize (s, sigma_used);
+  char *text = gen_plugin_settings_serialize (s, model_used, sigma_used);
   GimpParasite *par = gimp_parasite_new (GEN_PLUGIN_PARASITE,
                                          GIMP_PARASITE_PERSISTENT | GIMP_PARASITE_UNDOABLE,
                                          strlen (text) + 1, text);
@@ -164,25 +209,26 @@ add_layer (const GenPluginHost *host, GenPluginItem image, const GenPixels *px, 
   return layer;
 }
 
-/* Writes OUT into SRC's drawable in place, through its shadow buffer. */
+/* Writes OUT into SRC's drawable in place at SRC->fill, through its
+ * shadow buffer. */
 static void
 write_in_place (const GenPluginHost *host, const Source *src, const GenPixels *out)
 {
   GeglBuffer *shadow = host->buffer (src->drawable, TRUE);
 
-  gen_plugin_pixels_write (shadow, &src->rect, out);
+  gen_plugin_pixels_write (shadow, &src->fill, out);
   g_object_unref (shadow);
   host->merge_shadow (src->drawable);
-  host->update (src->drawable, &src->rect);
+  host->update (src->drawable, &src->fill);
 }
 
 /* The job succeeded: now, and only now, change the image — OUT[0..N_OUT)
- * as new layers over the source region (at the image's origin for
+ * as new layers over the part written (at the image's origin for
  * generate), or OUT[0] into the source drawable — in one undo group. */
 static gboolean
 write_results (const GenPluginHost *host, GenPluginItem image, const Source *src, int n_src,
-               const GenPluginSettings *s, const GenPixels *out, int n_out, double sigma_used,
-               GenPluginItem *layers, GError **error)
+               const GenPluginSettings *s, const GenPixels *out, int n_out,
+               const char *model_used, double sigma_used, GenPluginItem *layers, GError **error)
 {
   gboolean ok = TRUE;
 
@@ -195,8 +241,8 @@ write_results (const GenPluginHost *host, GenPluginItem image, const Source *src
       if (n_src)
         {
           host->offsets (src[0].drawable, &x, &y);
-          x += src[0].rect.x;
-          y += src[0].rect.y;
+          x += src[0].fill.x;
+          y += src[0].fill.y;
         }
       for (int i = 0; i < n_out && ok; i++)
         {
@@ -207,13 +253,13 @@ write_results (const GenPluginHost *host, GenPluginItem image, const Source *src
           if (!layers[i])
             ok = FALSE;
           else
-            attach_settings (host, layers[i], s, sigma_used);
+            attach_settings (host, layers[i], s, model_used, sigma_used);
         }
     }
   else
     {
       write_in_place (host, &src[0], &out[0]);
-      attach_settings (host, src[0].drawable, s, sigma_used);
+      attach_settings (host, src[0].drawable, s, model_used, sigma_used);
       layers[0] = src[0].drawable;
     }
   host->undo_group (image, FALSE);
@@ -223,13 +269,64 @@ write_results (const GenPluginHost *host, GenPluginItem image, const Source *src
 
 /* ---- the run --------------------------------------------------------------------- */
 
+/* The core's part of a run, for a GenPluginRunner. */
+typedef struct
+{
+  GenPipeline       *p;
+  GenPluginSettings *s;
+  GenPixels         *ins;       /* [2] */
+  const float       *mask;
+  GenPixels         *out;
+  int                n_out;
+  gboolean           gray_image;
+  double            *sigma_used;
+} Job;
+
+static gboolean
+job_run (gpointer data, GError **error)
+{
+  Job *j = data;
+
+  return gen_plugin_run_job (j->p, j->s, j->ins, j->mask, j->out, j->n_out, j->gray_image,
+                             j->sigma_used, error);
+}
+
+/* The runner without a window: here, with GIMP's progress. */
+static gboolean
+run_here (GenPluginJobFunc job, gpointer data, GenJobOptions *opts, const char *title,
+          GError **error)
+{
+  opts->progress = progress_cb;
+  opts->progress_data = (gpointer) title;
+  gimp_progress_init (title);
+  return job (data, error);
+}
+
+/* Inpaint's fill over the source, per pixel as the selection says, cut to
+ * the part written (OUT is replaced). */
+static gboolean
+inpaint_compose (const Source *src, GenPixels *out, GError **error)
+{
+  GeglRectangle part = { src->fill.x - src->rect.x, src->fill.y - src->rect.y,
+                         src->fill.width, src->fill.height };
+  GenPixels composed;
+
+  if (!gen_plugin_pixels_fill (&src->in, out, src->mask, &part, &composed, error))
+    return FALSE;
+  gen_pixels_clear (out);
+  *out = composed;
+  return TRUE;
+}
+
 gboolean
 gen_plugin_apply (const GenPluginHost *host, GenPluginItem image, const GenPluginItem *sources,
-                  GenPluginSettings *s, GenPluginItem **layers, int *n_layers, GError **error)
+                  GenPluginSettings *s, GenPluginRunner runner, GenPluginItem **layers,
+                  int *n_layers, GError **error)
 {
   Source src[2] = { { 0 }, { 0 } };
   GenPipeline *p = NULL;
   GenPixels *out = NULL;
+  char *model_used = NULL;
   int n_out = 1;
   int n_src = s->job == GEN_PLUGIN_GENERATE ? 0 : s->job == GEN_PLUGIN_INTERPOLATE ? 2 : 1;
   double sigma_used = -1.0;
@@ -237,15 +334,14 @@ gen_plugin_apply (const GenPluginHost *host, GenPluginItem image, const GenPlugi
 
   *layers = NULL;
   *n_layers = 0;
-  p = gen_plugin_load (s, GEN_PLUGIN_DEFAULT_MODEL, error);
+  p = gen_plugin_load (s, GEN_PLUGIN_DEFAULT_MODEL, &model_used, error);
   if (!p)
     return FALSE;
 
   for (int i = 0; i < n_src; i++)
     {
       src[i].drawable = sources[i];
-      if (!source_read (host, &src[i], image, s->job == GEN_PLUGIN_INPAINT
-                        || s->job == GEN_PLUGIN_INTERPOLATE, error))
+      if (!source_read (host, &src[i], image, s, error))
         goto done;
     }
   if (s->job == GEN_PLUGIN_INTERPOLATE
@@ -262,20 +358,22 @@ gen_plugin_apply (const GenPluginHost *host, GenPluginItem image, const GenPlugi
   if (!gen_plugin_prepare_outputs (p, s, &src[0].in, src[0].mask, &out, &n_out, error))
     goto done;
 
-  s->opts.progress = progress_cb;
-  s->opts.progress_data = (gpointer) _(progress_text[s->job]);
-  gimp_progress_init (_(progress_text[s->job]));
   {
     GenPixels ins[2] = { src[0].in, n_src > 1 ? src[1].in : src[0].in };
+    Job job = { p, s, ins, src[0].mask, out, n_out, host->base_type (image) == GIMP_GRAY,
+                &sigma_used };
 
-    ok = gen_plugin_run_job (p, s, ins, src[0].mask, out, n_out,
-                             host->base_type (image) == GIMP_GRAY, &sigma_used, error);
+    ok = (runner ? runner : run_here) (job_run, &job, &s->opts, _(progress_text[s->job]),
+                                       error);
   }
+  if (ok && s->job == GEN_PLUGIN_INPAINT)
+    ok = inpaint_compose (&src[0], &out[0], error);
   if (ok)
     {
       *layers = g_new0 (GenPluginItem, n_out + 1);
       *n_layers = s->new_layer ? n_out : 1;
-      ok = write_results (host, image, src, n_src, s, out, n_out, sigma_used, *layers, error);
+      ok = write_results (host, image, src, n_src, s, out, n_out, model_used, sigma_used,
+                          *layers, error);
     }
 
 done:
@@ -285,6 +383,7 @@ done:
   source_clear (&src[0]);
   source_clear (&src[1]);
   gen_pipeline_free (p);
+  g_free (model_used);
   if (!ok)
     {
       g_clear_pointer (layers, g_free);

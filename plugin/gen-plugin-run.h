@@ -26,6 +26,9 @@ typedef struct
 {
   /* the image */
   GimpImageBaseType (*base_type)    (GenPluginItem image);
+  void              (*image_size)   (GenPluginItem image, int *width, int *height);
+  /* the selection's bounds in image coordinates; FALSE when it is empty */
+  gboolean          (*selection_bounds) (GenPluginItem image, GeglRectangle *bounds);
   /* the selection mask's buffer (a new reference), or NULL when the
    * selection is empty */
   GeglBuffer       *(*selection)    (GenPluginItem image);
@@ -52,6 +55,14 @@ typedef struct
   void              (*attach)       (GenPluginItem item, const GimpParasite *parasite);
 } GenPluginHost;
 
+/* Runs a job: JOB (DATA, ERROR) is the core's work, with OPTS its options.
+ * A runner sets OPTS->progress and OPTS->cancel as it shows progress and
+ * cancels (ui/gen-ui-progress.c: in a thread, behind a window with Cancel);
+ * gen_plugin_apply without one runs the job here with GIMP's progress. */
+typedef gboolean (*GenPluginJobFunc) (gpointer data, GError **error);
+typedef gboolean (*GenPluginRunner)  (GenPluginJobFunc job, gpointer data, GenJobOptions *opts,
+                                      const char *title, GError **error);
+
 /* FALSE with a message when IMAGE is of a kind the jobs do not take
  * (indexed).  The front ends check this before anything else. */
 gboolean gen_plugin_check_image (const GenPluginHost *host, GenPluginItem image,
@@ -61,14 +72,26 @@ gboolean gen_plugin_check_image (const GenPluginHost *host, GenPluginItem image,
  * selection's bounds), for the dialog; -1 when there is none. */
 double   gen_plugin_drawable_noise (const GenPluginHost *host, GenPluginItem drawable);
 
+/* The part of DRAWABLE (its coordinates) S's job reads and the part it
+ * writes: the selection's bounds within it; for inpaint the selection's
+ * bounds in the image (outside the layer too, when the result is a new
+ * layer: outpainting) and S->context pixels around them to read.  FALSE
+ * with a message when there is nothing to work on. */
+gboolean gen_plugin_job_region (const GenPluginHost *host, GenPluginItem image,
+                                GenPluginItem drawable, const GenPluginSettings *s,
+                                GeglRectangle *read, GeglRectangle *write, GError **error);
+
 /* Runs S's job in IMAGE on SOURCES: none for generate, the start and the
- * end for interpolate, else one drawable (its selection's bounds; all of
- * it for inpaint).  On success the image has the results — new layers, or
+ * end for interpolate, else one drawable (gen_plugin_job_region), through
+ * RUNNER (NULL: here, with GIMP's progress).  On success the image has the
+ * results in one undo group — new layers over the part written, or
  * SOURCES[0] rewritten when S->new_layer is FALSE — returned in *LAYERS
  * (*N_LAYERS of them, NULL-terminated, g_free; the drawable itself when
- * written in place); on failure nothing in the image has changed. */
+ * written in place); on failure, cancel included, nothing in the image
+ * has changed. */
 gboolean gen_plugin_apply (const GenPluginHost *host, GenPluginItem image,
                            const GenPluginItem *sources, GenPluginSettings *s,
-                           GenPluginItem **layers, int *n_layers, GError **error);
+                           GenPluginRunner runner, GenPluginItem **layers, int *n_layers,
+                           GError **error);
 
 G_END_DECLS

@@ -4,6 +4,7 @@
 #include <glib/gi18n.h>
 
 #include "gen-error.h"
+#include "gen-plugin-models.h"
 #include "gen-plugin-settings.h"
 #include "gen-plugin-pixels.h"
 
@@ -31,6 +32,7 @@ gen_plugin_settings_init (GenPluginSettings *s, GenPluginJob job)
   s->denoise_quality = GEN_DENOISE_QUALITY_FAST;
   s->jump = 10;
   s->resample = 10;
+  s->context = 64;
   s->frames = 8;
   s->new_layer = TRUE;
 }
@@ -102,38 +104,91 @@ gen_plugin_locale_dir (const char *progname)
 }
 
 char *
-gen_plugin_model_dir (const GenPluginSettings *s, const char *default_dir, GError **error)
+gen_plugin_builtin_vae_dir (const char *default_dir)
 {
-  if (s->model && s->model[0])
-    return g_strdup (s->model);
-  /* VAE Reconstruct with nothing chosen: the embedded VAE, installed beside
-   * the embedded UNet */
-  if (s->job == GEN_PLUGIN_VAE && !(s->vae && s->vae[0]))
-    {
-      char *vae = folder_beside (default_dir, "generative-vae");
+  return folder_beside (default_dir, "generative-vae");
+}
 
-      if (vae)
-        return vae;
-    }
-  if (!g_file_test (default_dir, G_FILE_TEST_IS_DIR))
+char *
+gen_plugin_builtin_dir (GenPluginJob job, const char *vae, const char *default_dir)
+{
+  /* VAE Reconstruct with nothing chosen: the embedded VAE */
+  if (job == GEN_PLUGIN_VAE && !(vae && vae[0]))
     {
-      g_set_error (error, GEN_ERROR, GEN_ERROR_IO,
-                   _("No model folder given and the default model is not installed at %s."),
-                   default_dir);
-      return NULL;
+      char *dir = gen_plugin_builtin_vae_dir (default_dir);
+
+      if (dir)
+        return dir;
     }
   return g_strdup (default_dir);
 }
 
+char *
+gen_plugin_model_dir (const GenPluginSettings *s, const char *default_dir, GError **error)
+{
+  char *dir;
+
+  if (s->model && s->model[0])
+    {
+      if (!g_file_test (s->model, G_FILE_TEST_EXISTS))
+        {
+          g_set_error (error, GEN_ERROR, GEN_ERROR_IO, _("The model folder %s does not exist."),
+                       s->model);
+          return NULL;
+        }
+      return g_strdup (s->model);
+    }
+  dir = gen_plugin_builtin_dir (s->job, s->vae, default_dir);
+  if (!g_file_test (dir, G_FILE_TEST_IS_DIR))
+    {
+      g_set_error (error, GEN_ERROR, GEN_ERROR_IO,
+                   _("No model folder given and the default model is not installed at %s."),
+                   dir);
+      g_free (dir);
+      return NULL;
+    }
+  return dir;
+}
+
+/* FALSE, in the dialog's words, when DIR is not a model (no config) or a
+ * model of a kind the core does not run yet (a text-to-image pipeline);
+ * loading it says what else is wrong. */
+static gboolean
+check_model (const char *dir, GError **error)
+{
+  GenPluginModel *m = gen_plugin_model_inspect (dir, error);
+  gboolean ok = m && (m->runnable || m->kind == GEN_PLUGIN_MODEL_OTHER);
+
+  if (m && !ok)
+    g_set_error (error, GEN_ERROR, GEN_ERROR_UNSUPPORTED,
+                 /* TRANSLATORS: "/path: text-to-image models (StableDiffusionPipeline) need …" */
+                 _("%s: %s models (%s) need the Stable Diffusion support, which this version "
+                   "of Generative does not have yet."), dir,
+                 gen_plugin_model_kind_label (m->kind), m->class_name ? m->class_name : "?");
+  gen_plugin_model_free (m);
+  return ok;
+}
+
 GenPipeline *
-gen_plugin_load (const GenPluginSettings *s, const char *default_dir, GError **error)
+gen_plugin_load (const GenPluginSettings *s, const char *default_dir, char **model_used,
+                 GError **error)
 {
   char *dir = gen_plugin_model_dir (s, default_dir, error);
-  GenPipeline *p;
+  GenPipeline *p = NULL;
 
+  if (model_used)
+    *model_used = NULL;
   if (!dir)
     return NULL;
-  p = gen_pipeline_load (dir, s->vae && s->vae[0] ? s->vae : NULL, error);
+  if (check_model (dir, error))
+    {
+      p = gen_pipeline_load (dir, s->vae && s->vae[0] ? s->vae : NULL, error);
+      if (!p)
+        /* TRANSLATORS: the reason (the core's words, in English) follows */
+        g_prefix_error (error, _("This folder is not a model Generative can run: "));
+    }
+  if (p && model_used)
+    *model_used = g_steal_pointer (&dir);
   g_free (dir);
   return p;
 }
@@ -184,13 +239,15 @@ gen_plugin_settings_layer_name (const GenPluginSettings *s, int frame)
 }
 
 char *
-gen_plugin_settings_serialize (const GenPluginSettings *s, double sigma_used)
+gen_plugin_settings_serialize (const GenPluginSettings *s, const char *model_used,
+                               double sigma_used)
 {
   GString *t = g_string_new (NULL);
   char num[G_ASCII_DTOSTR_BUF_SIZE];
 
   g_string_append_printf (t, "job=%s\nmodel=%s\nvae=%s\n", job_names[s->job],
-                          s->model ? s->model : "", s->vae ? s->vae : "");
+                          model_used ? model_used : s->model ? s->model : "",
+                          s->vae ? s->vae : "");
   g_string_append_printf (t, "sampler=%s\nsigmas=%s\nsteps=%d\nseed=%" G_GUINT64_FORMAT "\n",
                           gen_sampler_kind_name (s->opts.sampler),
                           gen_sigma_schedule_name (s->opts.sigmas), s->opts.steps, s->opts.seed);
@@ -207,6 +264,8 @@ gen_plugin_settings_serialize (const GenPluginSettings *s, double sigma_used)
   g_string_append_printf (t, "denoise-quality=%s\n", gen_denoise_quality_name (s->denoise_quality));
   g_string_append_printf (t, "width=%d\nheight=%d\njump=%d\nresample=%d\nframes=%d\nsample=%d\n",
                           s->width, s->height, s->jump, s->resample, s->frames, s->sample);
+  if (s->job == GEN_PLUGIN_INPAINT)
+    g_string_append_printf (t, "context=%d\n", s->context);
   return g_string_free (t, FALSE);
 }
 
@@ -230,7 +289,15 @@ gen_plugin_run_job (GenPipeline *p, GenPluginSettings *s, const GenPixels *in, c
                                     sigma_used, error);
       break;
     case GEN_PLUGIN_INPAINT:
-      ok = gen_job_inpaint (p, &s->opts, &in[0], mask, s->jump, s->resample, &out[0], error);
+      {
+        /* the model fills all of the selection (and what is transparent);
+         * how much of that shows, the front end's compose decides */
+        float *fill = gen_plugin_inpaint_mask (&in[0], mask, error);
+
+        ok = fill && gen_job_inpaint (p, &s->opts, &in[0], fill, s->jump, s->resample,
+                                      &out[0], error);
+        g_free (fill);
+      }
       break;
     case GEN_PLUGIN_VARY:
       ok = gen_job_vary (p, &s->opts, &in[0], s->strength, &out[0], error);

@@ -40,6 +40,7 @@ typedef struct
   GenDenoiseQuality denoise_quality;
   int            width, height; /* generate: 0 = the model's size */
   int            jump, resample;/* inpaint: RePaint */
+  int            context;       /* inpaint: pixels around the selection the model may see */
   int            frames;        /* interpolate */
   gboolean       sample;        /* vae: sample the posterior */
   gboolean       new_layer;     /* FALSE = write into the drawable */
@@ -79,9 +80,18 @@ GenPluginJob  gen_plugin_job_from_procedure (const char *name);
  * GIMP 3 expects them); NULL when there is none.  Caller frees. */
 char         *gen_plugin_locale_dir (const char *progname);
 
-/* The model folder to load: S->model, or the installed default
- * (DEFAULT_DIR) when that is empty.  NULL with an error naming the folder
- * when it does not exist.  Caller frees. */
+/* The built-in VAE, installed beside the built-in model DEFAULT_DIR; NULL
+ * when it is not there.  Caller frees. */
+char *gen_plugin_builtin_vae_dir (const char *default_dir);
+
+/* The folder "the built-in model" stands for in JOB with the VAE folder
+ * VAE ("" or NULL: none): DEFAULT_DIR, but the built-in VAE for a VAE
+ * round trip given no VAE of its own.  Caller frees. */
+char *gen_plugin_builtin_dir (GenPluginJob job, const char *vae, const char *default_dir);
+
+/* The model folder to load: S->model, or the built-in one
+ * (gen_plugin_builtin_dir) when that is empty.  NULL with an error naming
+ * the folder when it does not exist.  Caller frees. */
 char *gen_plugin_model_dir (const GenPluginSettings *s, const char *default_dir, GError **error);
 
 /* Checks what S's job needs of its first input IN0 (inpaint: a non-empty
@@ -95,22 +105,27 @@ gboolean gen_plugin_prepare_outputs (GenPipeline *p, const GenPluginSettings *s,
 
 /* Runs S's job on IN (IN[1] too for interpolate) with MASK (may be NULL)
  * into OUT[0..N_OUT): the core's job, then what GIMP adds — vary and the VAE
- * fade into a soft selection, and a generated layer of a gray image becomes
- * gray.  *SIGMA_USED gets denoise's noise level.  OUT is replaced on the
+ * fade into a soft selection, inpaint fills all that is selected (the
+ * front end lays it over the picture as the selection says), and a
+ * generated layer of a gray image becomes gray.  *SIGMA_USED gets denoise's noise level.  OUT is replaced on the
  * gray conversion (the old buffer cleared). */
 gboolean gen_plugin_run_job (GenPipeline *p, GenPluginSettings *s, const GenPixels *in,
                              const float *mask, GenPixels *out, int n_out, gboolean gray_image,
                              double *sigma_used, GError **error);
 
-/* Loads the pipeline S names. */
+/* Loads the pipeline S names; *MODEL_USED (may be NULL) gets the folder
+ * loaded (caller frees).  A folder that is not a model the core runs is
+ * an error saying so in the dialog's words, with the reason after it. */
 GenPipeline *gen_plugin_load (const GenPluginSettings *s, const char *default_dir,
-                              GError **error);
+                              char **model_used, GError **error);
 
 /* A short layer name: "Denoise (seed 7, ddim 30 steps)"; FRAME ≥ 0 adds
  * "frame N".  Caller frees. */
 char *gen_plugin_settings_layer_name (const GenPluginSettings *s, int frame);
 
-/* Every setting as "key=value" lines, for the parasite.  Caller frees. */
-char *gen_plugin_settings_serialize (const GenPluginSettings *s, double sigma_used);
+/* Every setting as "key=value" lines, for the parasite, with MODEL_USED
+ * (the folder loaded) as the model.  Caller frees. */
+char *gen_plugin_settings_serialize (const GenPluginSettings *s, const char *model_used,
+                                     double sigma_used);
 
 G_END_DECLS

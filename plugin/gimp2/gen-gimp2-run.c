@@ -19,6 +19,25 @@ host_base_type (GenPluginItem image)
   return gimp_image_base_type (ID (image));
 }
 
+static void
+host_image_size (GenPluginItem image, int *width, int *height)
+{
+  *width = gimp_image_width (ID (image));
+  *height = gimp_image_height (ID (image));
+}
+
+static gboolean
+host_selection_bounds (GenPluginItem image, GeglRectangle *r)
+{
+  gboolean non_empty = FALSE;
+  gint x1, y1, x2, y2;
+
+  if (!gimp_selection_bounds (ID (image), &non_empty, &x1, &y1, &x2, &y2) || !non_empty)
+    return FALSE;
+  *r = (GeglRectangle) { x1, y1, x2 - x1, y2 - y1 };
+  return TRUE;
+}
+
 static GeglBuffer *
 host_selection (GenPluginItem image)
 {
@@ -122,7 +141,7 @@ host_attach (GenPluginItem item, const GimpParasite *parasite)
 }
 
 static const GenPluginHost host = {
-  host_base_type, host_selection, host_undo_group, host_layer_new,
+  host_base_type, host_image_size, host_selection_bounds, host_selection, host_undo_group, host_layer_new,
   host_name, host_is_gray, host_has_alpha, host_size, host_mask_bounds, host_offsets,
   host_set_offsets, host_buffer, host_merge_shadow, host_update, host_attach,
 };
@@ -143,6 +162,21 @@ layer_below (gint32 image, gint32 layer)
   return below;
 }
 
+void
+gen_gimp2_region_size (gint32 image, gint32 drawable, const GenPluginSettings *s, int *width,
+                       int *height)
+{
+  GeglRectangle read, write = { 0, 0, 0, 0 };
+
+  if (s->job != GEN_PLUGIN_GENERATE && gimp_item_is_valid (drawable)
+      && gimp_item_is_drawable (drawable)
+      && !gen_plugin_job_region (&host, GINT_TO_POINTER (image), GINT_TO_POINTER (drawable), s,
+                                 &read, &write, NULL))
+    write = (GeglRectangle) { 0, 0, 0, 0 };
+  *width = write.width;
+  *height = write.height;
+}
+
 double
 gen_gimp2_estimate_noise (gint32 drawable)
 {
@@ -152,8 +186,8 @@ gen_gimp2_estimate_noise (gint32 drawable)
 }
 
 gboolean
-gen_gimp2_apply (gint32 image, gint32 drawable, GenPluginSettings *s, gint32 **layers,
-                 int *n_layers, GError **error)
+gen_gimp2_apply (gint32 image, gint32 drawable, GenPluginSettings *s, GenPluginRunner runner,
+                 gint32 **layers, int *n_layers, GError **error)
 {
   GenPluginItem sources[2] = { NULL, NULL }, *items = NULL;
   int n_src = 0;
@@ -189,7 +223,8 @@ gen_gimp2_apply (gint32 image, gint32 drawable, GenPluginSettings *s, gint32 **l
         }
     }
 
-  if (!gen_plugin_apply (&host, GINT_TO_POINTER (image), sources, s, &items, n_layers, error))
+  if (!gen_plugin_apply (&host, GINT_TO_POINTER (image), sources, s, runner, &items, n_layers,
+                         error))
     return FALSE;
   *layers = g_new0 (gint32, *n_layers);
   for (int i = 0; i < *n_layers; i++)

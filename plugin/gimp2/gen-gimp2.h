@@ -5,7 +5,7 @@
 
 #include <libgimp/gimp.h>
 
-#include "gen-plugin-settings.h"
+#include "gen-plugin-run.h"
 
 G_BEGIN_DECLS
 
@@ -22,6 +22,7 @@ typedef enum
   GEN_GIMP2_ARG_NOISE_LEVEL, GEN_GIMP2_ARG_STRENGTH, GEN_GIMP2_ARG_MODE, GEN_GIMP2_ARG_JUMP,
   GEN_GIMP2_ARG_RESAMPLE, GEN_GIMP2_ARG_SAMPLE, GEN_GIMP2_ARG_FRAMES,
   GEN_GIMP2_ARG_QUALITY,  /* appended: a call without it means fast */
+  GEN_GIMP2_ARG_CONTEXT,  /* appended: a call without it means the default */
   GEN_GIMP2_N_ARGS
 } GenGimp2ArgId;
 
@@ -31,7 +32,7 @@ typedef struct
 {
   char   model[GEN_GIMP2_PATH_MAX], vae[GEN_GIMP2_PATH_MAX];
   gint32 scheduler, sigmas, steps, seed, tile, new_layer, width, height, mode, jump,
-         resample, sample, frames;
+         resample, sample, frames, context;
   double eta, noise_level, strength;
   gint32 quality;   /* last: older saved values lack it */
 } GenGimp2Values;
@@ -66,15 +67,27 @@ int gen_gimp2_job_args (GenPluginJob job, GenGimp2ArgId ids[GEN_GIMP2_N_ARGS]);
  * table combos their rows' labels and numbers.  Caller frees. */
 char *gen_gimp2_arg_desc (GenGimp2ArgId id);
 
+/* The size of the region S's job would work on in DRAWABLE_ID (0 × 0 for
+ * generate, or when there is none), for the dialog's estimate. */
+void gen_gimp2_region_size (gint32 image_ID, gint32 drawable_ID, const GenPluginSettings *s,
+                            int *width, int *height);
+
 /* The noise level of DRAWABLE_ID where a denoise would read it, for the
  * dialog; -1 when it cannot be read. */
 double gen_gimp2_estimate_noise (gint32 drawable_ID);
 
 /* Runs S->job on DRAWABLE_ID of IMAGE_ID (for interpolate: from the layer
- * below DRAWABLE_ID to DRAWABLE_ID).  On success the image has the new
- * layers, whose IDs are returned in *LAYERS (*N_LAYERS of them, g_free);
- * on failure nothing in the image has changed. */
+ * below DRAWABLE_ID to DRAWABLE_ID) through RUNNER (NULL: with GIMP's
+ * progress).  On success the image has the new layers, whose IDs are
+ * returned in *LAYERS (*N_LAYERS of them, g_free); on failure nothing in
+ * the image has changed. */
 gboolean gen_gimp2_apply (gint32 image_ID, gint32 drawable_ID, GenPluginSettings *s,
-                          gint32 **layers, int *n_layers, GError **error);
+                          GenPluginRunner runner, gint32 **layers, int *n_layers,
+                          GError **error);
+
+/* The settings of JOB's run from V (for the dialog's estimate and
+ * preview too).  Clear with gen_plugin_settings_clear. */
+void gen_gimp2_settings_from_values (const GenGimp2Values *v, GenPluginJob job,
+                                     GenPluginSettings *s);
 
 G_END_DECLS

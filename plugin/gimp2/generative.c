@@ -15,6 +15,7 @@
 #include "gen-error.h"
 #include "gen-gimp2.h"
 #include "gen-gimp2-dialog.h"
+#include "gen-ui-progress.h"
 
 #ifndef GEN_PLUGIN_LOCALEDIR
 #define GEN_PLUGIN_LOCALEDIR "/usr/share/locale"
@@ -46,27 +47,34 @@ const GenGimp2Arg gen_gimp2_args[GEN_GIMP2_N_ARGS] = {
   [GEN_GIMP2_ARG_VAE] = { GIMP_PDB_STRING, "vae",
     N_("A VAE folder that adds or replaces the model's; empty for none"),
     N_("V_AE folder (optional):"), V (vae), 0, 0, ENTRY, NULL },
-  [GEN_GIMP2_ARG_SCHEDULER] = { GIMP_PDB_INT32, "scheduler", N_("The sampler"),
+  [GEN_GIMP2_ARG_SCHEDULER] = { GIMP_PDB_INT32, "scheduler",
+    N_("How the picture is stepped out of the noise (the scheduler)"),
     N_("Sched_uler:"), V (scheduler), 0, 0, SAMPLERS, NULL },
-  [GEN_GIMP2_ARG_SIGMAS] = { GIMP_PDB_INT32, "sigmas", N_("Sigma spacing (%s only)"),
-    N_("Si_gma schedule:"), V (sigmas), 0, 0, SIGMAS, NULL },
-  [GEN_GIMP2_ARG_STEPS] = { GIMP_PDB_INT32, "steps", N_("Number of sampling steps (1..1000)"),
+  [GEN_GIMP2_ARG_SIGMAS] = { GIMP_PDB_INT32, "sigmas",
+    N_("How the noise levels are spaced over the steps (the sigma schedule; %s only)"),
+    N_("Step spacin_g:"), V (sigmas), 0, 0, SIGMAS, NULL },
+  [GEN_GIMP2_ARG_STEPS] = { GIMP_PDB_INT32, "steps",
+    N_("Denoising steps: more are finer and slower (1..1000)"),
     N_("S_teps:"), V (steps), 1, 1000, SCALE, NULL },
-  [GEN_GIMP2_ARG_ETA] = { GIMP_PDB_FLOAT, "eta", N_("DDIM eta (0 = deterministic, 0..1)"),
-    N_("_Eta:"), V (eta), 0, 1, SCALE, NULL },
+  [GEN_GIMP2_ARG_ETA] = { GIMP_PDB_FLOAT, "eta",
+    N_("Fresh noise added at each step (DDIM's eta; 0 = none, 0..1)"),
+    N_("Randomn_ess:"), V (eta), 0, 1, SCALE, NULL },
   [GEN_GIMP2_ARG_SEED] = { GIMP_PDB_INT32, "seed",
-    N_("Random seed (0..2147483647; -1 = a random one)"),
+    N_("Where the random noise starts: the same seed gives the same result "
+       "(0..2147483647; -1 = a random one)"),
     N_("See_d (-1: random):"), V (seed), -1, G_MAXINT, SCALE, NULL },
   [GEN_GIMP2_ARG_TILE] = { GIMP_PDB_INT32, "tile-size",
-    N_("Tile edge in pixels for large images (0 = default, ..8192)"),
-    N_("Tile si_ze (0: default):"), V (tile), 0, 8192, SCALE, NULL },
+    N_("Large images are worked in square tiles of this many pixels (0 = 512, ..8192)"),
+    N_("Tile si_ze:"), V (tile), 0, 8192, SCALE, NULL },
   [GEN_GIMP2_ARG_NEW_LAYER] = { GIMP_PDB_INT32, "new-layer",
     N_("Put the result on a new layer (TRUE) or replace the pixels (FALSE)"),
     N_("Ne_w layer"), V (new_layer), 0, 1, TOGGLE, NULL },
-  [GEN_GIMP2_ARG_WIDTH] = { GIMP_PDB_INT32, "width", N_("Width (0 = the model's size, ..16384)"),
-    N_("_Width (0: model's):"), V (width), 0, 16384, SCALE, NULL },
-  [GEN_GIMP2_ARG_HEIGHT] = { GIMP_PDB_INT32, "height", N_("Height (0 = the model's size, ..16384)"),
-    N_("He_ight (0: model's):"), V (height), 0, 16384, SCALE, NULL },
+  [GEN_GIMP2_ARG_WIDTH] = { GIMP_PDB_INT32, "width",
+    N_("Width in pixels (0 = the model's native size, ..16384)"),
+    N_("_Width:"), V (width), 0, 16384, SCALE, NULL },
+  [GEN_GIMP2_ARG_HEIGHT] = { GIMP_PDB_INT32, "height",
+    N_("Height in pixels (0 = the model's native size, ..16384)"),
+    N_("He_ight:"), V (height), 0, 16384, SCALE, NULL },
   [GEN_GIMP2_ARG_NOISE_LEVEL] = { GIMP_PDB_FLOAT, "noise-level",
     N_("Noise sigma on the 0..255 scale (-1 = estimate)"),
     N_("Noise le_vel (-1: estimate):"), V (noise_level), -1, 255, SCALE, NULL },
@@ -77,19 +85,27 @@ const GenGimp2Arg gen_gimp2_args[GEN_GIMP2_N_ARGS] = {
     N_("Denoise mode { one step, best PSNR (0), sample, sharper (1) }"),
     N_("Deno_ise mode:"), V (mode), 0, 1, COMBO,
     N_("One step (best PSNR)|Sample (sharper)") },
-  [GEN_GIMP2_ARG_JUMP] = { GIMP_PDB_INT32, "jump", N_("RePaint jump length (1..1000)"),
-    N_("_Jump length:"), V (jump), 1, 1000, SCALE, NULL },
-  [GEN_GIMP2_ARG_RESAMPLE] = { GIMP_PDB_INT32, "resample", N_("RePaint resamplings (1..100)"),
-    N_("Resam_plings:"), V (resample), 1, 100, SCALE, NULL },
+  [GEN_GIMP2_ARG_JUMP] = { GIMP_PDB_INT32, "jump",
+    N_("How many steps each blending pass goes back (RePaint's jump length, 1..1000)"),
+    N_("Pass le_ngth:"), V (jump), 1, 1000, SCALE, NULL },
+  [GEN_GIMP2_ARG_RESAMPLE] = { GIMP_PDB_INT32, "resample",
+    N_("How often each stretch of steps is redone so that the fill matches its "
+       "surroundings (RePaint's resamplings, 1..100): more blend better and take longer"),
+    N_("Blending _passes:"), V (resample), 1, 100, SCALE, NULL },
   [GEN_GIMP2_ARG_SAMPLE] = { GIMP_PDB_INT32, "sample",
-    N_("Draw the latent from the posterior instead of its mean (TRUE, FALSE)"),
-    N_("_Posterior sample"), V (sample), 0, 1, TOGGLE, NULL },
+    N_("Draw the encoding at random with the seed (a posterior sample) instead of "
+       "taking its mean (TRUE, FALSE)"),
+    N_("Random _encoding"), V (sample), 0, 1, TOGGLE, NULL },
   [GEN_GIMP2_ARG_FRAMES] = { GIMP_PDB_INT32, "frames", N_("Number of frames (1..256)"),
     N_("_Frames:"), V (frames), 1, 256, SCALE, NULL },
   [GEN_GIMP2_ARG_QUALITY] = { GIMP_PDB_INT32, "quality",
     N_("Denoise quality { fast (0), best: the image's 8 flips and turns averaged, a little "
        "better, 8× slower (1) }"),
     N_("_Quality:"), V (quality), 0, 1, COMBO, N_("Fast|Best (8× slower)") },
+  [GEN_GIMP2_ARG_CONTEXT] = { GIMP_PDB_INT32, "context",
+    N_("How many pixels of the picture around the selection the model may look at "
+       "to fill it (0..1024)"),
+    N_("Conte_xt:"), V (context), 0, 1024, SCALE, NULL },
 };
 
 #undef V
@@ -165,6 +181,7 @@ gen_gimp2_job_args (GenPluginJob job, GenGimp2ArgId ids[GEN_GIMP2_N_ARGS])
     case GEN_PLUGIN_INPAINT:
       ids[n++] = GEN_GIMP2_ARG_JUMP;
       ids[n++] = GEN_GIMP2_ARG_RESAMPLE;
+      ids[n++] = GEN_GIMP2_ARG_CONTEXT;
       break;
     case GEN_PLUGIN_VARY:
       ids[n++] = GEN_GIMP2_ARG_STRENGTH;
@@ -193,7 +210,7 @@ last_values_init (GenGimp2Values *v, GenPluginJob job)
     .seed = 0, .tile = s.opts.tile, .new_layer = s.new_layer, .width = s.width,
     .height = s.height, .noise_level = s.noise_level, .strength = s.strength,
     .mode = s.denoise_mode, .jump = s.jump, .resample = s.resample, .sample = s.sample,
-    .frames = s.frames, .quality = s.denoise_quality,
+    .frames = s.frames, .quality = s.denoise_quality, .context = s.context,
   };
   gen_plugin_settings_clear (&s);
 }
@@ -227,8 +244,8 @@ read_arg (GenGimp2ArgId id, const GimpParam *param, GenGimp2Values *v)
   return TRUE;
 }
 
-static void
-settings_from_values (const GenGimp2Values *v, GenPluginJob job, GenPluginSettings *s)
+void
+gen_gimp2_settings_from_values (const GenGimp2Values *v, GenPluginJob job, GenPluginSettings *s)
 {
   const GenSamplerInfo *sampler = gen_sampler_info_from_number (v->scheduler);
   const GenSigmaScheduleInfo *sigmas = gen_sigma_schedule_info_from_number (v->sigmas);
@@ -255,6 +272,7 @@ settings_from_values (const GenGimp2Values *v, GenPluginJob job, GenPluginSettin
   s->denoise_quality = v->quality ? GEN_DENOISE_QUALITY_BEST : GEN_DENOISE_QUALITY_FAST;
   s->jump = v->jump;
   s->resample = v->resample;
+  s->context = v->context;
   s->sample = v->sample;
   s->frames = v->frames;
 }
@@ -369,11 +387,20 @@ run (const gchar *name, gint nparams, const GimpParam *param, gint *nreturn_vals
     }
   else if (run_mode == GIMP_RUN_NONINTERACTIVE)
     {
-      /* a libgimp caller that leaves off the trailing quality gets fast
-         (Script-Fu and Python-Fu check the count themselves) */
-      if (n > 0 && ids[n - 1] == GEN_GIMP2_ARG_QUALITY && nparams == 3 + n - 1)
+      /* a libgimp caller that leaves off a trailing appended argument
+       * (denoise's quality, inpaint's context) gets its default; Script-Fu
+       * and Python-Fu check the count themselves */
+      if (n > 0 && nparams == 3 + n - 1
+          && (ids[n - 1] == GEN_GIMP2_ARG_QUALITY || ids[n - 1] == GEN_GIMP2_ARG_CONTEXT))
         {
-          v.quality = 0;
+          GenPluginSettings d;
+
+          gen_plugin_settings_init (&d, job);
+          if (ids[n - 1] == GEN_GIMP2_ARG_QUALITY)
+            v.quality = d.denoise_quality;
+          else
+            v.context = d.context;
+          gen_plugin_settings_clear (&d);
           n--;
         }
       if (nparams != 3 + n)
@@ -392,6 +419,7 @@ run (const gchar *name, gint nparams, const GimpParam *param, gint *nreturn_vals
   else if (run_mode == GIMP_RUN_INTERACTIVE)
     {
       double estimate = -1.0;
+      int w, h;
 
       /* a script's RUN-INTERACTIVE call with all arguments: its model and
        * VAE folders, when given, are what the dialog starts from */
@@ -400,20 +428,24 @@ run (const gchar *name, gint nparams, const GimpParam *param, gint *nreturn_vals
             && param[3 + i].type == GIMP_PDB_STRING && param[3 + i].data.d_string
             && param[3 + i].data.d_string[0])
           read_arg (ids[i], &param[3 + i], &v);
+      gegl_init (NULL, NULL);
       if (job == GEN_PLUGIN_DENOISE)
-        {
-          gegl_init (NULL, NULL);
-          estimate = gen_gimp2_estimate_noise (param[2].data.d_drawable);
-        }
-      if (!gen_gimp2_dialog (name, job, &v, GEN_PLUGIN_DEFAULT_MODEL, estimate))
+        estimate = gen_gimp2_estimate_noise (param[2].data.d_drawable);
+      gen_gimp2_settings_from_values (&v, job, &s);
+      gen_gimp2_region_size (param[1].data.d_image, param[2].data.d_drawable, &s, &w, &h);
+      gen_plugin_settings_clear (&s);
+      if (!gen_gimp2_dialog (name, job, &v, GEN_PLUGIN_DEFAULT_MODEL, param[2].data.d_drawable,
+                             w, h, estimate))
         status = GIMP_PDB_CANCEL;
     }
 
   if (status == GIMP_PDB_SUCCESS)
     {
       gegl_init (NULL, NULL);
-      settings_from_values (&v, job, &s);
-      if (gen_gimp2_apply (param[1].data.d_image, param[2].data.d_drawable, &s, &layers,
+      gen_gimp2_settings_from_values (&v, job, &s);
+      /* interactive: in a thread behind a window whose Cancel stops the core */
+      if (gen_gimp2_apply (param[1].data.d_image, param[2].data.d_drawable, &s,
+                           run_mode == GIMP_RUN_INTERACTIVE ? gen_ui_run_job : NULL, &layers,
                            &n_layers, &error))
         {
           if (run_mode != GIMP_RUN_NONINTERACTIVE)

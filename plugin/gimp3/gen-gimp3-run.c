@@ -8,9 +8,11 @@
 #include "gen-gimp3.h"
 #include "gen-gimp3-dialog.h"
 #include "gen-plugin-run.h"
+#include "gen-ui-progress.h"
 
-static void
-settings_from_config (GimpProcedureConfig *config, GenPluginJob job, GenPluginSettings *s)
+void
+gen_gimp3_settings_from_config (GimpProcedureConfig *config, GenPluginJob job,
+                                GenPluginSettings *s)
 {
   gint seed = 0, tile = 0;
 
@@ -38,7 +40,8 @@ settings_from_config (GimpProcedureConfig *config, GenPluginJob job, GenPluginSe
       s->denoise_quality = gimp_procedure_config_get_choice_id (config, "quality");
       break;
     case GEN_PLUGIN_INPAINT:
-      g_object_get (config, "jump", &s->jump, "resample", &s->resample, NULL);
+      g_object_get (config, "jump", &s->jump, "resample", &s->resample,
+                    "context", &s->context, NULL);
       break;
     case GEN_PLUGIN_VARY:
       g_object_get (config, "strength", &s->strength, NULL);
@@ -60,6 +63,25 @@ static GimpImageBaseType
 host_base_type (GenPluginItem image)
 {
   return gimp_image_get_base_type (image);
+}
+
+static void
+host_image_size (GenPluginItem image, int *width, int *height)
+{
+  *width = gimp_image_get_width (image);
+  *height = gimp_image_get_height (image);
+}
+
+static gboolean
+host_selection_bounds (GenPluginItem image, GeglRectangle *r)
+{
+  gboolean non_empty = FALSE;
+  gint x1, y1, x2, y2;
+
+  if (!gimp_selection_bounds (image, &non_empty, &x1, &y1, &x2, &y2) || !non_empty)
+    return FALSE;
+  *r = (GeglRectangle) { x1, y1, x2 - x1, y2 - y1 };
+  return TRUE;
 }
 
 static GeglBuffer *
@@ -165,7 +187,7 @@ host_attach (GenPluginItem item, const GimpParasite *parasite)
 }
 
 static const GenPluginHost host = {
-  host_base_type, host_selection, host_undo_group, host_layer_new,
+  host_base_type, host_image_size, host_selection_bounds, host_selection, host_undo_group, host_layer_new,
   host_name, host_is_gray, host_has_alpha, host_size, host_mask_bounds, host_offsets,
   host_set_offsets, host_buffer, host_merge_shadow, host_update, host_attach,
 };
@@ -177,7 +199,7 @@ static const GenPluginHost host = {
  * written in place when it is a layer) and nothing is changed otherwise. */
 static gboolean
 apply (GimpImage *image, GimpDrawable **drawables, int n_drawables, GenPluginSettings *s,
-       GimpLayer ***layers, GError **error)
+       GenPluginRunner runner, GimpLayer ***layers, GError **error)
 {
   GenPluginItem sources[2] = { n_drawables > 0 ? drawables[0] : NULL,
                                n_drawables > 1 ? drawables[1] : NULL };
@@ -200,13 +222,34 @@ apply (GimpImage *image, GimpDrawable **drawables, int n_drawables, GenPluginSet
 
   /* the thread count GIMP's preferences give (Edit > Preferences > System Resources) */
   s->opts.threads = MAX (1, gimp_get_num_processors ());
-  if (!gen_plugin_apply (&host, image, sources, s, &items, &n_items, error))
+  if (!gen_plugin_apply (&host, image, sources, s, runner, &items, &n_items, error))
     return FALSE;
   *layers = g_new0 (GimpLayer *, n_items + 1);
   for (int i = 0; i < n_items; i++)
     (*layers)[i] = GIMP_IS_LAYER (items[i]) ? items[i] : NULL;
   g_free (items);
   return TRUE;
+}
+
+/* The dialog, told what the job would work on: the drawable, the size of
+ * its region (for the estimate), its noise (denoise).  FALSE: cancelled. */
+static gboolean
+dialog (GimpProcedure *procedure, GimpProcedureConfig *config, GenPluginJob job,
+        GimpImage *image, GimpDrawable **drawables, int n_drawables)
+{
+  GimpDrawable *drawable = n_drawables > 0 ? drawables[n_drawables - 1] : NULL;
+  GeglRectangle read = { 0 }, write = { 0 };
+  GenPluginSettings s;
+
+  gen_gimp3_settings_from_config (config, job, &s);
+  if (drawable && job != GEN_PLUGIN_GENERATE
+      && !gen_plugin_job_region (&host, image, drawable, &s, &read, &write, NULL))
+    write = (GeglRectangle) { 0, 0, 0, 0 };
+  gen_plugin_settings_clear (&s);
+  return gen_gimp3_dialog (procedure, config, job, GEN_GIMP3_BINARY, GEN_PLUGIN_DEFAULT_MODEL,
+                           drawable, write.width, write.height,
+                           job == GEN_PLUGIN_DENOISE && n_drawables == 1
+                           ? gen_plugin_drawable_noise (&host, drawables[0]) : -1.0);
 }
 
 GimpValueArray *
@@ -224,17 +267,21 @@ gen_gimp3_run (GimpProcedure *procedure, GimpRunMode run_mode, GimpImage *image,
   while (drawables && drawables[n_drawables])
     n_drawables++;
 
-  if (run_mode == GIMP_RUN_INTERACTIVE
-      && !gen_gimp3_dialog (procedure, config, job, GEN_GIMP3_BINARY, GEN_PLUGIN_DEFAULT_MODEL,
-                            job == GEN_PLUGIN_DENOISE && n_drawables == 1
-                            ? gen_plugin_drawable_noise (&host, drawables[0]) : -1.0))
+  if (run_mode == GIMP_RUN_INTERACTIVE && !dialog (procedure, config, job, image, drawables,
+                                                   n_drawables))
     return gimp_procedure_new_return_values (procedure, GIMP_PDB_CANCEL, NULL);
 
-  settings_from_config (config, job, &s);
-  if (!apply (image, drawables, n_drawables, &s, &layers, &error))
+  gen_gimp3_settings_from_config (config, job, &s);
+  /* interactive: in a thread behind a window whose Cancel stops the core */
+  if (!apply (image, drawables, n_drawables, &s,
+              run_mode == GIMP_RUN_INTERACTIVE ? gen_ui_run_job : NULL, &layers, &error))
     {
       gen_plugin_settings_clear (&s);
-      return gimp_procedure_new_return_values (procedure, GIMP_PDB_EXECUTION_ERROR, error);
+      return gimp_procedure_new_return_values (procedure,
+                                               g_error_matches (error, GEN_ERROR,
+                                                                GEN_ERROR_CANCELLED)
+                                               ? GIMP_PDB_CANCEL : GIMP_PDB_EXECUTION_ERROR,
+                                               error);
     }
   gen_plugin_settings_clear (&s);
 

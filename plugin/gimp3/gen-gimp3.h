@@ -19,4 +19,10 @@ GimpValueArray *gen_gimp3_run (GimpProcedure        *procedure,
                                GimpProcedureConfig  *config,
                                gpointer              run_data);
 
+/* The settings of JOB's run from CONFIG, its procedure's arguments (also
+ * for the dialog's estimate and preview).  Clear with
+ * gen_plugin_settings_clear. */
+void gen_gimp3_settings_from_config (GimpProcedureConfig *config, GenPluginJob job,
+                                     GenPluginSettings *s);
+
 G_END_DECLS

@@ -72,28 +72,37 @@ add_common_arguments (GimpProcedure *p, GenPluginJob job)
     {
       GenJobOptions defaults;
       char *users = gen_plugin_sigma_samplers (TRUE);
-      char *blurb = g_strdup_printf (_("Sigma spacing (%s only)"), users);
+      char *blurb = g_strdup_printf (_("How the noise levels are spaced over the steps "
+                                       "(the sigma schedule; %s only)"), users);
 
       gen_job_options_init (&defaults);
-      gimp_procedure_add_choice_argument (p, "scheduler", _("Sched_uler"), _("The sampler"),
+      gimp_procedure_add_choice_argument (p, "scheduler", _("Sched_uler"),
+                                          _("How the picture is stepped out of the noise "
+                                            "(the scheduler)"),
                                           sampler_choice (),
                                           gen_sampler_kind_name (defaults.sampler),
                                           G_PARAM_READWRITE);
-      gimp_procedure_add_choice_argument (p, "sigmas", _("Si_gma schedule"), blurb,
+      gimp_procedure_add_choice_argument (p, "sigmas", _("Step spacin_g"), blurb,
                                           sigma_choice (),
                                           gen_sigma_schedule_name (defaults.sigmas),
                                           G_PARAM_READWRITE);
       g_free (blurb);
       g_free (users);
-      gimp_procedure_add_int_argument (p, "steps", _("S_teps"), _("Number of sampling steps"),
+      gimp_procedure_add_int_argument (p, "steps", _("S_teps"),
+                                       _("Denoising steps: more are finer and slower"),
                                        1, 1000, 30, G_PARAM_READWRITE);
-      gimp_procedure_add_double_argument (p, "eta", _("_Eta"), _("DDIM eta (0 = deterministic)"),
+      gimp_procedure_add_double_argument (p, "eta", _("Randomn_ess"),
+                                          _("Fresh noise added at each step (DDIM's eta; "
+                                            "0 = none)"),
                                           0.0, 1.0, 0.0, G_PARAM_READWRITE);
     }
-  gimp_procedure_add_int_argument (p, "seed", _("See_d"), _("Random seed"),
+  gimp_procedure_add_int_argument (p, "seed", _("See_d"),
+                                   _("Where the random noise starts: the same seed gives "
+                                     "the same result"),
                                    0, G_MAXINT, 0, G_PARAM_READWRITE);
   gimp_procedure_add_int_argument (p, "tile-size", _("Tile si_ze"),
-                                   _("Tile edge in pixels for large images (0 = default)"),
+                                   _("Large images are worked in square tiles of this many "
+                                     "pixels (0 = 512)"),
                                    0, 8192, 0, G_PARAM_READWRITE);
   if (job != GEN_PLUGIN_GENERATE && job != GEN_PLUGIN_INTERPOLATE)
     gimp_procedure_add_boolean_argument (p, "new-layer", _("Ne_w layer"),
@@ -135,9 +144,11 @@ generative_create_procedure (GimpPlugIn *plug_in, const gchar *name)
   switch (job)
     {
     case GEN_PLUGIN_GENERATE:
-      gimp_procedure_add_int_argument (p, "width", _("_Width"), _("Width (0 = the model's size)"),
+      gimp_procedure_add_int_argument (p, "width", _("_Width"),
+                                       _("Width in pixels (0 = the model's native size)"),
                                        0, 16384, 0, G_PARAM_READWRITE);
-      gimp_procedure_add_int_argument (p, "height", _("He_ight"), _("Height (0 = the model's size)"),
+      gimp_procedure_add_int_argument (p, "height", _("He_ight"),
+                                       _("Height in pixels (0 = the model's native size)"),
                                        0, 16384, 0, G_PARAM_READWRITE);
       break;
     case GEN_PLUGIN_DENOISE:
@@ -163,10 +174,19 @@ generative_create_procedure (GimpPlugIn *plug_in, const gchar *name)
                                           "fast", G_PARAM_READWRITE);
       break;
     case GEN_PLUGIN_INPAINT:
-      gimp_procedure_add_int_argument (p, "jump", _("_Jump length"), _("RePaint jump length"),
+      gimp_procedure_add_int_argument (p, "jump", _("Pass le_ngth"),
+                                       _("How many steps each blending pass goes back "
+                                         "(RePaint's jump length)"),
                                        1, 1000, 10, G_PARAM_READWRITE);
-      gimp_procedure_add_int_argument (p, "resample", _("Resam_plings"), _("RePaint resamplings"),
+      gimp_procedure_add_int_argument (p, "resample", _("Blending _passes"),
+                                       _("How often each stretch of steps is redone so that "
+                                         "the fill matches its surroundings (RePaint's "
+                                         "resamplings): more blend better and take longer"),
                                        1, 100, 10, G_PARAM_READWRITE);
+      gimp_procedure_add_int_argument (p, "context", _("Conte_xt"),
+                                       _("How many pixels of the picture around the "
+                                         "selection the model may look at to fill it"),
+                                       0, 1024, 64, G_PARAM_READWRITE);
       break;
     case GEN_PLUGIN_VARY:
       gimp_procedure_add_double_argument (p, "strength", _("Stre_ngth"),
@@ -174,8 +194,9 @@ generative_create_procedure (GimpPlugIn *plug_in, const gchar *name)
                                           0.0, 1.0, 0.5, G_PARAM_READWRITE);
       break;
     case GEN_PLUGIN_VAE:
-      gimp_procedure_add_boolean_argument (p, "sample", _("_Posterior sample"),
-                                           _("Draw the latent from the posterior instead of its mean"),
+      gimp_procedure_add_boolean_argument (p, "sample", _("Random _encoding"),
+                                           _("Draw the encoding at random with the seed (a "
+                                             "posterior sample) instead of taking its mean"),
                                            FALSE, G_PARAM_READWRITE);
       break;
     case GEN_PLUGIN_INTERPOLATE:

@@ -12,7 +12,8 @@
 #      installed one of the same name)
 #   4. tests/gimp/e2e-gimp3.sh inside the chroot
 #   5. tests/gimp/dialog-smoke-gimp3.sh (Xvfb) unless GEN_SKIP_DIALOGS=1, with
-#      a screenshot of every dialog in CHROOT_DIR/tmp/gen-e2e/screenshots
+#      a screenshot of every dialog in CHROOT_DIR/tmp/gen-e2e/screenshots, and
+#      tests/gimp/gui-cancel-gimp3.sh: cancel and undo driven with xdotool
 #
 # Prints the time of each stage; exit status 0 only if all passed.
 set -eu
@@ -58,6 +59,7 @@ if [ "${GEN_SKIP_DIALOGS:-0}" != 1 ]; then
              $W/src/tests/gimp/dialog-smoke-gimp3.sh $W/build/plugin/generative $W/models \
                $W/screenshots $W/build/po"
   echo "ci-gimp3: screenshots in $CH$W/screenshots"
+  in_chroot "$W/src/tests/gimp/gui-cancel-gimp3.sh $W/build/plugin/generative $W/models $W/gui"
 fi
 t5=$(now)
 echo "ci-gimp3: chroot $((t1 - t0)) s, model+copy $((t2 - t1)) s, build $((t3 - t2)) s," \

@@ -4,10 +4,9 @@
 # (RUN-INTERACTIVE) in gimp-2.10 under Xvfb, checks that the plug-in is up
 # in its dialog with no warnings of its own, and saves a screenshot of each
 # as SHOTS_DIR/gimp2-JOB.png (default: a folder beside the plug-in,
-# printed); gimp2-denoise-not-a-model.png shows the message for a folder
-# that is not a model, and with PO_DIR (a build's po/) gimp2-denoise-de_DE.png
-# the dialog in German.  Nobody clicks: GIMP is killed.  Needs xvfb-run and
-# ImageMagick (installed with apt-get when missing and run as root).
+# printed), with the same variants and languages as dialog-smoke-gimp3.sh.
+# Nobody clicks: GIMP is killed.  Needs xvfb-run and ImageMagick (installed
+# with apt-get when missing and run as root).
 set -eu
 
 PLUGIN=$(realpath "${1:?usage: dialog-smoke-gimp2.sh PLUGIN MODELS_DIR [SHOTS_DIR [PO_DIR]]}")
@@ -33,6 +32,9 @@ cp "$PLUGIN" "$PLUGDIR/generative"
 # no tooltip under the pointer, which Xvfb leaves where the dialog opens
 echo "(show-tooltips no)" > "$GIMP2_DIRECTORY/gimprc"
 install_catalogs "$PO" "$PLUGDIR/locale"
+# the models folder the dialogs list (gen-plugin-models.h)
+LISTED="$GIMP2_DIRECTORY/generative/models"
+make_models_folder "$LISTED" "$MODELS"
 
 mkdir -p "$TMP/not-a-model"
 echo '{"_class_name": "StableDiffusionPipeline"}' > "$TMP/not-a-model/config.json"
@@ -42,7 +44,7 @@ rest () {
   case $1 in
     generate) echo '0 0 30 0.0 0 0 0 0' ;;
     denoise) echo '0 0 30 0.0 0 0 TRUE -1.0 1.0 0 0' ;;
-    inpaint) echo '0 0 30 0.0 0 0 TRUE 10 10' ;;
+    inpaint) echo '0 0 30 0.0 0 0 TRUE 10 10 64' ;;
     vary) echo '0 0 30 0.0 0 0 TRUE 0.5' ;;
     vae-reconstruct) echo '0 0 TRUE FALSE' ;;
     interpolate) echo '0 0 30 0.0 0 0 8' ;;
@@ -50,9 +52,10 @@ rest () {
 }
 
 failed=0
-# JOB [LANG [MODEL [NAME]]]
+# JOB [LANG [MODEL [NAME]]]; MODEL "-" is the built-in one
 dialog () {
   job=$1 lang=${2:-} model=${3:-$MODELS/unet} name=gimp2-$1${2:+-$2}${4:+-$4}
+  [ "$model" = - ] && model=   # "-": the built-in model
   log="$TMP/$name.log"
   rm -f "$log.state"
   # Two 48×40 layers: A a gradient with noise, B above it; the procedure
@@ -75,18 +78,10 @@ dialog () {
     kill \$gimp; sleep 1; true" >/dev/null 2>&1 || true
   # Not ours: the broken pipe of the plug-in when GIMP is killed under it.
   bad=$(grep -E '^(\(generative|Procedure .plug-in-generative)' "$log" \
-          | grep -v -i -e 'broken pipe' || true)
+          | grep -v -i -e 'broken pipe' -e 'gimp_flush(): error' || true)
   report "$name" "$log" "$bad"
 }
 
-# GEN_DIALOG_JOBS: a subset, e.g. "denoise" (default: all six)
-for job in ${GEN_DIALOG_JOBS:-generate denoise inpaint vary vae-reconstruct interpolate}; do
-  if [ "$job" = vae-reconstruct ]; then dialog "$job" "" "$MODELS/vae"; else dialog "$job"; fi
-done
-dialog denoise "" "$TMP/not-a-model" not-a-model
-if [ -n "$PO" ]; then
-  make_locale de_DE "$TMP/locale"
-  dialog denoise de_DE
-fi
+shoot_every_dialog
 echo "dialog-smoke-gimp2: screenshots in $SHOTS"
 exit $failed

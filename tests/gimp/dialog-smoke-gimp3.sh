@@ -3,11 +3,13 @@
 # procedure's dialog (RUN-INTERACTIVE) in gimp-3.0 under Xvfb, checks that
 # the plug-in is up and waiting in its dialog with no warnings of its own
 # (duplicate mnemonics, GTK criticals), and saves a screenshot of each as
-# SHOTS_DIR/gimp3-JOB.png (default: a folder beside the plug-in, printed).
-# PO_DIR (a build's po/ with <lang>/LC_MESSAGES/generative.mo) adds the
-# denoise dialog in German, gimp3-denoise-de_DE.png; gimp3-denoise-not-a-model.png
-# shows the message for a folder that is not a model.  Nobody clicks: GIMP is
-# killed.  Needs xvfb-run and ImageMagick's import (installed with apt-get
+# SHOTS_DIR/gimp3-JOB.png (default: a folder beside the plug-in, printed),
+# with a models folder that lists the test models and a text-to-image
+# pipeline; gimp3-denoise-not-a-model.png shows the message for a folder that
+# is not a model, gimp3-generate-text-to-image.png a model the core does not
+# run yet, gimp3-*-builtin.png the built-in models.  PO_DIR (a build's po/
+# with <lang>/LC_MESSAGES/generative.mo) adds all of them in German and
+# Korean (gimp3-JOB-de_DE.png, …).  Nobody clicks: GIMP is killed.  Needs xvfb-run and ImageMagick's import (installed with apt-get
 # when missing and run as root).
 set -eu
 
@@ -31,15 +33,19 @@ cp "$PLUGIN" "$PLUGDIR/generative"
 # no tooltip under the pointer, which Xvfb leaves where the dialog opens
 echo "(show-tooltips no)" > "$GIMP3_DIRECTORY/gimprc"
 install_catalogs "$PO" "$PLUGDIR/locale"
+# the models folder the dialogs list (gen-plugin-models.h)
+LISTED="$GIMP3_DIRECTORY/generative/models"
+make_models_folder "$LISTED" "$MODELS"
 
 failed=0
 # Not a model: a folder whose config names a class the core does not run.
 mkdir -p "$TMP/not-a-model"
 echo '{"_class_name": "StableDiffusionPipeline"}' > "$TMP/not-a-model/config.json"
 
-# JOB [LANG [MODEL [NAME]]]
+# JOB [LANG [MODEL [NAME]]]; MODEL "-" is the built-in one
 dialog () {
   job=$1 lang=${2:-} model=${3:-$MODELS/unet} name=gimp3-$1${2:+-$2}${4:+-$4}
+  [ "$model" = - ] && model=   # "-": the built-in model
   log="$TMP/$name.log"
   rm -f "$log.state"
   # Two 48×40 layers: A a gradient with noise (something for the noise
@@ -64,18 +70,10 @@ dialog () {
   # Not ours: GIMP 3.0.4's CRITICAL about transient windows under Xvfb, and
   # the broken pipe of the plug-in when GIMP is killed under it.
   bad=$(grep -E '^(\(generative|Procedure .plug-in-generative)' "$log" \
-          | grep -v -i -e 'gimp_window_transient_on_mapped' -e 'broken pipe' || true)
+          | grep -v -i -e 'gimp_window_transient_on_mapped' -e 'broken pipe' -e 'gimp_flush(): error' || true)
   report "$name" "$log" "$bad"
 }
 
-# GEN_DIALOG_JOBS: a subset, e.g. "denoise" (default: all six)
-for job in ${GEN_DIALOG_JOBS:-generate denoise inpaint vary vae-reconstruct interpolate}; do
-  if [ "$job" = vae-reconstruct ]; then dialog "$job" "" "$MODELS/vae"; else dialog "$job"; fi
-done
-dialog denoise "" "$TMP/not-a-model" not-a-model
-if [ -n "$PO" ]; then
-  make_locale de_DE "$TMP/locale"
-  dialog denoise de_DE
-fi
+shoot_every_dialog
 echo "dialog-smoke-gimp3: screenshots in $SHOTS"
 exit $failed

@@ -37,8 +37,9 @@ awk 'BEGIN { printf "P6\n40 32\n255\n";
     printf "%c%c%c", 40 + x * 4 + c, 30 + y * 5, 200 - x * 2 - y * 2 + c } }' \
   > "$TMP/input.ppm"
 
-# Not a model: a folder whose config names a class the core does not run.
-mkdir -p "$TMP/not-a-model"
+# Not a model: a folder whose config names a class the core does not run,
+# and a folder with no config at all.
+mkdir -p "$TMP/not-a-model" "$TMP/empty-folder"
 echo '{"_class_name": "StableDiffusionPipeline"}' > "$TMP/not-a-model/config.json"
 
 # On an AVX-512 CPU, start the plug-in with OpenBLAS's AVX2 kernels, so
@@ -55,6 +56,8 @@ gimp-console-2.10 -i -b "
     (define e2e-model \"$MODELS/unet\")
     (define e2e-vae \"$MODELS/vae\")
     (define e2e-bad-model \"$TMP/not-a-model\")
+    (define e2e-empty-folder \"$TMP/empty-folder\")
+    (define e2e-here \"$HERE\")
     (define e2e-input \"$TMP/input.ppm\")
     (define e2e-out \"$OUT\")
     (load \"$HERE/e2e-gimp2.scm\"))" -b '(gimp-quit 0)' > "$LOG" 2>&1 || status=$?
@@ -75,7 +78,12 @@ grep -q 'error: .*default model is not installed at /.*/generative/generative-un
   || fail "no message naming the default model's path"
 grep -q 'error: .*indexed' "$OUT/results.txt" || fail "no message about indexed images"
 grep -q 'error: .*no layer below' "$OUT/results.txt" || fail "no message about the layer below"
-for f in denoise.png inpaint.png generate.png gray16.png vae.png interpolate.png; do
+grep -q 'error: .*empty-folder is not a model: a model is a diffusers folder' "$OUT/results.txt" \
+  || fail "no clear message for a folder that is not a model"
+grep -q "error: .*does not touch the layer" "$OUT/results.txt" \
+  || fail "no message for a selection beside the layer"
+for f in denoise.png inpaint.png inpaint-feathered.png outpaint.png generate.png gray16.png \
+         vae.png interpolate.png; do
   [ -s "$OUT/$f" ] || fail "$f was not saved"
 done
 echo "e2e-gimp2: all passed ($summary)"

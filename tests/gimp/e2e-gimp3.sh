@@ -30,8 +30,9 @@ awk 'BEGIN { printf "P6\n40 32\n255\n";
     printf "%c%c%c", 40 + x * 4 + c, 30 + y * 5, 200 - x * 2 - y * 2 + c } }' \
   > "$TMP/input.ppm"
 
-# Not a model: a folder whose config names a class the core does not run.
-mkdir -p "$TMP/not-a-model"
+# Not a model: a folder whose config names a class the core does not run,
+# and a folder with no config at all.
+mkdir -p "$TMP/not-a-model" "$TMP/empty-folder"
 echo '{"_class_name": "StableDiffusionPipeline"}' > "$TMP/not-a-model/config.json"
 
 # On an AVX-512 CPU, start the plug-in with OpenBLAS's AVX2 kernels, so
@@ -47,6 +48,8 @@ gimp-console-3.0 -i -d -f --batch-interpreter=plug-in-script-fu-eval --quit -b "
   (define e2e-model \"$MODELS/unet\")
   (define e2e-vae \"$MODELS/vae\")
   (define e2e-bad-model \"$TMP/not-a-model\")
+  (define e2e-empty-folder \"$TMP/empty-folder\")
+    (define e2e-here \"$HERE\")
   (define e2e-input \"$TMP/input.ppm\")
   (define e2e-out \"$OUT\")
   (load \"$HERE/e2e-gimp3.scm\")" > "$LOG" 2>&1 || status=$?
@@ -62,7 +65,11 @@ grep -q 'StableDiffusionPipeline' "$LOG" || fail "no error message naming the ba
 grep -q 'default model is not installed at /.*/generative/generative-unet' "$LOG" \
   || fail "no message naming the default model's path"
 grep -q 'indexed' "$LOG" || fail "no message about indexed images"
-for f in denoise.png inpaint.png generate.png gray16.png vae.png interpolate.png; do
+grep -q 'empty-folder is not a model: a model is a diffusers folder' "$LOG" \
+  || fail "no clear message for a folder that is not a model"
+grep -q 'does not touch the layer' "$LOG" || fail "no message for a selection beside the layer"
+for f in denoise.png inpaint.png inpaint-feathered.png outpaint.png generate.png gray16.png \
+         vae.png interpolate.png; do
   [ -s "$OUT/$f" ] || fail "$f was not saved"
 done
 echo "e2e-gimp3: all passed ($summary)"

@@ -14,7 +14,8 @@ DIR=${1:?usage: trixie-chroot.sh DIR}
 MIRROR=${DEBIAN_MIRROR:-http://deb.debian.org/debian}
 PACKAGES="gimp libgimp-3.0-dev libopenblas-dev libjson-glib-dev libglib2.0-dev
   meson ninja-build gcc pkg-config libgegl-dev libbabl-dev gettext xvfb xauth
-  libpng-dev libjpeg-dev libtiff-dev ca-certificates procps imagemagick locales"
+  libpng-dev libjpeg-dev libtiff-dev ca-certificates procps imagemagick locales
+  xdotool fonts-nanum"
 STAMP="$DIR/.generative-ready"
 
 now () { date +%s; }
