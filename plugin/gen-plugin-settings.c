@@ -182,7 +182,15 @@ gen_plugin_load (const GenPluginSettings *s, const char *default_dir, char **mod
     return NULL;
   if (check_model (dir, error))
     {
-      p = gen_pipeline_load (dir, s->vae && s->vae[0] ? s->vae : NULL, error);
+      /* a single-file checkpoint's tokenizer: the CLIP vocabulary installed
+       * beside the built-in models */
+      char *root = g_path_get_dirname (default_dir);
+      char *vocab = g_build_filename (root, "clip-tokenizer", NULL);
+
+      p = gen_pipeline_load_full (dir, s->vae && s->vae[0] ? s->vae : NULL,
+                                  g_file_test (vocab, G_FILE_TEST_IS_DIR) ? vocab : NULL, error);
+      g_free (root);
+      g_free (vocab);
       if (!p)
         /* TRANSLATORS: the reason (the core's words, in English) follows */
         g_prefix_error (error, _("This folder is not a model Generative can run: "));
