@@ -5,7 +5,9 @@ CLIP vocabulary in weights/clip-tokenizer, tiny UNet2DConditionModel, tiny
 AutoencoderKL, SD 1.5's scheduler config) against the reference loop in
 tests/reference/sd_pipeline.py; the 8-bit images must agree within one level
 everywhere.  Also: an LCM pipeline (time_cond_proj_dim), guidance ≤ 1,
-clip skip, and hostile model_index.json files refused with a clear error.
+clip skip, and hostile model_index.json files refused with a clear error;
+--preview's picture of the x0 estimate (linear map, TAESD decode, and a
+pixel model's subsampled x0) against the reference's pred_original_sample.
 
     /usr/bin/python3 tests/golden_sd.py --cli build/core/generative [--keep DIR]
 """
@@ -36,6 +38,7 @@ import sd_pipeline  # noqa: E402
 import unet_cond  # noqa: E402
 
 VOCAB = os.path.join(HERE, "..", "weights", "clip-tokenizer")
+EMBEDDED = os.path.join(HERE, "..", "weights", "generative-unet")
 HIDDEN = 16
 CLIP = {"vocab_size": 49408, "hidden_size": HIDDEN, "intermediate_size": 32,
         "num_hidden_layers": 3, "num_attention_heads": 2, "max_position_embeddings": 77,
@@ -150,6 +153,66 @@ def golden(cli, tmp, pipes):
     return passed, failed
 
 
+# The preview (--preview FILE): at each step a picture of the x0 estimate, by
+# SD 1.x/2.x's published linear latent -> RGB map, or decoded by an
+# AutoencoderTiny (--vae); the file left is the last step's.
+SD_LATENT_RGB = [[0.3512, 0.2297, 0.3227], [0.3250, 0.4974, 0.2350],
+                 [-0.2829, 0.1762, 0.2721], [-0.2120, -0.2616, -0.7177]]
+
+
+def golden_preview(cli, tmp, pipes):
+    passed = failed = 0
+    w, h, steps, seed = 24, 16, 6, 31
+    for vae in (None, "taesd"):
+        prev = os.path.join(tmp, "preview.png")
+        cmd = ["generate", "--model", pipes["sd"], "--prompt", PROMPT, "--scheduler", "ddim",
+               "--steps", str(steps), "--seed", str(seed), "--width", str(w), "--height", str(h),
+               "--threads", "1", "-q", "--preview", prev, "-o", os.path.join(tmp, "p-out.png")]
+        if vae:
+            cmd[3:3] = ["--vae", pipes[vae]]
+        name = f"preview of the last step's x0 ({'TAESD decode' if vae else 'linear map'})"
+        r = run_cli(cli, cmd)
+        if r.returncode != 0:
+            print(f"FAIL {name}: {r.stderr.strip()}")
+            failed += 1
+            continue
+        pipe = sd_pipeline.Pipeline(pipes["sd"], pipes.get(vae))
+        x0s = []
+        with torch.no_grad():
+            pipe.txt2img(PROMPT, "", 7.5, "ddim", steps, seed, h, w, x0s=x0s)
+            x0 = x0s[-1]
+            if vae:
+                rgb = pipe.vae(x0 / pipe.vae.config["scaling_factor"], part="decode")[0]
+                rgb = rgb.permute(1, 2, 0)
+            else:
+                rgb = torch.einsum("nlhw,lc->nhwc", x0, torch.tensor(SD_LATENT_RGB))[0]
+        ref = torch.round((rgb / 2 + 0.5).clamp(0, 1) * 255).to(torch.int64).numpy()
+        ours = np.asarray(Image.open(prev).convert("RGB")).astype(np.int64)
+        if ours.shape != ref.shape:
+            print(f"FAIL {name}: {ours.shape} where the reference is {ref.shape}")
+            failed += 1
+            continue
+        ok = judge(name, ours, ref)
+        passed += ok
+        failed += not ok
+    # a pixel model's preview is x0 itself, every K-th pixel when the image
+    # is wider than 512 (here K = 3): after DDIM's one step it is the result
+    prev, out = os.path.join(tmp, "preview-px.png"), os.path.join(tmp, "px.png")
+    r = run_cli(cli, ["generate", "--model", EMBEDDED, "--scheduler", "ddim", "--steps", "1",
+                      "--seed", "2", "--width", "1104", "--height", "600", "-q",
+                      "--preview", prev, "-o", out])
+    if r.returncode != 0:
+        print(f"FAIL preview of a pixel model: {r.stderr.strip()}")
+        return passed, failed + 1
+    ours = np.asarray(Image.open(prev).convert("RGB")).astype(np.int64)
+    ref = np.asarray(Image.open(out).convert("RGB")).astype(np.int64)[::3, ::3]
+    ok = ours.shape == (200, 368, 3) and judge("preview of a 1104x600 pixel-model image "
+                                               "(368x200, every 3rd pixel)", ours, ref)
+    if ours.shape != (200, 368, 3):
+        print(f"FAIL preview of a pixel model: {ours.shape}, not 368x200")
+    return passed + ok, failed + (not ok)
+
+
 # img2img: pipeline, sampler, steps, strength
 VARY_RUNS = [
     ("sd", "ddim", 10, 0.6),
@@ -253,7 +316,8 @@ def main():
         p1, f1 = golden(args.cli, tmp, pipes)
         p2, f2 = hostile(args.cli, tmp, pipes["sd"])
         p3, f3 = golden_vary(args.cli, tmp, pipes)
-        p2, f2 = p2 + p3, f2 + f3
+        p4, f4 = golden_preview(args.cli, tmp, pipes)
+        p2, f2 = p2 + p3 + p4, f2 + f3 + f4
         t0 = time.monotonic()
         r = run_cli(args.cli, ["generate", "--model", pipes["sd"], "--prompt", PROMPT,
                                "--steps", "20", "--seed", "1", "--threads", "1", "-q",

@@ -24,7 +24,7 @@
 
 typedef struct
 {
-  char    *model, *vae, *scheduler, *sigmas, *seed, *output, *raw;
+  char    *model, *vae, *scheduler, *sigmas, *seed, *output, *raw, *preview;
   char    *scheduler_help, *sigmas_help;   /* from the sampler table */
   int      steps, tile, threads, bits;
   double   eta;
@@ -70,6 +70,9 @@ common_entries (Common *c)
     { "raw", 0, 0, G_OPTION_ARG_FILENAME, &c->raw,
       "also write the result as float tensor 'sample' [N,C,H,W] before quantisation "
       "(default: none)", "OUT.safetensors" },
+    { "preview", 0, 0, G_OPTION_ARG_FILENAME, &c->preview,
+      "while sampling, keep writing a small picture of the image the model now expects "
+      "(default: none)", "FILE.png" },
     { "output", 'o', 0, G_OPTION_ARG_FILENAME, &c->output,
       "output image: PNG, JPEG or TIFF (required)", "OUT" },
     { "quiet", 'q', 0, G_OPTION_ARG_NONE, &c->quiet, "no progress on stderr", NULL },
@@ -96,6 +99,7 @@ common_clear (Common *c)
   g_free (c->seed);
   g_free (c->output);
   g_free (c->raw);
+  g_free (c->preview);
   g_free (c->scheduler_help);
   g_free (c->sigmas_help);
 }
@@ -238,6 +242,10 @@ common_setup (Common *c, GenJobOptions *opts, GenCliProgress *pr, gboolean need_
   gen_cli_progress_init (pr, c->quiet);
   opts->progress = gen_cli_progress;
   opts->progress_data = pr;
+  if (c->preview && !gen_image_check_format (c->preview, 8, error))
+    goto fail;
+  opts->preview = c->preview ? gen_cli_preview : NULL;
+  opts->preview_data = c->preview;
   vocab = gen_cli_model_dir ("clip-tokenizer");
   p = gen_pipeline_load_full (model, c->vae, vocab, error);
   g_free (vocab);

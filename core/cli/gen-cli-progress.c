@@ -2,6 +2,7 @@
  * gen-cli-progress.h). */
 #include "gen-cli-progress.h"
 #include "gen-cli-help.h"
+#include "gen-image.h"
 #include "gen-tile.h"
 
 #include <stdio.h>
@@ -119,4 +120,22 @@ gen_cli_progress (int step, int total, double elapsed, gpointer data)
       gen_cli_print (stderr, "progress: %d%% (%s)\n", pct, text);
     }
   g_free (text);
+}
+
+void
+gen_cli_preview (const GenPixels *rgb, int step, int total, gpointer data)
+{
+  static gboolean said;
+  GenImage img = { rgb->width, rgb->height, rgb->channels, 8, rgb->data };
+  GError *err = NULL;
+
+  (void) step;
+  (void) total;
+  if (!gen_image_save (&img, data, 8, &err))
+    {
+      if (!said)
+        fprintf (stderr, "\ngenerative: no preview: %s\n", err->message);
+      said = TRUE;
+      g_error_free (err);
+    }
 }

@@ -22,5 +22,9 @@ void gen_cli_progress_init (GenCliProgress *pr, gboolean quiet);
 int  gen_cli_progress_tiles (GenPipeline *p, int tile, int width, int height);
 /* A GenProgressFunc; DATA is the GenCliProgress. */
 void gen_cli_progress (int step, int total, double elapsed, gpointer data);
+/* A GenPreviewFunc: writes the picture to the PNG file DATA (a path),
+ * replacing it whole each time, so a viewer can watch the job; a failed
+ * write is said once on stderr and the job goes on. */
+void gen_cli_preview (const GenPixels *rgb, int step, int total, gpointer data);
 
 G_END_DECLS

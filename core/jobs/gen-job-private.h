@@ -223,6 +223,12 @@ gboolean    gen_job_sample_loop (GenRun *r, GenSpace *s, GenSampler *smp, int st
                                  float *out, GenRng *rng, GenStepHook hook, gpointer hook_data,
                                  GError **error);
 
+/* The options' preview of the x0 estimate at eval I of SMP, from the state
+ * X and the model's output MO (gen-preview.c); nothing without a preview
+ * callback, or for a latent space it cannot picture. */
+void        gen_job_preview (GenRun *r, GenSpace *s, GenSampler *smp, int i, const float *x,
+                             const float *mo);
+
 /* ---- the eight symmetries of the grid (gen-dihedral.c) ------------------------ */
 
 /* How many transforms the geometric self-ensemble averages. */

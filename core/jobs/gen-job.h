@@ -30,6 +30,13 @@ G_BEGIN_DECLS
 /* Called after each model evaluation: STEP of TOTAL done, ELAPSED seconds. */
 typedef void (*GenProgressFunc) (int step, int total, double elapsed, gpointer user_data);
 
+/* A picture of the current x0 estimate (the image the sampler now expects),
+ * RGB in 0..1, its longer side at most GEN_PREVIEW_MAX_SIDE (the image's
+ * aspect; a front end scales it up), before evaluation STEP of TOTAL is
+ * stepped.  RGB belongs to the core and is valid during the call only. */
+typedef void (*GenPreviewFunc) (const GenPixels *rgb, int step, int total, gpointer user_data);
+#define GEN_PREVIEW_MAX_SIDE 512
+
 /* What a run used, for reports and benchmarks. */
 typedef struct
 {
@@ -60,6 +67,11 @@ typedef struct
                                    Set for the run only: the count before it comes back */
   GenProgressFunc  progress;
   gpointer         progress_data;
+  GenPreviewFunc   preview;     /* NULL, or called at each sampling step (see above): pixel
+                                   models show x0, latent models its decode when the VAE is
+                                   an AutoencoderTiny (TAESD), else SD's linear latent → RGB
+                                   map */
+  gpointer         preview_data;
   const gint      *cancel;      /* read between evaluations and tiles; nonzero = stop */
   gboolean         scratch_outputs; /* TRUE: the caller discards the outputs on failure, so
                                        denoise, vary and the VAE build their result in them

@@ -15,6 +15,7 @@ gen_job_sample_loop (GenRun *r, GenSpace *s, GenSampler *smp, int start, float *
           || !gen_job_unet_eval (r, s, x, gen_sampler_input_scale (smp, i),
                                  gen_sampler_timestep (smp, i), out, error))
         return FALSE;
+      gen_job_preview (r, s, smp, i, x, out);
       gen_sampler_step (smp, i, out, x, n, rng);
       if (hook)
         hook (hook_data, i, x);

@@ -72,28 +72,33 @@ class Pipeline:
         s.set_timesteps(steps)
         return s, ctx, tcond, guided
 
-    def _loop(self, s, timesteps, x, ctx, tcond, guided, guidance, g):
+    def _loop(self, s, timesteps, x, ctx, tcond, guided, guidance, g, x0s=None):
         for t in timesteps:
             xin = s.scale_model_input(torch.cat([x, x]) if guided else x, t)
             e = self.unet(xin, torch.tensor([float(t)]), ctx, tcond)
             if guided:
                 eu, et = e.chunk(2)
                 e = eu + guidance * (et - eu)
-            x = s.step(e, t, x, generator=g)[0]
+            stepped = s.step(e, t, x, generator=g)
+            x = stepped[0]
+            if x0s is not None:   # the step's pred_original_sample
+                x0s.append(stepped[1])
         img = self.vae(x / self.vae.config["scaling_factor"], part="decode")
         img = (img / 2 + 0.5).clamp(0, 1)[0].permute(1, 2, 0)
         return torch.round(img * 255).to(torch.int64).numpy()
 
     @torch.no_grad()
     def txt2img(self, prompt, negative="", guidance=7.5, sampler="ddim", steps=10, seed=0,
-                height=16, width=16, clip_skip=0, sigmas="default"):
+                height=16, width=16, clip_skip=0, sigmas="default", x0s=None):
+        """X0S, a list, gets each step's x0 estimate (the scheduler's
+        pred_original_sample), UNet-space latents [1, 4, h, w]."""
         s, ctx, tcond, guided = self._setup(prompt, negative, guidance, sampler, steps, clip_skip,
                                             sigmas)
         g = torch.Generator().manual_seed(seed)
         f = self.vae_scale_factor
         shape = (1, self.unet.config["in_channels"], height // f, width // f)
         x = torch.randn(shape, generator=g, dtype=torch.float32) * s.init_noise_sigma
-        return self._loop(s, s.timesteps, x, ctx, tcond, guided, guidance, g)
+        return self._loop(s, s.timesteps, x, ctx, tcond, guided, guidance, g, x0s)
 
     @torch.no_grad()
     def img2img(self, image, strength, prompt, negative="", guidance=7.5, sampler="ddim", steps=10,
