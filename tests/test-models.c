@@ -78,6 +78,24 @@ test_arena_keep (void)
   gen_arena_free (a);
 }
 
+typedef struct
+{
+  gint flag;
+  int  taps;
+} CancelAt;
+
+/* A GenTapFunc: counts the taps and sets the cancel flag at the first. */
+static void
+cancel_at_first_tap (const char *name, const GenTensor *t, gpointer data)
+{
+  CancelAt *c = data;
+
+  (void) name;
+  (void) t;
+  if (c->taps++ == 0)
+    g_atomic_int_set (&c->flag, 1);
+}
+
 static void
 test_unet_loads_and_runs (void)
 {
@@ -118,6 +136,27 @@ test_unet_loads_and_runs (void)
   g_assert_false (gen_unet_forward (m, &x, ts, &y, arena, NULL, NULL, &error));
   g_assert_error (error, GEN_ERROR, GEN_ERROR_NO_MEMORY);
   g_clear_error (&error);
+
+  /* cancelled during the pass (the first tap sets the flag): nothing after
+   * it is computed and the pass says CANCELLED */
+  gen_arena_free (arena);
+  arena = gen_arena_new (0);
+  {
+    CancelAt c = { 0, 0 };
+
+    gen_arena_set_cancel (arena, &c.flag);
+    g_assert_false (gen_unet_forward (m, &x, ts, &y, arena, cancel_at_first_tap, &c, &error));
+    g_assert_error (error, GEN_ERROR, GEN_ERROR_CANCELLED);
+    g_clear_error (&error);
+    g_assert_cmpint (c.taps, ==, 1);
+    c.flag = 0;
+    /* the arena's reset reports the cancelled pass once, then it is ready */
+    g_assert_false (gen_arena_reset (arena, &error));
+    g_assert_error (error, GEN_ERROR, GEN_ERROR_CANCELLED);
+    g_clear_error (&error);
+    g_assert_true (gen_unet_forward (m, &x, ts, &y, arena, cancel_at_first_tap, &c, &error));
+    g_assert_no_error (error);
+  }
 
   gen_arena_free (arena);
   gen_model_free (m);

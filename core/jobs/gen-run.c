@@ -97,5 +97,8 @@ gen_run_ready_arenas (GenRun *r, const GenTiler *t)
 
   for (int i = 0; i < n; i++)
     if (!r->arenas[i])
-      r->arenas[i] = gen_arena_new (r->arena_bytes);
+      {
+        r->arenas[i] = gen_arena_new (r->arena_bytes);
+        gen_arena_set_cancel (r->arenas[i], r->o->cancel);
+      }
 }

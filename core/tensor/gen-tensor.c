@@ -109,6 +109,8 @@ struct _GenArena
   gsize    total;   /* bytes allocated from the system */
   gboolean failed;
   gsize    failed_bytes;
+  const gint *cancel;   /* set: every later allocation fails, as cancelled */
+  gboolean cancelled;
   /* a measuring arena (gen_arena_new_measure): a stack of offsets only */
   gboolean measure;
   gsize    m_used;  /* bytes on the stack */
@@ -193,6 +195,11 @@ gen_arena_alloc (GenArena *arena, gsize n_floats)
 
   if (arena->failed)
     return NULL;
+  if (arena->cancel && !arena->measure && g_atomic_int_get (arena->cancel))
+    {
+      arena->failed = arena->cancelled = TRUE;
+      return NULL;
+    }
   if (!g_size_checked_mul (&bytes, n_floats, sizeof (float)))
     goto fail;
   bytes = (bytes + GEN_ARENA_ALIGN - 1) & ~(gsize) (GEN_ARENA_ALIGN - 1);
@@ -336,7 +343,9 @@ gen_arena_check (GenArena *arena, GError **error)
 {
   if (!arena->failed)
     return TRUE;
-  if (arena->failed_bytes == G_MAXSIZE)
+  if (arena->cancelled)
+    g_set_error (error, GEN_ERROR, GEN_ERROR_CANCELLED, "cancelled");
+  else if (arena->failed_bytes == G_MAXSIZE)
     g_set_error (error, GEN_ERROR, GEN_ERROR_NO_MEMORY,
                  "out of memory: the requested size is too large");
   else
@@ -353,6 +362,7 @@ gen_arena_reset (GenArena *arena, GError **error)
   gboolean ok = gen_arena_check (arena, error);
   gsize peak = arena->peak;
 
+  arena->cancelled = FALSE;
   if (arena->measure)
     {
       arena->m_used = 0;
@@ -391,6 +401,12 @@ gsize
 gen_arena_peak_bytes (GenArena *arena)
 {
   return arena->peak;
+}
+
+void
+gen_arena_set_cancel (GenArena *arena, const gint *cancel)
+{
+  arena->cancel = cancel;
 }
 
 void

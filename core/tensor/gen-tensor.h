@@ -72,6 +72,10 @@ gboolean  gen_arena_reset (GenArena *arena, GError **error);
 /* FALSE with an "out of memory" error if any allocation failed. */
 gboolean  gen_arena_check (GenArena *arena, GError **error);
 gsize     gen_arena_peak_bytes (GenArena *arena);
+/* A job's cancel flag (NULL = none): once it is nonzero, every allocation
+ * fails and gen_arena_check says CANCELLED, so a forward pass stops within
+ * one op instead of running to its end. */
+void      gen_arena_set_cancel (GenArena *arena, const gint *cancel);
 /* Limits the arena to LIMIT bytes in total (0 = no limit); used by tests to
  * exercise the out-of-memory path. */
 void      gen_arena_set_limit (GenArena *arena, gsize limit);
