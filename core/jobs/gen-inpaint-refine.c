@@ -79,6 +79,7 @@ gen_job_inpaint_refine (GenRun *r, GenSpace *s, const float *xf, const float *m,
       if (gen_run_cancelled (r, error) || !gen_job_unet_eval (r, s, x, 1.0f, tc, mo, error))
         goto out;
       gen_job_split_output (sched, ac, x, mo, x0, mo, n);
+      gen_job_preview_x0 (r, s, x0);
       for (gint64 i = 0; i < n; i++)
         {
           float hole = sa * CLAMP (x0[i], -1.0f, 1.0f) + sb * mo[i];

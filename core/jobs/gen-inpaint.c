@@ -132,6 +132,7 @@ repaint (GenRun *r, GenSpace *s, const float *x0k, const float *m, int jump, int
       if (gen_run_cancelled (r, error) || !gen_job_unet_eval (r, s, x, 1.0f, mc, mo, error))
         goto out;
       gen_job_split_output (sched, a, x, mo, x0, mo, n);
+      gen_job_preview_x0 (r, s, x0);
       if (tn < 0)
         {
           for (gint64 i = 0; i < n; i++)

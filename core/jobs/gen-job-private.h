@@ -228,6 +228,8 @@ gboolean    gen_job_sample_loop (GenRun *r, GenSpace *s, GenSampler *smp, int st
  * callback, or for a latent space it cannot picture. */
 void        gen_job_preview (GenRun *r, GenSpace *s, GenSampler *smp, int i, const float *x,
                              const float *mo);
+/* The same from an estimate X0 the caller computed (inpaint's own loops). */
+void        gen_job_preview_x0 (GenRun *r, GenSpace *s, const float *x0);
 
 /* ---- the eight symmetries of the grid (gen-dihedral.c) ------------------------ */
 

@@ -95,9 +95,11 @@ to_rgb (GenRun *r, GenModel *tiny, float *sub, int mc, int ph, int pw, GenPixels
   return TRUE;
 }
 
-void
-gen_job_preview (GenRun *r, GenSpace *s, GenSampler *smp, int i, const float *x,
-                 const float *mo)
+/* The estimate on the grid: X0 when given, else predicted by SMP at eval I
+ * from X and MO. */
+static void
+preview (GenRun *r, GenSpace *s, GenSampler *smp, int i, const float *x, const float *mo,
+         const float *x0)
 {
   const GenJobOptions *o = r->o;
   GenModel *tiny = r->p->latent ? tiny_vae (r) : NULL;
@@ -129,10 +131,12 @@ gen_job_preview (GenRun *r, GenSpace *s, GenSampler *smp, int i, const float *x,
         for (int y = 0; y < ph; y++)
           {
             gint64 at = ((gint64) c * s->mh + (gint64) y * k) * s->mw;
+            const float *from = x0 ? x0 + at : row;
 
-            gen_sampler_predict_x0 (smp, i, x + at, mo + at, row, s->mw);
+            if (!x0)
+              gen_sampler_predict_x0 (smp, i, x + at, mo + at, row, s->mw);
             for (int xx = 0; xx < pw; xx++)
-              sub[((gint64) c * ph + y) * pw + xx] = row[(gint64) xx * k];
+              sub[((gint64) c * ph + y) * pw + xx] = from[(gint64) xx * k];
           }
       if (to_rgb (r, tiny, sub, mc, ph, pw, &px))
         o->preview (&px, r->done + 1, r->total, o->preview_data);
@@ -140,4 +144,17 @@ gen_job_preview (GenRun *r, GenSpace *s, GenSampler *smp, int i, const float *x,
   gen_pixels_clear (&px);
   g_free (sub);
   g_free (row);
+}
+
+void
+gen_job_preview (GenRun *r, GenSpace *s, GenSampler *smp, int i, const float *x,
+                 const float *mo)
+{
+  preview (r, s, smp, i, x, mo, NULL);
+}
+
+void
+gen_job_preview_x0 (GenRun *r, GenSpace *s, const float *x0)
+{
+  preview (r, s, NULL, 0, NULL, NULL, x0);
 }
