@@ -38,32 +38,6 @@ repaint_schedule (int steps, int jump, int resample)
   return ts;
 }
 
-typedef struct
-{
-  GenSampler  *smp;
-  const float *x0_known, *noise, *mask;
-  float       *tmp;
-  gint64       n;
-} LatentBlend;
-
-/* After step I the unknown region follows the sampler; the known region is
- * the original, noised to the next evaluation's level (the legacy diffusers
- * inpaint pipeline for non-inpainting UNets). */
-static void
-latent_blend_hook (gpointer data, int i, float *x)
-{
-  LatentBlend *b = data;
-  const float *known = b->x0_known;
-
-  if (i + 1 < gen_sampler_n_evals (b->smp))
-    {
-      gen_sampler_add_noise (b->smp, i + 1, b->x0_known, b->noise, b->tmp, b->n);
-      known = b->tmp;
-    }
-  for (gint64 k = 0; k < b->n; k++)
-    x[k] = b->mask[k] * x[k] + (1.0f - b->mask[k]) * known[k];
-}
-
 /* The mask in model space [mh][mw] (repeated over channels at use): the
  * average over each f×f block, 0 over the padding. */
 static float *
@@ -177,7 +151,7 @@ latent_blend (GenRun *r, GenSpace *s, const float *x0k, const float *m, GenRng *
   gint64 n = s->mc * s->mh * s->mw;
   GenSampler *smp = NULL;
   float *mo = NULL, *z = NULL, *tmp = NULL, scale;
-  LatentBlend blend = { NULL, x0k, NULL, m, NULL, n };
+  GenLatentBlend blend = { NULL, x0k, NULL, m, NULL, n };
   gboolean ok = FALSE;
 
   if (!(mo = gen_job_alloc_floats (n, error)) || !(z = gen_job_alloc_floats (n, error))
@@ -190,7 +164,7 @@ latent_blend (GenRun *r, GenSpace *s, const float *x0k, const float *m, GenRng *
     x[i] *= scale;
   gen_rng_randn (rng, z, n); /* the noise of the known region, fixed */
   blend.smp = smp, blend.noise = z, blend.tmp = tmp;
-  ok = gen_job_sample_loop (r, s, smp, 0, x, mo, rng, latent_blend_hook, &blend, error);
+  ok = gen_job_sample_loop (r, s, smp, 0, x, mo, rng, gen_job_latent_blend, &blend, error);
 
 out:
   if (smp)

@@ -165,8 +165,12 @@ typedef struct
 {
   int64_t   ih, iw;     /* the image */
   int64_t   ph, pw;     /* padded image canvas (pixels) */
-  int64_t   mh, mw, mc; /* model space */
-  GenTiler *unet_tiler; /* over the model space, 1:1; NULL without a UNet */
+  int64_t   mh, mw, mc; /* model space (mc: the state's channels, the UNet's output) */
+  int64_t   uc;         /* the UNet's input channels: mc, or 2·mc + 1 for an inpainting UNet */
+  float    *unet_in;    /* [uc, mh, mw] when uc > mc, else NULL: the UNet's input, the state
+                           (scaled) then the channels an inpaint job fills in; owned, freed
+                           by gen_space_clear */
+  GenTiler *unet_tiler; /* over the model space, uc channels in, mc out; NULL without a UNet */
 } GenSpace;
 
 /* The model space of an H×W image for R's pipeline (without a UNet only
@@ -195,6 +199,14 @@ gboolean gen_job_encode_tile (gpointer data, int worker, const GenTensor *in, Ge
                               GError **error);
 /* Image pixels → model space X0 [mc, mh, mw] (new; g_free). */
 float   *gen_job_to_model_space (GenRun *r, GenSpace *s, const GenPixels *in, GError **error);
+/* The latents of IN as diffusers' pipelines take them from a KL VAE
+ * (retrieve_latents with sample_mode "sample"): a draw from the posterior,
+ * mean + exp(logvar / 2)·ε (logvar clamped to −30..20, ε RNG's next randn
+ * of the latent's size), then (z − shift)·scaling_factor; the mean, and no
+ * draw, for a VAE without variance.  One untiled encoder pass: [mc, mh, mw]
+ * (g_free). */
+float   *gen_job_encode_sample (GenRun *r, GenSpace *s, const GenPixels *in, GenRng *rng,
+                                GError **error);
 /* Model space X0 → OUT pixels (alpha from ALPHA_SRC). */
 gboolean gen_job_from_model_space (GenRun *r, GenSpace *s, const float *x0,
                                    const GenPixels *alpha_src, GenPixels *out, GError **error);
@@ -228,6 +240,19 @@ gboolean    gen_job_sample_loop (GenRun *r, GenSpace *s, GenSampler *smp, int st
  * callback, or for a latent space it cannot picture. */
 void        gen_job_preview (GenRun *r, GenSpace *s, GenSampler *smp, int i, const float *x,
                              const float *mo);
+
+/* Masked latent blending (a GenStepHook on a GenLatentBlend): after step I,
+ * X = M·X + (1 − M)·known, known being X0_KNOWN noised with NOISE to
+ * evaluation I + 1 (gen_sampler_add_noise), X0_KNOWN itself after the
+ * last.  All buffers N values; TMP scratch. */
+typedef struct
+{
+  GenSampler  *smp;
+  const float *x0_known, *noise, *mask;
+  float       *tmp;
+  gint64       n;
+} GenLatentBlend;
+void        gen_job_latent_blend (gpointer data, int i, float *x);
 
 /* ---- the eight symmetries of the grid (gen-dihedral.c) ------------------------ */
 
