@@ -1,6 +1,7 @@
 /* gen-inpaint.c — the inpaint job: for pixel models a refined harmonic
  * fill (gen-inpaint-refine.c) or RePaint, masked latent blending with a
- * VAE; on the mask's bounding box plus context. */
+ * VAE, a Stable Diffusion pipeline as diffusers runs it (gen-inpaint-sd.c);
+ * on the mask's bounding box plus context. */
 #include "gen-inpaint-fill.h"
 #include "gen-job-private.h"
 
@@ -290,7 +291,8 @@ gen_job_inpaint (GenPipeline *p, const GenJobOptions *o, const GenPixels *in, co
     }
   res = crop;
   res.data = result;
-  if (!inpaint_crop (p, o, &crop, cmask, jump_length, resample, &res, error))
+  if (p->text ? !gen_job_inpaint_sd (p, o, &crop, cmask, &res, error)
+              : !inpaint_crop (p, o, &crop, cmask, jump_length, resample, &res, error))
     goto out;
 
   /* Compose: outside the mask the input, bit for bit. */

@@ -22,6 +22,7 @@
  *   gen-generate.c, gen-denoise.c, gen-denoise-fast.c, gen-vary.c,
  *   gen-vae-round-trip.c, gen-inpaint.c, gen-interpolate.c   one job each
  *   gen-inpaint-fill.c, gen-inpaint-refine.c   inpaint's harmonic fill and its refinement
+ *   gen-inpaint-sd.c    inpaint with a Stable Diffusion pipeline
  */
 #pragma once
 
@@ -291,5 +292,13 @@ float   *gen_inpaint_fill (const GenPixels *in, const float *mask, GError **erro
  * (noised to each step's level) as X = M·model + (1 − M)·known. */
 gboolean gen_job_inpaint_refine (GenRun *r, GenSpace *s, const float *xf, const float *m,
                                  GenRng *rng, float *x, GError **error);
+
+/* ---- inpaint with a Stable Diffusion pipeline (gen-inpaint-sd.c) -------------- */
+
+/* RES (CROP's layout) = CROP filled where CMASK [h][w] > 0 as diffusers'
+ * StableDiffusionInpaintPipeline fills it, at the model's native size and
+ * resized back; the caller composes it by CMASK. */
+gboolean gen_job_inpaint_sd (GenPipeline *p, const GenJobOptions *o, const GenPixels *crop,
+                             const float *cmask, GenPixels *res, GError **error);
 
 G_END_DECLS
