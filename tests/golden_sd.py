@@ -317,7 +317,13 @@ def golden_inpaint(cli, tmp, pipes):
         ok = ok and same and changed > 1
         passed += ok
         failed += not ok
-    return passed, failed
+    # an inpainting UNet does nothing but inpaint: generate says so
+    r = run_cli(cli, ["generate", "--model", pipes["inpaint"], "--prompt", PROMPT, "--steps", "2",
+                      "-q", "-o", out])
+    ok = r.returncode == 1 and "inpainting model" in r.stderr
+    print(f"{'ok  ' if ok else 'FAIL'} generate with an inpainting UNet: "
+          f"{r.stderr.strip().splitlines()[-1] if r.stderr.strip() else ''}")
+    return passed + ok, failed + (not ok)
 
 
 def hostile(cli, tmp, good):
