@@ -170,24 +170,9 @@ def pipeline_jobs(cli, tmp, g):
     subprocess.run([cli, "generate", "--model", pipe, "--prompt", "a stone wall", "--seed", "9",
                     "--steps", "2", "--width", "32", "--height", "32", "-q", "-o", src],
                    check=True, capture_output=True)
-    jobs = (("generate", ["--width", "32", "--height", "32"]),
-            ("vary", ["--strength", "0.6", src]))
-    for job, extra in jobs:
-        outs = []
-        for model in (pipe, one):
-            out = os.path.join(tmp, f"{job}-{len(outs)}.png")
-            r = subprocess.run([cli, job, "--model", model, "--prompt", "a red fox in the snow",
-                                "--negative-prompt", "blurry", "--guidance", "5", "--seed", "3",
-                                "--steps", "4", "-q", *extra, "-o", out],
-                               capture_output=True, text=True)
-            if r.returncode != 0:
-                print(f"FAIL {job} from {os.path.basename(model)}: {r.stderr.strip()}")
-                failed += 1
-            outs.append(out)
-        same = all(os.path.exists(o) for o in outs) and filecmp.cmp(*outs, shallow=False)
-        print(f"{'PASS' if same else 'FAIL'} {job} --prompt: single file "
-              f"{'=' if same else '!='} pipeline folder, byte for byte")
-        failed += not same
+    for job, extra in (("generate", ["--width", "32", "--height", "32"]),
+                       ("vary", ["--strength", "0.6", src])):
+        failed += same_bytes(cli, tmp, job, (pipe, one), extra, "pipeline folder")
     # an inpainting checkpoint: the UNet's first conv takes 9 channels
     unet9 = {k: v.detach() for k, v in
              unet_cond.build(dict(PIPE_UNET, in_channels=9), seed=4).state_dict().items()}
@@ -211,21 +196,29 @@ def pipeline_jobs(cli, tmp, g):
         json.dump(index, f)
     mask = os.path.join(tmp, "mask.png")
     write_gray_png(mask, 32, 32, lambda x, y: 255 if 8 <= x < 20 and 10 <= y < 24 else 0)
-    outs = []
-    for model in (pipe9, nine):
-        out = os.path.join(tmp, f"inpaint-{len(outs)}.png")
-        r = subprocess.run([cli, "inpaint", "--model", model, "--prompt", "a red fox", "--mask",
-                            mask, "--seed", "3", "--steps", "3", "-q", src, "-o", out],
+    failed += same_bytes(cli, tmp, "inpaint", (pipe9, nine), ["--mask", mask, src],
+                         "StableDiffusionInpaintPipeline folder")
+    return failed
+
+
+def same_bytes(cli, tmp, job, models, extra, what):
+    """JOB --prompt from the folder and the single file in MODELS: 0 when both
+    write the same image bytes, else the failures (printed)."""
+    failed, outs = 0, []
+    for model in models:
+        out = os.path.join(tmp, f"{job}-{len(outs)}.png")
+        r = subprocess.run([cli, job, "--model", model, "--prompt", "a red fox in the snow",
+                            "--negative-prompt", "blurry", "--guidance", "5", "--seed", "3",
+                            "--steps", "4", "-q", *extra, "-o", out],
                            capture_output=True, text=True)
         if r.returncode != 0:
-            print(f"FAIL inpaint from {os.path.basename(model)}: {r.stderr.strip()}")
+            print(f"FAIL {job} from {os.path.basename(model)}: {r.stderr.strip()}")
             failed += 1
         outs.append(out)
     same = all(os.path.exists(o) for o in outs) and filecmp.cmp(*outs, shallow=False)
-    print(f"{'PASS' if same else 'FAIL'} inpaint --prompt: inpainting single file "
-          f"{'=' if same else '!='} StableDiffusionInpaintPipeline folder, byte for byte")
-    failed += not same
-    return failed
+    print(f"{'PASS' if same else 'FAIL'} {job} --prompt: single file "
+          f"{'=' if same else '!='} {what}, byte for byte")
+    return failed + (not same)
 
 
 def write_gray_png(path, w, h, value):
