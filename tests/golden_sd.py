@@ -4,10 +4,14 @@ random pipeline folder (model_index.json; tiny CLIPTextModel over the real
 CLIP vocabulary in weights/clip-tokenizer, tiny UNet2DConditionModel, tiny
 AutoencoderKL, SD 1.5's scheduler config) against the reference loop in
 tests/reference/sd_pipeline.py; the 8-bit images must agree within one level
-everywhere.  Also: an LCM pipeline (time_cond_proj_dim), guidance ≤ 1,
-clip skip, and hostile model_index.json files refused with a clear error;
---preview's picture of the x0 estimate (linear map, TAESD decode, and a
-pixel model's subsampled x0) against the reference's pred_original_sample.
+everywhere.  Inpaint (a 9-channel inpainting UNet and an ordinary one, hard
+and grey masks, a crop at the native size and one resized to it) against
+the reference's inpaint loop and crop handling, pixels outside the mask
+bit-exact to the input.  Also: an LCM pipeline (time_cond_proj_dim),
+guidance ≤ 1, clip skip, and hostile model_index.json files refused with a
+clear error; --preview's picture of the x0 estimate (linear map, TAESD
+decode, and a pixel model's subsampled x0) against the reference's
+pred_original_sample.
 
     /usr/bin/python3 tests/golden_sd.py --cli build/core/generative [--keep DIR]
 """
@@ -252,6 +256,76 @@ def golden_vary(cli, tmp, pipes):
     return passed, failed
 
 
+# inpaint: pipeline, sampler, steps, mask kind, image width × height.  16 is the
+# tiny pipelines' native size (sample_size 8 × the VAE's 2) and 4 their size
+# multiple, so a 16×16 crop runs as it is and a 24×16 one is resized to 16×12
+# and back.
+INPAINT_RUNS = [
+    ("inpaint", "ddim", 8, "hard", 16, 16),      # 9-channel UNet
+    ("inpaint", "pndm", 10, "hard", 16, 16),
+    ("sd", "ddim", 8, "hard", 16, 16),           # 4-channel UNet: latent blending
+    ("sd", "pndm", 10, "hard", 16, 16),
+    ("inpaint", "euler", 8, "soft", 16, 16),     # grey mask: a blend by its value
+    ("sd", "ddim", 8, "soft", 16, 16),
+    ("inpaint", "ddim", 8, "hard", 24, 16),      # resized to native and back
+    ("sd", "dpmpp_2m", 8, "soft", 24, 16),
+]
+NATIVE, MULTIPLE = 16, 4
+
+
+def inpaint_inputs(w, h, kind):
+    """A gradient photo with texture and a mask: HARD a white rectangle, SOFT
+    the same with a grey (128) frame and a faint (40) ring around it."""
+    rng = np.random.default_rng(w * 100 + h)
+    yy, xx = np.mgrid[0:h, 0:w]
+    src = np.stack([xx * 9, yy * 13, 255 - xx * 7], -1) + rng.integers(0, 50, (h, w, 3))
+    src = np.clip(src, 0, 255).astype(np.uint8)
+    mask = np.zeros((h, w), np.uint8)
+    if kind == "soft":
+        mask[3:h - 3, 3:w - 4] = 40
+        mask[4:h - 4, 4:w - 5] = 128
+    mask[5:h - 5, 5:w - 6] = 255
+    return src, mask
+
+
+def golden_inpaint(cli, tmp, pipes):
+    passed = failed = 0
+    inp, msk, out = (os.path.join(tmp, n) for n in ("inp-in.png", "inp-mask.png", "inp.png"))
+    for pipe, sampler, steps, kind, w, h in INPAINT_RUNS:
+        seed = 21 + steps
+        src, mask = inpaint_inputs(w, h, kind)
+        Image.fromarray(src).save(inp)
+        Image.fromarray(mask).save(msk)
+        r = run_cli(cli, ["inpaint", "--model", pipes[pipe], "--prompt", PROMPT, "--mask", msk,
+                          "--scheduler", sampler, "--steps", str(steps), "--seed", str(seed),
+                          "--guidance", "7.5", "--threads", "1", "-q", "-o", out, inp])
+        name = f"inpaint {pipe} {sampler} {steps} steps {kind} mask {w}×{h}"
+        if r.returncode != 0:
+            print(f"FAIL {name}: {r.stderr.strip()}")
+            failed += 1
+            continue
+        ours = np.asarray(Image.open(out).convert("RGB")).astype(np.int64)
+        ref = sd_pipeline.inpaint_crop(sd_pipeline.Pipeline(pipes[pipe]), src / np.float32(255),
+                                       mask.astype(np.float32) / np.float32(255), NATIVE,
+                                       MULTIPLE, PROMPT, "", 7.5, sampler, steps, seed)
+        ok = judge(name, ours, ref)
+        keep = mask == 0
+        same = bool((ours[keep] == src[keep]).all())
+        changed = float(np.abs(ours - src)[mask == 255].mean())
+        print(f"{'ok  ' if same and changed > 1 else 'FAIL'} {name}: pixels outside the mask "
+              f"{'bit-exact' if same else 'CHANGED'}, inside changed by {changed:.1f} levels")
+        ok = ok and same and changed > 1
+        passed += ok
+        failed += not ok
+    # an inpainting UNet does nothing but inpaint: generate says so
+    r = run_cli(cli, ["generate", "--model", pipes["inpaint"], "--prompt", PROMPT, "--steps", "2",
+                      "-q", "-o", out])
+    ok = r.returncode == 1 and "inpainting model" in r.stderr
+    print(f"{'ok  ' if ok else 'FAIL'} generate with an inpainting UNet: "
+          f"{r.stderr.strip().splitlines()[-1] if r.stderr.strip() else ''}")
+    return passed + ok, failed + (not ok)
+
+
 def hostile(cli, tmp, good):
     """model_index.json cases that must fail with one clear message."""
     with open(os.path.join(good, "model_index.json")) as f:
@@ -306,18 +380,21 @@ def main():
     tmp = args.keep or tempfile.mkdtemp()
     try:
         pipes = {"sd": os.path.join(tmp, "sd"), "lcm": os.path.join(tmp, "lcm"),
-                 "taesd": os.path.join(tmp, "taesd")}
+                 "taesd": os.path.join(tmp, "taesd"), "inpaint": os.path.join(tmp, "inpaint")}
         for p in pipes.values():
             shutil.rmtree(p, ignore_errors=True)
         make_pipeline(pipes["sd"], "StableDiffusionPipeline", SD15_SCHED)
         make_pipeline(pipes["lcm"], "LatentConsistencyModelPipeline", LCM_SCHED,
                       {"time_cond_proj_dim": 8})
+        make_pipeline(pipes["inpaint"], "StableDiffusionInpaintPipeline", SD15_SCHED,
+                      {"in_channels": 9}, seed=13)
         models.build(TAESD, seed=9).save_pretrained(pipes["taesd"])
         p1, f1 = golden(args.cli, tmp, pipes)
         p2, f2 = hostile(args.cli, tmp, pipes["sd"])
         p3, f3 = golden_vary(args.cli, tmp, pipes)
         p4, f4 = golden_preview(args.cli, tmp, pipes)
-        p2, f2 = p2 + p3 + p4, f2 + f3 + f4
+        p5, f5 = golden_inpaint(args.cli, tmp, pipes)
+        p2, f2 = p2 + p3 + p4 + p5, f2 + f3 + f4 + f5
         t0 = time.monotonic()
         r = run_cli(args.cli, ["generate", "--model", pipes["sd"], "--prompt", PROMPT,
                                "--steps", "20", "--seed", "1", "--threads", "1", "-q",

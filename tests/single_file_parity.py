@@ -9,7 +9,9 @@ vocabulary, as a pipeline folder (model_index.json, tokenizer/ from
 weights/clip-tokenizer, SD 1.5's scheduler config) and as one single file
 (which names no tokenizer or scheduler: the program supplies both);
 `generate --prompt` and `vary --prompt` must write the same image bytes
-from each, and an inpainting single file (UNet in_channels 9) loads as one.
+from each, and an inpainting single file (UNet in_channels 9) loads as one
+and `inpaint --prompt` from it writes the bytes a StableDiffusionInpaintPipeline
+folder of the same weights writes.
 
 The CLI's refusals ride along: a .ckpt, a single file without --component.
 
@@ -21,9 +23,12 @@ import argparse
 import filecmp
 import json
 import os
+import shutil
+import struct
 import subprocess
 import sys
 import tempfile
+import zlib
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, os.path.join(HERE, "reference"))
@@ -134,7 +139,8 @@ VOCAB = os.path.join(HERE, "..", "weights", "clip-tokenizer")
 
 
 def pipeline_jobs(cli, tmp, g):
-    """generate and vary from a folder and from the single file: same bytes."""
+    """generate, vary and (an inpainting checkpoint) inpaint from a folder and from
+    the single file: same bytes."""
     failed = 0
     vae, text = vae_weights(g), text_weights(g, PIPE_TEXT)
     unet = {k: v.detach() for k, v in unet_cond.build(PIPE_UNET, seed=4).state_dict().items()}
@@ -164,24 +170,9 @@ def pipeline_jobs(cli, tmp, g):
     subprocess.run([cli, "generate", "--model", pipe, "--prompt", "a stone wall", "--seed", "9",
                     "--steps", "2", "--width", "32", "--height", "32", "-q", "-o", src],
                    check=True, capture_output=True)
-    jobs = (("generate", ["--width", "32", "--height", "32"]),
-            ("vary", ["--strength", "0.6", src]))
-    for job, extra in jobs:
-        outs = []
-        for model in (pipe, one):
-            out = os.path.join(tmp, f"{job}-{len(outs)}.png")
-            r = subprocess.run([cli, job, "--model", model, "--prompt", "a red fox in the snow",
-                                "--negative-prompt", "blurry", "--guidance", "5", "--seed", "3",
-                                "--steps", "4", "-q", *extra, "-o", out],
-                               capture_output=True, text=True)
-            if r.returncode != 0:
-                print(f"FAIL {job} from {os.path.basename(model)}: {r.stderr.strip()}")
-                failed += 1
-            outs.append(out)
-        same = all(os.path.exists(o) for o in outs) and filecmp.cmp(*outs, shallow=False)
-        print(f"{'PASS' if same else 'FAIL'} {job} --prompt: single file "
-              f"{'=' if same else '!='} pipeline folder, byte for byte")
-        failed += not same
+    for job, extra in (("generate", ["--width", "32", "--height", "32"]),
+                       ("vary", ["--strength", "0.6", src])):
+        failed += same_bytes(cli, tmp, job, (pipe, one), extra, "pipeline folder")
     # an inpainting checkpoint: the UNet's first conv takes 9 channels
     unet9 = {k: v.detach() for k, v in
              unet_cond.build(dict(PIPE_UNET, in_channels=9), seed=4).state_dict().items()}
@@ -195,7 +186,50 @@ def pipeline_jobs(cli, tmp, g):
     print(f"{'PASS' if ok else 'FAIL'} an inpainting single file loads, and generate says what "
           f"it is: {r.stderr.strip()}")
     failed += not ok
+    # and it inpaints as the same weights in a StableDiffusionInpaintPipeline folder do
+    pipe9 = os.path.join(tmp, "sd-inpaint-pipe")
+    shutil.copytree(pipe, pipe9, ignore=shutil.ignore_patterns("unet"))
+    folder(os.path.join(pipe9, "unet"), dict(PIPE_UNET, in_channels=9), unet9, "F32")
+    with open(os.path.join(pipe9, "model_index.json")) as f:
+        index = dict(json.load(f), _class_name="StableDiffusionInpaintPipeline")
+    with open(os.path.join(pipe9, "model_index.json"), "w") as f:
+        json.dump(index, f)
+    mask = os.path.join(tmp, "mask.png")
+    write_gray_png(mask, 32, 32, lambda x, y: 255 if 8 <= x < 20 and 10 <= y < 24 else 0)
+    failed += same_bytes(cli, tmp, "inpaint", (pipe9, nine), ["--mask", mask, src],
+                         "StableDiffusionInpaintPipeline folder")
     return failed
+
+
+def same_bytes(cli, tmp, job, models, extra, what):
+    """JOB --prompt from the folder and the single file in MODELS: 0 when both
+    write the same image bytes, else the failures (printed)."""
+    failed, outs = 0, []
+    for model in models:
+        out = os.path.join(tmp, f"{job}-{len(outs)}.png")
+        r = subprocess.run([cli, job, "--model", model, "--prompt", "a red fox in the snow",
+                            "--negative-prompt", "blurry", "--guidance", "5", "--seed", "3",
+                            "--steps", "4", "-q", *extra, "-o", out],
+                           capture_output=True, text=True)
+        if r.returncode != 0:
+            print(f"FAIL {job} from {os.path.basename(model)}: {r.stderr.strip()}")
+            failed += 1
+        outs.append(out)
+    same = all(os.path.exists(o) for o in outs) and filecmp.cmp(*outs, shallow=False)
+    print(f"{'PASS' if same else 'FAIL'} {job} --prompt: single file "
+          f"{'=' if same else '!='} {what}, byte for byte")
+    return failed + (not same)
+
+
+def write_gray_png(path, w, h, value):
+    """An 8-bit gray PNG of VALUE(x, y), written with the standard library."""
+    def chunk(kind, data):
+        body = kind + data
+        return struct.pack(">I", len(data)) + body + struct.pack(">I", zlib.crc32(body))
+    rows = b"".join(b"\0" + bytes(value(x, y) for x in range(w)) for y in range(h))
+    with open(path, "wb") as f:
+        f.write(b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", struct.pack(">IIBBBBB", w, h, 8, 0, 0, 0, 0))
+                + chunk(b"IDAT", zlib.compress(rows)) + chunk(b"IEND", b""))
 
 
 def folder(path, config, sd, dtype):

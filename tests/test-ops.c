@@ -159,6 +159,12 @@ run_case (JsonObject *o, GenSafetensors *st, const char *name, const Arr *y, flo
                                                             y->shape[2], y->shape[3]);
       gen_avg_pool (&xt, &yt, (int) param_int (o, "kernel", 2));
     }
+  else if (strcmp (op, "resize_bilinear_aa") == 0)
+    {
+      GenTensor xt = as_tensor (&x), yt = gen_tensor_view (out, y->shape[0], y->shape[1],
+                                                            y->shape[2], y->shape[3]);
+      ok = gen_resize_bilinear_aa (&xt, &yt);
+    }
   else if (strcmp (op, "timestep_embedding") == 0)
     gen_timestep_embedding (x.data, x.numel, param_int (o, "dim", 4),
                             param_bool (o, "flip_sin_to_cos"),

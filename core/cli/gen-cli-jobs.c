@@ -377,7 +377,9 @@ static const struct
     "--method refine (a smooth fill refined from noise --refine-sigma, seconds)\n"
     "or repaint (from pure noise with --jump/--resample, minutes).  The embedded\n"
     "model continues the surrounding colours and shading smoothly; it invents no\n"
-    "structure, which a model trained on such pictures does.",
+    "structure, which a model trained on such pictures does.  A Stable Diffusion\n"
+    "pipeline (an inpainting model or an ordinary one) draws --prompt into the\n"
+    "hole at its native size: a small hole in a big photo costs one generation.",
     "generative inpaint --mask mask.png photo.png -o filled.png" },
   { "vary", "IN", "--strength S IN -o OUT",
     "a variation of an image (img2img; --strength 0..1)",
@@ -451,14 +453,14 @@ static const struct
     "draw the latent from the posterior instead of taking its mean", "the mean" },
   { FOR (JOB_INTERPOLATE), "frames", G_OPTION_ARG_INT, offsetof (JobArgs, frames), "N",
     "images between A and B", "8" },
-  { FOR (JOB_GENERATE) | FOR (JOB_VARY), "prompt", G_OPTION_ARG_STRING,
+  { FOR (JOB_GENERATE) | FOR (JOB_VARY) | FOR (JOB_INPAINT), "prompt", G_OPTION_ARG_STRING,
     offsetof (JobArgs, prompt), "TEXT", "text-to-image models: what to draw", "none" },
-  { FOR (JOB_GENERATE) | FOR (JOB_VARY), "negative-prompt", G_OPTION_ARG_STRING,
+  { FOR (JOB_GENERATE) | FOR (JOB_VARY) | FOR (JOB_INPAINT), "negative-prompt", G_OPTION_ARG_STRING,
     offsetof (JobArgs, negative), "TEXT", "text-to-image models: what to steer away from", "none" },
-  { FOR (JOB_GENERATE) | FOR (JOB_VARY), "guidance", G_OPTION_ARG_DOUBLE,
+  { FOR (JOB_GENERATE) | FOR (JOB_VARY) | FOR (JOB_INPAINT), "guidance", G_OPTION_ARG_DOUBLE,
     offsetof (JobArgs, guidance), "G",
     "text-to-image models: guidance scale, 1 or less for turbo models", "7.5" },
-  { FOR (JOB_GENERATE) | FOR (JOB_VARY), "clip-skip", G_OPTION_ARG_INT,
+  { FOR (JOB_GENERATE) | FOR (JOB_VARY) | FOR (JOB_INPAINT), "clip-skip", G_OPTION_ARG_INT,
     offsetof (JobArgs, clip_skip), "K", "text-to-image models: skip the text encoder's last K layers",
     "0" },
 };

@@ -2,6 +2,7 @@
  * evaluations, VAE passes, and images into and out of the model space. */
 #include "gen-job-private.h"
 
+#include <math.h>
 #include <string.h>
 
 typedef struct
@@ -74,8 +75,9 @@ gen_space_tiler (GenSpace *s, GenRun *r, int64_t h, int64_t w, GError **error)
   if (!p->unet)
     return TRUE;
   gen_model_get_info (p->unet, &ui);
-  s->mc = ui.in_channels;
-  s->unet_tiler = gen_tiler_new (s->mh, s->mw, s->mc, s->mc, 1, 1, um, MAX (tile / f, um),
+  s->mc = ui.out_channels;
+  s->uc = ui.in_channels;
+  s->unet_tiler = gen_tiler_new (s->mh, s->mw, s->uc, s->mc, 1, 1, um, MAX (tile / f, um),
                                  overlap / f, r->workers, error);
   return s->unet_tiler != NULL;
 }
@@ -84,6 +86,7 @@ void
 gen_space_clear (GenSpace *s)
 {
   g_clear_pointer (&s->unet_tiler, gen_tiler_free);
+  g_clear_pointer (&s->unet_in, g_free);
 }
 
 gboolean
@@ -93,7 +96,24 @@ gen_job_unet_eval (GenRun *r, GenSpace *s, const float *x, float in_scale, doubl
   UNetCall call = { r, (float) t };
   GenTensor xt = gen_tensor_view ((float *) x, 1, s->mc, s->mh, s->mw);
   GenTensor ot = gen_tensor_view (out, 1, s->mc, s->mh, s->mw);
+  gint64 n = s->mc * s->mh * s->mw;
 
+  if (s->uc != s->mc)
+    {
+      /* an inpainting UNet: the scaled state, then the channels the job
+       * put behind it (diffusers scales the latents alone) */
+      if (!s->unet_in)
+        {
+          g_set_error (error, GEN_ERROR, GEN_ERROR_UNSUPPORTED,
+                       "this UNet takes %" G_GINT64_FORMAT " channels (an inpainting model): "
+                       "it only inpaints", s->uc);
+          return FALSE;
+        }
+      for (gint64 i = 0; i < n; i++)
+        s->unet_in[i] = x[i] * in_scale;
+      xt = gen_tensor_view (s->unet_in, 1, s->uc, s->mh, s->mw);
+      in_scale = 1.0f;
+    }
   return gen_job_run_tiles (r, s->unet_tiler, &xt, in_scale, &ot, unet_tile, &call, error);
 }
 
@@ -197,4 +217,50 @@ gen_job_from_model_space (GenRun *r, GenSpace *s, const float *x0, const GenPixe
   g_free (z);
   g_free (img);
   return TRUE;
+}
+
+float *
+gen_job_encode_sample (GenRun *r, GenSpace *s, const GenPixels *in, GenRng *rng, GError **error)
+{
+  GenModelInfo vi;
+  GenTensor it, mt, lt;
+  GenArena *arena;
+  float *img, *mean = NULL, *logvar = NULL, *eps = NULL;
+  gsize n;
+  gboolean ok;
+
+  gen_model_get_info (r->p->vae, &vi);
+  if (vi.kind != GEN_MODEL_VAE_KL)
+    return gen_job_to_model_space (r, s, in, error);
+  n = (gsize) vi.latent_channels * s->mh * s->mw;
+  if (!(img = gen_pixels_to_tensor (in, vi.in_channels, s->ph, s->pw, error))
+      || !(mean = gen_job_alloc_floats (n, error)) || !(logvar = gen_job_alloc_floats (n, error))
+      || !(eps = gen_job_alloc_floats (n, error)))
+    {
+      ok = FALSE;
+      goto out;
+    }
+  it = gen_tensor_view (img, 1, vi.in_channels, s->ph, s->pw);          /* [1, 3, PH, PW] */
+  mt = gen_tensor_view (mean, 1, vi.latent_channels, s->mh, s->mw);    /* [1, L, MH, MW] */
+  lt = gen_tensor_view (logvar, 1, vi.latent_channels, s->mh, s->mw);
+  arena = gen_arena_new (0);
+  ok = gen_vae_encode (r->p->vae, &it, &mt, &lt, arena, NULL, NULL, error);
+  gen_arena_free (arena);
+  if (ok)
+    {
+      gen_rng_randn (rng, eps, n);
+      for (gsize i = 0; i < n; i++)
+        {
+          float lv = CLAMP (logvar[i], -30.0f, 20.0f);
+          float z = mean[i] + expf (0.5f * lv) * eps[i];
+          mean[i] = (z - vi.shift_factor) * vi.scaling_factor;
+        }
+    }
+out:
+  g_free (img);
+  g_free (logvar);
+  g_free (eps);
+  if (!ok)
+    g_clear_pointer (&mean, g_free);
+  return mean;
 }

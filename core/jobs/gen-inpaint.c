@@ -1,6 +1,7 @@
 /* gen-inpaint.c — the inpaint job: for pixel models a refined harmonic
  * fill (gen-inpaint-refine.c) or RePaint, masked latent blending with a
- * VAE; on the mask's bounding box plus context. */
+ * VAE, a Stable Diffusion pipeline as diffusers runs it (gen-inpaint-sd.c);
+ * on the mask's bounding box plus context. */
 #include "gen-inpaint-fill.h"
 #include "gen-job-private.h"
 
@@ -36,32 +37,6 @@ repaint_schedule (int steps, int jump, int resample)
   g_array_append_val (ts, t);
   g_free (jumps);
   return ts;
-}
-
-typedef struct
-{
-  GenSampler  *smp;
-  const float *x0_known, *noise, *mask;
-  float       *tmp;
-  gint64       n;
-} LatentBlend;
-
-/* After step I the unknown region follows the sampler; the known region is
- * the original, noised to the next evaluation's level (the legacy diffusers
- * inpaint pipeline for non-inpainting UNets). */
-static void
-latent_blend_hook (gpointer data, int i, float *x)
-{
-  LatentBlend *b = data;
-  const float *known = b->x0_known;
-
-  if (i + 1 < gen_sampler_n_evals (b->smp))
-    {
-      gen_sampler_add_noise (b->smp, i + 1, b->x0_known, b->noise, b->tmp, b->n);
-      known = b->tmp;
-    }
-  for (gint64 k = 0; k < b->n; k++)
-    x[k] = b->mask[k] * x[k] + (1.0f - b->mask[k]) * known[k];
 }
 
 /* The mask in model space [mh][mw] (repeated over channels at use): the
@@ -178,7 +153,7 @@ latent_blend (GenRun *r, GenSpace *s, const float *x0k, const float *m, GenRng *
   gint64 n = s->mc * s->mh * s->mw;
   GenSampler *smp = NULL;
   float *mo = NULL, *z = NULL, *tmp = NULL, scale;
-  LatentBlend blend = { NULL, x0k, NULL, m, NULL, n };
+  GenLatentBlend blend = { NULL, x0k, NULL, m, NULL, n };
   gboolean ok = FALSE;
 
   if (!(mo = gen_job_alloc_floats (n, error)) || !(z = gen_job_alloc_floats (n, error))
@@ -191,7 +166,7 @@ latent_blend (GenRun *r, GenSpace *s, const float *x0k, const float *m, GenRng *
     x[i] *= scale;
   gen_rng_randn (rng, z, n); /* the noise of the known region, fixed */
   blend.smp = smp, blend.noise = z, blend.tmp = tmp;
-  ok = gen_job_sample_loop (r, s, smp, 0, x, mo, rng, latent_blend_hook, &blend, error);
+  ok = gen_job_sample_loop (r, s, smp, 0, x, mo, rng, gen_job_latent_blend, &blend, error);
 
 out:
   if (smp)
@@ -317,7 +292,8 @@ gen_job_inpaint (GenPipeline *p, const GenJobOptions *o, const GenPixels *in, co
     }
   res = crop;
   res.data = result;
-  if (!inpaint_crop (p, o, &crop, cmask, jump_length, resample, &res, error))
+  if (p->text ? !gen_job_inpaint_sd (p, o, &crop, cmask, &res, error)
+              : !inpaint_crop (p, o, &crop, cmask, jump_length, resample, &res, error))
     goto out;
 
   /* Compose: outside the mask the input, bit for bit. */

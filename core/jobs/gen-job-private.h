@@ -22,6 +22,7 @@
  *   gen-generate.c, gen-denoise.c, gen-denoise-fast.c, gen-vary.c,
  *   gen-vae-round-trip.c, gen-inpaint.c, gen-interpolate.c   one job each
  *   gen-inpaint-fill.c, gen-inpaint-refine.c   inpaint's harmonic fill and its refinement
+ *   gen-inpaint-sd.c    inpaint with a Stable Diffusion pipeline
  */
 #pragma once
 
@@ -165,8 +166,12 @@ typedef struct
 {
   int64_t   ih, iw;     /* the image */
   int64_t   ph, pw;     /* padded image canvas (pixels) */
-  int64_t   mh, mw, mc; /* model space */
-  GenTiler *unet_tiler; /* over the model space, 1:1; NULL without a UNet */
+  int64_t   mh, mw, mc; /* model space (mc: the state's channels, the UNet's output) */
+  int64_t   uc;         /* the UNet's input channels: mc, or 2·mc + 1 for an inpainting UNet */
+  float    *unet_in;    /* [uc, mh, mw] when uc > mc, else NULL: the UNet's input, the state
+                           (scaled) then the channels an inpaint job fills in; owned, freed
+                           by gen_space_clear */
+  GenTiler *unet_tiler; /* over the model space, uc channels in, mc out; NULL without a UNet */
 } GenSpace;
 
 /* The model space of an H×W image for R's pipeline (without a UNet only
@@ -195,6 +200,14 @@ gboolean gen_job_encode_tile (gpointer data, int worker, const GenTensor *in, Ge
                               GError **error);
 /* Image pixels → model space X0 [mc, mh, mw] (new; g_free). */
 float   *gen_job_to_model_space (GenRun *r, GenSpace *s, const GenPixels *in, GError **error);
+/* The latents of IN as diffusers' pipelines take them from a KL VAE
+ * (retrieve_latents with sample_mode "sample"): a draw from the posterior,
+ * mean + exp(logvar / 2)·ε (logvar clamped to −30..20, ε RNG's next randn
+ * of the latent's size), then (z − shift)·scaling_factor; the mean, and no
+ * draw, for a VAE without variance.  One untiled encoder pass: [mc, mh, mw]
+ * (g_free). */
+float   *gen_job_encode_sample (GenRun *r, GenSpace *s, const GenPixels *in, GenRng *rng,
+                                GError **error);
 /* Model space X0 → OUT pixels (alpha from ALPHA_SRC). */
 gboolean gen_job_from_model_space (GenRun *r, GenSpace *s, const float *x0,
                                    const GenPixels *alpha_src, GenPixels *out, GError **error);
@@ -230,6 +243,19 @@ void        gen_job_preview (GenRun *r, GenSpace *s, GenSampler *smp, int i, con
                              const float *mo);
 /* The same from an estimate X0 the caller computed (inpaint's own loops). */
 void        gen_job_preview_x0 (GenRun *r, GenSpace *s, const float *x0);
+
+/* Masked latent blending (a GenStepHook on a GenLatentBlend): after step I,
+ * X = M·X + (1 − M)·known, known being X0_KNOWN noised with NOISE to
+ * evaluation I + 1 (gen_sampler_add_noise), X0_KNOWN itself after the
+ * last.  All buffers N values; TMP scratch. */
+typedef struct
+{
+  GenSampler  *smp;
+  const float *x0_known, *noise, *mask;
+  float       *tmp;
+  gint64       n;
+} GenLatentBlend;
+void        gen_job_latent_blend (gpointer data, int i, float *x);
 
 /* ---- the eight symmetries of the grid (gen-dihedral.c) ------------------------ */
 
@@ -268,5 +294,13 @@ float   *gen_inpaint_fill (const GenPixels *in, const float *mask, GError **erro
  * (noised to each step's level) as X = M·model + (1 − M)·known. */
 gboolean gen_job_inpaint_refine (GenRun *r, GenSpace *s, const float *xf, const float *m,
                                  GenRng *rng, float *x, GError **error);
+
+/* ---- inpaint with a Stable Diffusion pipeline (gen-inpaint-sd.c) -------------- */
+
+/* RES (CROP's layout) = CROP filled where CMASK [h][w] > 0 as diffusers'
+ * StableDiffusionInpaintPipeline fills it, at the model's native size and
+ * resized back; the caller composes it by CMASK. */
+gboolean gen_job_inpaint_sd (GenPipeline *p, const GenJobOptions *o, const GenPixels *crop,
+                             const float *cmask, GenPixels *res, GError **error);
 
 G_END_DECLS

@@ -147,7 +147,12 @@ gboolean gen_job_denoise_quality (GenPipeline *p, const GenJobOptions *opts, con
  * from opts->inpaint_sigma, the known pixels re-imposed at each step; or
  * RePaint resampling (Lugmayr et al. 2022) with JUMP_LENGTH and RESAMPLE
  * count (checked whichever the method).  With a VAE, masked latent
- * blending.  Works on the mask's bounding box plus context. */
+ * blending.  A Stable Diffusion pipeline fills the selection (every pixel
+ * above 0) as diffusers' StableDiffusionInpaintPipeline does, following
+ * opts->prompt: with a 9-channel inpainting UNet's mask channels, else by
+ * masked latent blending; its crop is resized to the model's native size
+ * (the longer side) and back.  Works on the mask's bounding box plus
+ * context. */
 gboolean gen_job_inpaint (GenPipeline *p, const GenJobOptions *opts, const GenPixels *in,
                           const float *mask, int jump_length, int resample, GenPixels *out,
                           GError **error);

@@ -1,5 +1,6 @@
 /* gen-sample-loop.c — the sampling loop: the options' sampler stepped over
- * the model space, one tiled UNet evaluation per step. */
+ * the model space, one tiled UNet evaluation per step; inpaint's masked
+ * latent blending as a step hook. */
 #include "gen-job-private.h"
 
 gboolean
@@ -33,4 +34,22 @@ gen_job_new_sampler (GenRun *r, gint64 n, GError **error)
   if (smp && !gen_sampler_reserve (smp, n, error))
     g_clear_pointer (&smp, gen_sampler_free);
   return smp;
+}
+
+/* After step I the unknown region follows the sampler; the known region is
+ * the original, noised to the next evaluation's level (diffusers'
+ * inpaint pipeline for UNets without the mask channels). */
+void
+gen_job_latent_blend (gpointer data, int i, float *x)
+{
+  GenLatentBlend *b = data;
+  const float *known = b->x0_known;
+
+  if (i + 1 < gen_sampler_n_evals (b->smp))
+    {
+      gen_sampler_add_noise (b->smp, i + 1, b->x0_known, b->noise, b->tmp, b->n);
+      known = b->tmp;
+    }
+  for (gint64 k = 0; k < b->n; k++)
+    x[k] = b->mask[k] * x[k] + (1.0f - b->mask[k]) * known[k];
 }

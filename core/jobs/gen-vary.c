@@ -1,59 +1,7 @@
 /* gen-vary.c — the vary job: img2img / SDEdit (Meng et al. 2022). */
 #include "gen-job-private.h"
 
-#include <math.h>
 #include <string.h>
-
-/* A Stable Diffusion pipeline's img2img latents as diffusers'
- * StableDiffusionImg2ImgPipeline takes them: a draw from the KL VAE's
- * posterior, mean + exp(logvar / 2)·ε (logvar clamped to −30..20, ε the
- * generator's first randn), times scaling_factor; the mean for a VAE
- * without variance.  One untiled encoder pass: [mc, mh, mw] (g_free). */
-static float *
-sd_init_latents (GenRun *r, GenSpace *s, const GenPixels *in, GenRng *rng, GError **error)
-{
-  GenModelInfo vi;
-  GenTensor it, mt, lt;
-  GenArena *arena;
-  float *img, *mean = NULL, *logvar = NULL, *eps = NULL;
-  gsize n;
-  gboolean ok;
-
-  gen_model_get_info (r->p->vae, &vi);
-  if (vi.kind != GEN_MODEL_VAE_KL)
-    return gen_job_to_model_space (r, s, in, error);
-  n = (gsize) vi.latent_channels * s->mh * s->mw;
-  if (!(img = gen_pixels_to_tensor (in, vi.in_channels, s->ph, s->pw, error))
-      || !(mean = gen_job_alloc_floats (n, error)) || !(logvar = gen_job_alloc_floats (n, error))
-      || !(eps = gen_job_alloc_floats (n, error)))
-    {
-      ok = FALSE;
-      goto out;
-    }
-  it = gen_tensor_view (img, 1, vi.in_channels, s->ph, s->pw);          /* [1, 3, PH, PW] */
-  mt = gen_tensor_view (mean, 1, vi.latent_channels, s->mh, s->mw);    /* [1, L, MH, MW] */
-  lt = gen_tensor_view (logvar, 1, vi.latent_channels, s->mh, s->mw);
-  arena = gen_arena_new (0);
-  ok = gen_vae_encode (r->p->vae, &it, &mt, &lt, arena, NULL, NULL, error);
-  gen_arena_free (arena);
-  if (ok)
-    {
-      gen_rng_randn (rng, eps, n);
-      for (gsize i = 0; i < n; i++)
-        {
-          float lv = CLAMP (logvar[i], -30.0f, 20.0f);
-          float z = mean[i] + expf (0.5f * lv) * eps[i];
-          mean[i] = (z - vi.shift_factor) * vi.scaling_factor;
-        }
-    }
-out:
-  g_free (img);
-  g_free (logvar);
-  g_free (eps);
-  if (!ok)
-    g_clear_pointer (&mean, g_free);
-  return mean;
-}
 
 gboolean
 gen_job_vary (GenPipeline *p, const GenJobOptions *o, const GenPixels *in, double strength,
@@ -94,7 +42,7 @@ gen_job_vary (GenPipeline *p, const GenJobOptions *o, const GenPixels *in, doubl
       GenPixels tmp = *out;
 
       rng = gen_rng_new (o->seed);
-      if (!(x0 = p->text ? sd_init_latents (&r, &s, in, rng, error)
+      if (!(x0 = p->text ? gen_job_encode_sample (&r, &s, in, rng, error)
                          : gen_job_to_model_space (&r, &s, in, error))
           || !(x = gen_job_alloc_floats (n, error)) || !(mo = gen_job_alloc_floats (n, error)))
         goto out;

@@ -155,6 +155,13 @@ void gen_geglu (const float *x, float *y, int64_t rows, int64_t dim);
  * F.interpolate (mode="nearest", size=…). */
 void gen_resize_nearest (const GenTensor *x, GenTensor *y);
 
+/* Antialiased bilinear resizing of X into Y's H×W (same N, C), as PyTorch's
+ * F.interpolate (mode="bilinear", align_corners=False, antialias=True):
+ * separable, the triangle filter widened by the scale when shrinking,
+ * weights normalised; an axis of the same size is copied.  FALSE when the
+ * intermediate [N, C, H, W'] cannot be allocated. */
+gboolean gen_resize_bilinear_aa (const GenTensor *x, GenTensor *y);
+
 /* Nearest upsampling by an integer factor. */
 void gen_upsample_nearest (const GenTensor *x, GenTensor *y, int factor);
 

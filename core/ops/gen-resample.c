@@ -79,6 +79,113 @@ gen_resize_nearest (const GenTensor *x, GenTensor *y)
   g_free (cols);
 }
 
+/* One axis of ATen's antialiased bilinear resize (_compute_weights_aa) from
+ * IN to OUT samples: output I reads LEN[I] inputs from LO[I] with weights
+ * W[I · TAPS + j], normalised.  The arithmetic follows ATen's float32 /
+ * double mix so that the weights agree to the last bit where it can. */
+static int
+aa_axis (int64_t in, int64_t out, int64_t *lo, int64_t *len, float **w)
+{
+  float scale = (float) in / (float) out;
+  float support = scale >= 1.0f ? scale : 1.0f;
+  float invscale = scale >= 1.0f ? 1.0f / scale : 1.0f;
+  int taps = (int) ceil (support) * 2 + 1;
+
+  *w = g_try_new0 (float, (gsize) out * taps);
+  if (!*w)
+    return 0;
+  for (int64_t i = 0; i < out; i++)
+    {
+      float center = (float) (scale * (i + 0.5)), total = 0.0f;
+      float *wi = *w + i * taps;
+      int64_t xmin = MAX ((int64_t) (center - support + 0.5), 0);
+      int64_t xsize = MIN ((int64_t) (center + support + 0.5), in) - xmin;
+
+      xsize = MIN (xsize, taps);
+      for (int64_t j = 0; j < xsize; j++)
+        {
+          float d = fabsf ((float) (((float) (j + xmin) - center + 0.5) * invscale));
+
+          wi[j] = d < 1.0f ? 1.0f - d : 0.0f;
+          total += wi[j];
+        }
+      for (int64_t j = 0; total != 0.0f && j < xsize; j++)
+        wi[j] /= total;
+      lo[i] = xmin, len[i] = MAX (xsize, 0);
+    }
+  return taps;
+}
+
+/* Resamples the axis of stride STRIDE (1: rows' pixels; W: a plane's rows)
+ * of P planes from IN to OUT samples; the other axis has OTHER samples. */
+static gboolean
+aa_pass (const float *src, float *dst, int64_t planes, int64_t in, int64_t out, int64_t other,
+         gboolean along_rows)
+{
+  int64_t *lo = g_try_new (int64_t, out), *len = g_try_new (int64_t, out);
+  float *w = NULL;
+  int taps = lo && len ? aa_axis (in, out, lo, len, &w) : 0;
+
+  if (taps == 0)
+    {
+      g_free (lo);
+      g_free (len);
+      return FALSE;
+    }
+  for (int64_t p = 0; p < planes; p++)
+    for (int64_t o = 0; o < other; o++)
+      for (int64_t i = 0; i < out; i++)
+        {
+          const float *wi = w + i * taps;
+          float t = 0.0f;
+
+          /* along rows: plane [other][in] → [other][out]; else [in][other] → [out][other] */
+          for (int64_t j = 0; j < len[i]; j++)
+            t += (along_rows ? src[(p * other + o) * in + lo[i] + j]
+                             : src[(p * in + lo[i] + j) * other + o]) * wi[j];
+          if (along_rows)
+            dst[(p * other + o) * out + i] = t;
+          else
+            dst[(p * out + i) * other + o] = t;
+        }
+  g_free (lo);
+  g_free (len);
+  g_free (w);
+  return TRUE;
+}
+
+gboolean
+gen_resize_bilinear_aa (const GenTensor *x, GenTensor *y)
+{
+  int64_t h = x->ne[2], w = x->ne[3], oh = y->ne[2], ow = y->ne[3], planes = x->ne[0] * x->ne[1];
+  float *mid;   /* [planes, h, ow] */
+  gboolean ok;
+
+  g_return_val_if_fail (y->ne[0] == x->ne[0] && y->ne[1] == x->ne[1] && oh > 0 && ow > 0, FALSE);
+  g_return_val_if_fail (gen_tensor_is_contiguous (x) && gen_tensor_is_contiguous (y), FALSE);
+  if (!x->data || !y->data)
+    return TRUE;
+  /* the rows first, then the columns, as ATen runs the passes */
+  if (ow == w)
+    mid = x->data;
+  else if (!(mid = g_try_new (float, (gsize) planes * h * ow))
+           || !aa_pass (x->data, mid, planes, w, ow, h, TRUE))
+    {
+      g_free (mid);
+      return FALSE;
+    }
+  if (oh == h)
+    {
+      memcpy (y->data, mid, sizeof (float) * planes * h * ow);
+      ok = TRUE;
+    }
+  else
+    ok = aa_pass (mid, y->data, planes, h, oh, ow, FALSE);
+  if (mid != x->data)
+    g_free (mid);
+  return ok;
+}
+
 void
 gen_avg_pool (const GenTensor *x, GenTensor *y, int k)
 {

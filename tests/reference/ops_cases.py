@@ -15,6 +15,7 @@ NAME.q, NAME.k, NAME.v.  OPs and their params:
                       y = softmax(q k^T * scale) v
   upsample_nearest    x, scale (integer factor)
   avg_pool            x, kernel (stride = kernel, no padding)
+  resize_bilinear_aa  x -> y (F.interpolate bilinear, antialias=True, to y's size)
   timestep_embedding  x = timesteps [n], dim, flip_sin_to_cos, downscale_freq_shift,
                       scale, max_period -> y [n, dim] (diffusers get_timestep_embedding)
   concat              x [N,C1,H,W], w [N,C2,H,W] -> y = cat([x, w], dim=1)
@@ -174,6 +175,15 @@ def build():
                             ("avg_pool_2_odd_floor", (2, 2, 7, 5), 2)):
         x = torch.randn(*shape)
         c.add(name, "avg_pool", {"x": x, "y": F.avg_pool2d(x, kk, stride=kk)}, kernel=kk)
+
+    # antialiased bilinear resize (inpaint's crops to a model's native size and back)
+    for name, shape, size in (("resize_aa_down_37x53_to_16x12", (1, 3, 37, 53), (12, 16)),
+                              ("resize_aa_up_5x7_to_16x12", (1, 3, 5, 7), (16, 12)),
+                              ("resize_aa_down_w_only", (2, 1, 6, 40), (6, 9)),
+                              ("resize_aa_odd_3x1_to_1x4", (1, 2, 3, 1), (1, 4))):
+        x = torch.rand(*shape)
+        y = F.interpolate(x, size=size, mode="bilinear", align_corners=False, antialias=True)
+        c.add(name, "resize_bilinear_aa", {"x": x, "y": y})
 
     # timestep embedding
     for name, ts, dim, flip, shift, scale, maxp in (

@@ -121,5 +121,98 @@ class Pipeline:
         x = s.add_noise(z, noise, timesteps[:1]) if len(timesteps) else z
         return self._loop(s, timesteps, x, ctx, tcond, guided, guidance, g)
 
+    def _encode_sample(self, image, g):
+        """_encode_vae_image with an AutoencoderKL: a posterior draw × scaling_factor."""
+        h = self.vae.encoder.forward_taps(image, collections.OrderedDict())
+        if self.vae.quant_conv is not None:
+            h = self.vae.quant_conv(h)
+        mean, logvar = models.diagonal_gaussian(h)
+        z = mean + torch.exp(0.5 * logvar) * torch.randn(mean.shape, generator=g)
+        return self.vae.config["scaling_factor"] * z
 
-__all__ = ["Pipeline", "guidance_embedding", "math"]
+    @torch.no_grad()
+    def inpaint(self, image, mask_condition, prompt, negative="", guidance=7.5, sampler="ddim",
+                steps=10, seed=0, clip_skip=0, sigmas="default", decode=True):
+        """diffusers' StableDiffusionInpaintPipeline at strength 1: IMAGE [1, 3, H, W]
+        in [-1, 1], MASK_CONDITION [1, 1, H, W] binary (the mask processor's output).
+
+            image_latents = encode(image).sample(g) · scaling     (4-channel UNet only)
+            noise = randn(g); latents = noise · init_noise_sigma
+            masked_image = image · (mask_condition < 0.5)
+            masked_image_latents = encode(masked_image).sample(g) · scaling
+            mask = interpolate(mask_condition, size=(H/f, W/f))    (nearest)
+            each step: xin = cat([scale_model_input(x), mask, masked_image_latents])
+                       (9 channels) or scale_model_input(x) (4); guidance; step;
+                       4 channels: x = (1 − mask)·add_noise(image_latents, noise,
+                       timesteps[i + 1]) + mask·x  (image_latents after the last)
+        Returns the decoded image [H, W, 3] in 0..1 (float) when DECODE."""
+        s, ctx, tcond, guided = self._setup(prompt, negative, guidance, sampler, steps, clip_skip,
+                                            sigmas)
+        g = torch.Generator().manual_seed(seed)
+        f = self.vae_scale_factor
+        nine = self.unet.config["in_channels"] == 9
+        image_latents = None if nine else self._encode_sample(image, g)
+        shape = (1, 4, image.shape[2] // f, image.shape[3] // f)
+        noise = torch.randn(shape, generator=g, dtype=torch.float32)
+        x = noise * s.init_noise_sigma
+        masked_image = image * (mask_condition < 0.5)
+        masked_image_latents = self._encode_sample(masked_image, g)
+        mask = torch.nn.functional.interpolate(mask_condition, size=shape[2:])
+        timesteps = s.timesteps
+        for i, t in enumerate(timesteps):
+            xin = s.scale_model_input(torch.cat([x, x]) if guided else x, t)
+            if nine:
+                b = xin.shape[0]
+                xin = torch.cat([xin, mask.repeat(b, 1, 1, 1),
+                                 masked_image_latents.repeat(b, 1, 1, 1)], dim=1)
+            e = self.unet(xin, torch.tensor([float(t)]), ctx, tcond)
+            if guided:
+                eu, et = e.chunk(2)
+                e = eu + guidance * (et - eu)
+            x = s.step(e, t, x, generator=g)[0]
+            if not nine:
+                known = image_latents
+                if i < len(timesteps) - 1:
+                    known = s.add_noise(image_latents, noise, timesteps[i + 1:i + 2])
+                x = (1 - mask) * known + mask * x
+        img = self.vae(x / self.vae.config["scaling_factor"], part="decode")
+        return (img / 2 + 0.5).clamp(0, 1)
+
+
+def native_size(native, mult, w, h):
+    """The core's native size for a W×H crop: the longer side NATIVE, the other
+    in proportion, both multiples of MULT."""
+    native = max(mult, native // mult * mult)
+    other = max(mult, int(math.floor(native * min(w, h) / max(w, h) / mult + 0.5)) * mult)
+    return (native, other) if w >= h else (other, native)
+
+
+def resize(t, h, w):
+    """[N, C, H, W] resized as the core resizes crops (antialiased bilinear)."""
+    if t.shape[2:] == (h, w):
+        return t
+    return torch.nn.functional.interpolate(t, size=(h, w), mode="bilinear", align_corners=False,
+                                           antialias=True)
+
+
+@torch.no_grad()
+def inpaint_crop(pipe, pixels, soft_mask, native, mult, *args, **kwargs):
+    """The core's inpaint of a whole crop with pipeline PIPE: PIXELS [H, W, 3] and
+    SOFT_MASK [H, W] in 0..1 (numpy); the crop resized to its native size, the
+    selection (mask > 0) resized the same way and binarised at 0.5, the pipeline's
+    inpaint, the result resized back and composed MASK·fill + (1 − MASK)·IN.
+    Returns 8-bit [H, W, 3]."""
+    import numpy as np
+    h, w = soft_mask.shape
+    nw, nh = native_size(native, mult, w, h)
+    img = torch.from_numpy(pixels.astype(np.float32)).permute(2, 0, 1)[None]
+    sel = torch.from_numpy((soft_mask > 0).astype(np.float32))[None, None]
+    img_n = resize(img, nh, nw) * 2 - 1
+    cond = (resize(sel, nh, nw) >= 0.5).to(torch.float32)
+    fill = resize(pipe.inpaint(img_n, cond, *args, **kwargs), h, w)[0].permute(1, 2, 0).numpy()
+    m = soft_mask[..., None].astype(np.float32)
+    out = np.where(m > 0, pixels + m * (fill - pixels), pixels)
+    return np.round(np.clip(out, 0, 1) * 255).astype(np.int64)
+
+
+__all__ = ["Pipeline", "guidance_embedding", "inpaint_crop", "native_size", "math"]
