@@ -219,8 +219,10 @@ gen_plugin_model_inspect (const char *path, GError **error)
   if (S_ISREG (st.st_mode)
       && (g_str_has_suffix (path, ".safetensors") || g_str_has_suffix (path, ".ckpt")))
     {
-      /* a single-file checkpoint: a Stable Diffusion-class model in practice */
+      /* a single-file checkpoint: a Stable Diffusion-class model in practice;
+       * the core reads .safetensors, never a pickle */
       m->kind = GEN_PLUGIN_MODEL_TEXT_TO_IMAGE;
+      m->runnable = g_str_has_suffix (path, ".safetensors");
       m->bytes = (guint64) st.st_size;
       return m;
     }
@@ -297,8 +299,7 @@ gen_plugin_model_summary (const GenPluginModel *m)
   if (!m->runnable && gen_plugin_model_kind_takes_text (m->kind))
     g_string_append_printf (s, " %s", m->class_name
                             ? _("(not supported yet)")
-                            /* TRANSLATORS: a single .safetensors/.ckpt file */
-                            : _("(single files not supported yet: use a diffusers folder)"));
+                            : _("(.ckpt files are not read: use its .safetensors)"));
   else if (!m->runnable)
     g_string_append_printf (s, " (%s)", m->class_name ? m->class_name : "?");
   g_free (size);

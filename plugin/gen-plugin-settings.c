@@ -231,8 +231,8 @@ check_model (const char *dir, GenPluginJob job, GError **error)
                  gen_plugin_model_kind_label (m->kind), class_name);
   else if (text && !m->class_name)
     g_set_error (error, GEN_ERROR, GEN_ERROR_UNSUPPORTED,
-                 _("%s: single-file checkpoints are not supported yet: use the model's "
-                   "diffusers folder (with model_index.json)."), dir);
+                 _("%s: .ckpt files are not read (they can run code when loaded): use the "
+                   "model's .safetensors file or its diffusers folder."), dir);
   else if (text && !m->pipeline)
     g_set_error (error, GEN_ERROR, GEN_ERROR_UNSUPPORTED,
                  /* TRANSLATORS: "/path: text-to-image models (StableDiffusionPipeline) run …" */

@@ -212,15 +212,15 @@ generative_create_procedure (GimpPlugIn *plug_in, const gchar *name)
       GenJobOptions defaults;
 
       gen_job_options_init (&defaults);
-      gimp_procedure_add_string_argument (p, "prompt", _("_Prompt"),
+      gimp_procedure_add_string_argument (p, "prompt", _("P_rompt"),
                                           _("What the picture should show, in words (models "
                                             "that take text only; others ignore it)"),
                                           "", G_PARAM_READWRITE);
-      gimp_procedure_add_string_argument (p, "negative-prompt", _("_Avoid"),
+      gimp_procedure_add_string_argument (p, "negative-prompt", _("A_void"),
                                           _("What the picture should not show (the negative "
                                             "prompt)"),
                                           "", G_PARAM_READWRITE);
-      gimp_procedure_add_double_argument (p, "guidance", _("Follow the prompt"),
+      gimp_procedure_add_double_argument (p, "guidance", _("Fo_llow the prompt"),
                                           _("How closely to follow the prompt (the guidance "
                                             "scale; 1 or less: the prompt alone, for turbo "
                                             "models)"),
