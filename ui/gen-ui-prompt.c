@@ -59,7 +59,12 @@ gen_ui_prompt_rows (GtkWidget *grid, int at, GtkSizeGroup *labels, const char *p
 
   gen_ui_label_align_left (note);
   gtk_label_set_line_wrap (GTK_LABEL (note), TRUE);
+#if GTK_CHECK_VERSION (3, 0, 0)
   gtk_label_set_max_width_chars (GTK_LABEL (note), 56);
+#else
+  /* GTK 2 wraps at a width it is given only */
+  gtk_widget_set_size_request (note, 520, -1);
+#endif
   gtk_widget_set_sensitive (note, FALSE);
   g_object_set_data (G_OBJECT (grid), NOTE_KEY, note);
   gen_ui_grid_attach (grid, note, 0, at++, span + 1, TRUE);
