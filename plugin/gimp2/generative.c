@@ -118,7 +118,7 @@ const GenGimp2Arg gen_gimp2_args[GEN_GIMP2_N_ARGS] = {
   [GEN_GIMP2_ARG_GUIDANCE] = { GIMP_PDB_FLOAT, "guidance",
     N_("How closely to follow the prompt (the guidance scale, 0..30; 1 or less: the prompt "
        "alone, for turbo models)"),
-    N_("Fo_llow the prompt:"), V (guidance), 0, 30, SCALE, NULL },
+    N_("_Follow the prompt:"), V (guidance), 0, 30, SCALE, NULL },
 };
 
 #undef V

@@ -220,7 +220,7 @@ generative_create_procedure (GimpPlugIn *plug_in, const gchar *name)
                                           _("What the picture should not show (the negative "
                                             "prompt)"),
                                           "", G_PARAM_READWRITE);
-      gimp_procedure_add_double_argument (p, "guidance", _("Fo_llow the prompt"),
+      gimp_procedure_add_double_argument (p, "guidance", _("_Follow the prompt"),
                                           _("How closely to follow the prompt (the guidance "
                                             "scale; 1 or less: the prompt alone, for turbo "
                                             "models)"),

@@ -186,7 +186,8 @@ noise_level_add (Dialog *d, GtkWidget *box, int position)
 /* ---- layout ------------------------------------------------------------------- */
 
 /* A frame titled TITLE (its label's ID is ID-title) around PROPERTIES,
- * their labels in the dialog's size group. */
+ * their labels in the dialog's size group.  ID must not be a property's
+ * name: the dialog would pack the property's widget instead. */
 static GtkWidget *
 frame (Dialog *d, const char *id, const char *title, GList *properties)
 {
@@ -231,7 +232,7 @@ names (const char *first, ...)
 static void
 prompt_frame (Dialog *d)
 {
-  GtkWidget *box = frame (d, "prompt", _("Prompt"), names ("guidance", NULL));
+  GtkWidget *box = frame (d, "text", _("Prompt"), names ("guidance", NULL));
 
   d->prompt = gen_ui_grid_new ();
   gen_ui_prompt_rows (d->prompt, 0, d->labels, _("P_rompt"),
@@ -303,7 +304,7 @@ gen_gimp3_dialog (GimpProcedure *procedure, GimpProcedureConfig *config, GenPlug
   if (gen_plugin_job_takes_prompt (job))
     {
       prompt_frame (&d);
-      frames = g_list_append (frames, "prompt");
+      frames = g_list_append (frames, "text");
     }
 
   if (job != GEN_PLUGIN_VAE)
