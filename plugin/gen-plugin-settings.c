@@ -219,7 +219,8 @@ check_model (const char *dir, GenPluginJob job, GError **error)
     return FALSE;
   class_name = m->class_name ? m->class_name : "?";
   text = gen_plugin_model_kind_takes_text (m->kind);
-  if (m->kind == GEN_PLUGIN_MODEL_OTHER || (m->runnable && (!text || gen_plugin_model_fits (m, job))))
+  if (m->kind == GEN_PLUGIN_MODEL_OTHER
+      || (m->runnable && (!text || gen_plugin_model_fits (m, job))))
     {
       gen_plugin_model_free (m);
       return TRUE;

@@ -227,19 +227,33 @@ names (const char *first, ...)
   return list;
 }
 
+/* A text view over the string property NAME.  Made here rather than by
+ * the procedure dialog, which checks a widget's mnemonic as it makes it,
+ * before its label (gen_ui_prompt_rows) exists. */
+static GtkWidget *
+text_view (Dialog *d, const char *name)
+{
+  GtkTextBuffer *buffer = gimp_prop_text_buffer_new (G_OBJECT (d->config), name, -1);
+  GtkWidget *view = gtk_text_view_new_with_buffer (buffer);
+
+  g_object_unref (buffer);
+  return view;
+}
+
 /* The frame of the prompt, the negative prompt (multi-line) and the
  * guidance. */
 static void
 prompt_frame (Dialog *d)
 {
-  GtkWidget *box = frame (d, "text", _("Prompt"), names ("guidance", NULL));
+  GtkWidget *box;
+
+  /* a slider, as in 2.10 */
+  gimp_procedure_dialog_get_widget (d->pd, "guidance", GIMP_TYPE_SCALE_ENTRY);
+  box = frame (d, "text", _("Prompt"), names ("guidance", NULL));
 
   d->prompt = gen_ui_grid_new ();
-  gen_ui_prompt_rows (d->prompt, 0, d->labels, _("P_rompt"),
-                      gimp_procedure_dialog_get_widget (d->pd, "prompt", GTK_TYPE_TEXT_VIEW),
-                      _("A_void"),
-                      gimp_procedure_dialog_get_widget (d->pd, "negative-prompt",
-                                                        GTK_TYPE_TEXT_VIEW), 1);
+  gen_ui_prompt_rows (d->prompt, 0, d->labels, _("P_rompt"), text_view (d, "prompt"),
+                      _("A_void"), text_view (d, "negative-prompt"), 1);
   gtk_box_pack_start (GTK_BOX (box), d->prompt, FALSE, FALSE, 0);
   gtk_box_reorder_child (GTK_BOX (box), d->prompt, 0);
   gtk_widget_show_all (d->prompt);
