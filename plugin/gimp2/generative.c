@@ -111,7 +111,7 @@ const GenGimp2Arg gen_gimp2_args[GEN_GIMP2_N_ARGS] = {
   [GEN_GIMP2_ARG_PROMPT] = { GIMP_PDB_STRING, "prompt",
     N_("What the picture should show, in words (models that take text only; others "
        "ignore it)"),
-    N_("P_rompt:"), V (prompt), 0, 0, TEXT, NULL },
+    N_("Descri_be:"), V (prompt), 0, 0, TEXT, NULL },
   [GEN_GIMP2_ARG_NEGATIVE] = { GIMP_PDB_STRING, "negative-prompt",
     N_("What the picture should not show (the negative prompt)"),
     N_("A_void:"), V (negative), 0, 0, TEXT, NULL },

@@ -212,7 +212,7 @@ generative_create_procedure (GimpPlugIn *plug_in, const gchar *name)
       GenJobOptions defaults;
 
       gen_job_options_init (&defaults);
-      gimp_procedure_add_string_argument (p, "prompt", _("P_rompt"),
+      gimp_procedure_add_string_argument (p, "prompt", _("Prompt"),
                                           _("What the picture should show, in words (models "
                                             "that take text only; others ignore it)"),
                                           "", G_PARAM_READWRITE);

@@ -252,7 +252,7 @@ prompt_frame (Dialog *d)
   box = frame (d, "text", _("Prompt"), names ("guidance", NULL));
 
   d->prompt = gen_ui_grid_new ();
-  gen_ui_prompt_rows (d->prompt, 0, d->labels, _("P_rompt"), text_view (d, "prompt"),
+  gen_ui_prompt_rows (d->prompt, 0, d->labels, _("Descri_be"), text_view (d, "prompt"),
                       _("A_void"), text_view (d, "negative-prompt"), 1);
   gtk_box_pack_start (GTK_BOX (box), d->prompt, FALSE, FALSE, 0);
   gtk_box_reorder_child (GTK_BOX (box), d->prompt, 0);
