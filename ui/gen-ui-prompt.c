@@ -63,7 +63,7 @@ gen_ui_prompt_rows (GtkWidget *grid, int at, GtkSizeGroup *labels, const char *p
   gtk_label_set_max_width_chars (GTK_LABEL (note), 56);
 #else
   /* GTK 2 wraps at a width it is given only */
-  gtk_widget_set_size_request (note, 520, -1);
+  gtk_widget_set_size_request (note, 420, -1);
 #endif
   gtk_widget_set_sensitive (note, FALSE);
   g_object_set_data (G_OBJECT (grid), NOTE_KEY, note);
