@@ -10,7 +10,9 @@
 #include "gen-plugin-models.h"
 
 /* What each _class_name is, and whether the core runs it today.  A class
- * no row names is GEN_PLUGIN_MODEL_OTHER. */
+ * no row names is GEN_PLUGIN_MODEL_OTHER.  Text-conditioned classes run
+ * only as a pipeline folder (model_index.json: the text encoder and
+ * tokenizer beside the UNet), never as a lone config.json. */
 static const struct
 {
   const char         *class_name;
@@ -22,11 +24,11 @@ static const struct
   { "DDIMPipeline", GEN_PLUGIN_MODEL_UNCONDITIONAL, TRUE },
   { "AutoencoderKL", GEN_PLUGIN_MODEL_VAE, TRUE },
   { "AutoencoderTiny", GEN_PLUGIN_MODEL_VAE, TRUE },
-  { "UNet2DConditionModel", GEN_PLUGIN_MODEL_TEXT_TO_IMAGE, FALSE },
-  { "StableDiffusionPipeline", GEN_PLUGIN_MODEL_TEXT_TO_IMAGE, FALSE },
+  { "UNet2DConditionModel", GEN_PLUGIN_MODEL_TEXT_TO_IMAGE, TRUE },
+  { "StableDiffusionPipeline", GEN_PLUGIN_MODEL_TEXT_TO_IMAGE, TRUE },
   { "StableDiffusionXLPipeline", GEN_PLUGIN_MODEL_TEXT_TO_IMAGE, FALSE },
-  { "LatentConsistencyModelPipeline", GEN_PLUGIN_MODEL_TEXT_TO_IMAGE, FALSE },
-  { "StableDiffusionInpaintPipeline", GEN_PLUGIN_MODEL_INPAINTING, FALSE },
+  { "LatentConsistencyModelPipeline", GEN_PLUGIN_MODEL_TEXT_TO_IMAGE, TRUE },
+  { "StableDiffusionInpaintPipeline", GEN_PLUGIN_MODEL_INPAINTING, TRUE },
   { "StableDiffusionXLInpaintPipeline", GEN_PLUGIN_MODEL_INPAINTING, FALSE },
 };
 
@@ -179,11 +181,14 @@ inspect_folder (GenPluginModel *m)
       return FALSE;
     }
   set_class (m, string_member (index, "_class_name"));
+  m->pipeline = pipeline;
   unet = pipeline ? read_config (m->path, "unet", "config.json", &unet_p) : NULL;
   vae = pipeline ? read_config (m->path, "vae", "config.json", &vae_p) : NULL;
   if (pipeline && m->kind == GEN_PLUGIN_MODEL_OTHER && unet)
     /* a pipeline class no row names, over a UNet some row does */
     set_class (m, string_member (unet, "_class_name"));
+  if (!pipeline && gen_plugin_model_kind_takes_text (m->kind))
+    m->runnable = FALSE;
   if (m->kind == GEN_PLUGIN_MODEL_UNCONDITIONAL || m->kind == GEN_PLUGIN_MODEL_TEXT_TO_IMAGE
       || m->kind == GEN_PLUGIN_MODEL_INPAINTING)
     m->native = int_member (pipeline ? unet : index, "sample_size")
@@ -214,8 +219,10 @@ gen_plugin_model_inspect (const char *path, GError **error)
   if (S_ISREG (st.st_mode)
       && (g_str_has_suffix (path, ".safetensors") || g_str_has_suffix (path, ".ckpt")))
     {
-      /* a single-file checkpoint: a Stable Diffusion-class model in practice */
+      /* a single-file checkpoint: a Stable Diffusion-class model in practice;
+       * the core reads .safetensors, never a pickle */
       m->kind = GEN_PLUGIN_MODEL_TEXT_TO_IMAGE;
+      m->runnable = g_str_has_suffix (path, ".safetensors");
       m->bytes = (guint64) st.st_size;
       return m;
     }
@@ -238,10 +245,35 @@ gen_plugin_model_free (GenPluginModel *m)
 }
 
 gboolean
+gen_plugin_model_kind_takes_text (GenPluginModelKind kind)
+{
+  return kind == GEN_PLUGIN_MODEL_TEXT_TO_IMAGE || kind == GEN_PLUGIN_MODEL_INPAINTING;
+}
+
+gboolean
+gen_plugin_model_takes_text (const char *path)
+{
+  GenPluginModel *m = path && path[0] ? gen_plugin_model_inspect (path, NULL) : NULL;
+  gboolean text = m && gen_plugin_model_kind_takes_text (m->kind);
+
+  gen_plugin_model_free (m);
+  return text;
+}
+
+gboolean
 gen_plugin_model_fits (const GenPluginModel *m, GenPluginJob job)
 {
   if (!m->runnable)
     return FALSE;
+  switch (m->kind)
+    {
+    case GEN_PLUGIN_MODEL_TEXT_TO_IMAGE:
+      return gen_plugin_job_takes_prompt (job);
+    case GEN_PLUGIN_MODEL_INPAINTING:
+      return job == GEN_PLUGIN_INPAINT;
+    default:
+      break;
+    }
   switch (job)
     {
     case GEN_PLUGIN_VAE:
@@ -264,9 +296,10 @@ gen_plugin_model_summary (const GenPluginModel *m)
   if (m->native > 0)
     /* TRANSLATORS: in the model list: the model's native resolution */
     g_string_append_printf (s, _(", %d × %d px"), m->native, m->native);
-  if (!m->runnable && (m->kind == GEN_PLUGIN_MODEL_TEXT_TO_IMAGE
-                       || m->kind == GEN_PLUGIN_MODEL_INPAINTING))
-    g_string_append_printf (s, " %s", _("(needs the Stable Diffusion support)"));
+  if (!m->runnable && gen_plugin_model_kind_takes_text (m->kind))
+    g_string_append_printf (s, " %s", m->class_name
+                            ? _("(not supported yet)")
+                            : _("(.ckpt files are not read: use its .safetensors)"));
   else if (!m->runnable)
     g_string_append_printf (s, " (%s)", m->class_name ? m->class_name : "?");
   g_free (size);

@@ -29,8 +29,10 @@ typedef struct
   char               *name;       /* its base name, or the built-in model's title */
   char               *class_name; /* the _class_name read, or NULL (a checkpoint file) */
   GenPluginModelKind  kind;
-  gboolean            runnable;   /* the core runs this kind today */
+  gboolean            runnable;   /* the core runs this kind today (text-conditioned
+                                     ones: as a pipeline folder only) */
   gboolean            builtin;
+  gboolean            pipeline;   /* a folder with model_index.json */
   guint64             bytes;      /* its weights on disk */
   int                 native;     /* native resolution in pixels; 0 unknown */
 } GenPluginModel;
@@ -44,8 +46,18 @@ void            gen_plugin_model_free (GenPluginModel *m);
 /* "unconditional", "VAE", "text-to-image", … translated. */
 const char     *gen_plugin_model_kind_label (GenPluginModelKind kind);
 
-/* TRUE when M can run JOB: a diffusion model for the sampling jobs, a VAE
- * (alone or in a pipeline) for the VAE round trip, either for interpolate. */
+/* TRUE for the kinds that take a prompt (text-to-image, inpainting). */
+gboolean        gen_plugin_model_kind_takes_text (GenPluginModelKind kind);
+
+/* TRUE when the model at PATH ("" or NULL: the built-in one, which does
+ * not) takes a prompt: what the dialogs show the prompt for, and what a
+ * run reads it for (others ignore it). */
+gboolean        gen_plugin_model_takes_text (const char *path);
+
+/* TRUE when M can run JOB: an unconditional diffusion model for the
+ * sampling jobs, a VAE for the VAE round trip, either for interpolate; a
+ * text-to-image pipeline for generate, vary and inpaint, an inpainting
+ * pipeline for inpaint. */
 gboolean        gen_plugin_model_fits (const GenPluginModel *m, GenPluginJob job);
 
 /* One line for a list: "name — unconditional, 7.8 MB, 64 × 64 px", and

@@ -6,6 +6,7 @@
 
 #include "gen-error.h"
 #include "gen-plugin-pixels.h"
+#include "gen-plugin-models.h"
 #include "gen-plugin-run.h"
 
 /* What one run reads and writes: the region of a drawable it reads (in
@@ -337,6 +338,9 @@ gen_plugin_apply (const GenPluginHost *host, GenPluginItem image, const GenPlugi
   p = gen_plugin_load (s, GEN_PLUGIN_DEFAULT_MODEL, &model_used, error);
   if (!p)
     return FALSE;
+  /* a model that takes no text ignores the prompt, as the dialog says */
+  if (!gen_plugin_model_takes_text (model_used))
+    gen_plugin_settings_forget_prompt (s);
 
   for (int i = 0; i < n_src; i++)
     {

@@ -42,6 +42,60 @@ gen_plugin_settings_clear (GenPluginSettings *s)
 {
   g_clear_pointer (&s->model, g_free);
   g_clear_pointer (&s->vae, g_free);
+  g_clear_pointer (&s->prompt, g_free);
+  g_clear_pointer (&s->negative_prompt, g_free);
+  s->opts.prompt = s->opts.negative_prompt = NULL;
+}
+
+gboolean
+gen_plugin_job_takes_prompt (GenPluginJob job)
+{
+  return job == GEN_PLUGIN_GENERATE || job == GEN_PLUGIN_INPAINT || job == GEN_PLUGIN_VARY;
+}
+
+void
+gen_plugin_settings_forget_prompt (GenPluginSettings *s)
+{
+  GenJobOptions defaults;
+
+  gen_job_options_init (&defaults);
+  g_clear_pointer (&s->prompt, g_free);
+  g_clear_pointer (&s->negative_prompt, g_free);
+  s->opts.prompt = s->opts.negative_prompt = NULL;
+  s->opts.guidance = defaults.guidance;
+}
+
+/* TEXT on one line: line breaks and tabs as spaces.  Caller frees. */
+static char *
+one_line (const char *text)
+{
+  char *line = g_strdup (text);
+
+  g_strdelimit (line, "\r\n\t", ' ');
+  return line;
+}
+
+char *
+gen_plugin_settings_prompt_short (const GenPluginSettings *s, int max_chars)
+{
+  char *line, *end;
+
+  if (!s->prompt || !s->prompt[0])
+    return NULL;
+  line = g_strstrip (one_line (s->prompt));
+  if (!line[0] || !g_utf8_validate (line, -1, NULL))
+    {
+      g_free (line);
+      return NULL;
+    }
+  if (g_utf8_strlen (line, -1) <= max_chars)
+    return line;
+  end = g_utf8_offset_to_pointer (line, max_chars);
+  *end = '\0';
+  g_strchomp (line);
+  end = g_strconcat (line, "…", NULL);
+  g_free (line);
+  return end;
 }
 
 const char *
@@ -150,23 +204,48 @@ gen_plugin_model_dir (const GenPluginSettings *s, const char *default_dir, GErro
   return dir;
 }
 
-/* FALSE, in the dialog's words, when DIR is not a model (no config) or a
- * model of a kind the core does not run yet (a text-to-image pipeline);
- * loading it says what else is wrong. */
+/* FALSE, in the dialog's words, when DIR is not a model (no config), a
+ * model of a kind the core does not run (yet), a text-conditioned model
+ * outside its pipeline folder, or one that cannot do JOB; loading it says
+ * what else is wrong. */
 static gboolean
-check_model (const char *dir, GError **error)
+check_model (const char *dir, GenPluginJob job, GError **error)
 {
   GenPluginModel *m = gen_plugin_model_inspect (dir, error);
-  gboolean ok = m && (m->runnable || m->kind == GEN_PLUGIN_MODEL_OTHER);
+  const char *class_name;
+  gboolean text;
 
-  if (m && !ok)
+  if (!m)
+    return FALSE;
+  class_name = m->class_name ? m->class_name : "?";
+  text = gen_plugin_model_kind_takes_text (m->kind);
+  if (m->kind == GEN_PLUGIN_MODEL_OTHER
+      || (m->runnable && (!text || gen_plugin_model_fits (m, job))))
+    {
+      gen_plugin_model_free (m);
+      return TRUE;
+    }
+  if (m->runnable)
     g_set_error (error, GEN_ERROR, GEN_ERROR_UNSUPPORTED,
-                 /* TRANSLATORS: "/path: text-to-image models (StableDiffusionPipeline) need …" */
-                 _("%s: %s models (%s) need the Stable Diffusion support, which this version "
-                   "of Generative does not have yet."), dir,
-                 gen_plugin_model_kind_label (m->kind), m->class_name ? m->class_name : "?");
+                 /* TRANSLATORS: "/path: text-to-image models (StableDiffusionPipeline) cannot …" */
+                 _("%s: %s models (%s) cannot be used for this filter."), dir,
+                 gen_plugin_model_kind_label (m->kind), class_name);
+  else if (text && !m->class_name)
+    g_set_error (error, GEN_ERROR, GEN_ERROR_UNSUPPORTED,
+                 _("%s: .ckpt files are not read (they can run code when loaded): use the "
+                   "model's .safetensors file or its diffusers folder."), dir);
+  else if (text && !m->pipeline)
+    g_set_error (error, GEN_ERROR, GEN_ERROR_UNSUPPORTED,
+                 /* TRANSLATORS: "/path: text-to-image models (StableDiffusionPipeline) run …" */
+                 _("%s: %s models (%s) run from their whole pipeline folder: model_index.json "
+                   "with unet/, vae/, text_encoder/ and tokenizer/ beside it."), dir,
+                 gen_plugin_model_kind_label (m->kind), class_name);
+  else
+    g_set_error (error, GEN_ERROR, GEN_ERROR_UNSUPPORTED,
+                 _("%s: %s models (%s) are not supported by this version of Generative."),
+                 dir, gen_plugin_model_kind_label (m->kind), class_name);
   gen_plugin_model_free (m);
-  return ok;
+  return FALSE;
 }
 
 GenPipeline *
@@ -180,7 +259,7 @@ gen_plugin_load (const GenPluginSettings *s, const char *default_dir, char **mod
     *model_used = NULL;
   if (!dir)
     return NULL;
-  if (check_model (dir, error))
+  if (check_model (dir, s->job, error))
     {
       /* a single-file checkpoint's tokenizer: the CLIP vocabulary installed
        * beside the built-in models */
@@ -205,7 +284,13 @@ char *
 gen_plugin_settings_layer_name (const GenPluginSettings *s, int frame)
 {
   GString *name = g_string_new (_(job_titles[s->job]));
+  char *prompt = gen_plugin_settings_prompt_short (s, 32);
   char seed[24];
+
+  if (prompt)
+    /* TRANSLATORS: in a layer name, the prompt: Generated “a red fox…” (seed 7, …) */
+    g_string_append_printf (name, _(" “%s”"), prompt);
+  g_free (prompt);
 
   if (frame >= 0)
     {
@@ -274,6 +359,16 @@ gen_plugin_settings_serialize (const GenPluginSettings *s, const char *model_use
                           s->width, s->height, s->jump, s->resample, s->frames, s->sample);
   if (s->job == GEN_PLUGIN_INPAINT)
     g_string_append_printf (t, "context=%d\n", s->context);
+  if ((s->prompt && s->prompt[0]) || (s->negative_prompt && s->negative_prompt[0]))
+    {
+      char *prompt = one_line (s->prompt ? s->prompt : "");
+      char *negative = one_line (s->negative_prompt ? s->negative_prompt : "");
+
+      g_string_append_printf (t, "prompt=%s\nnegative-prompt=%s\nguidance=%s\n", prompt,
+                              negative, g_ascii_dtostr (num, sizeof num, s->opts.guidance));
+      g_free (prompt);
+      g_free (negative);
+    }
   return g_string_free (t, FALSE);
 }
 
@@ -286,6 +381,8 @@ gen_plugin_run_job (GenPipeline *p, GenPluginSettings *s, const GenPixels *in, c
 
   /* the outputs are this run's own buffers, dropped on failure */
   s->opts.scratch_outputs = TRUE;
+  s->opts.prompt = s->prompt;
+  s->opts.negative_prompt = s->negative_prompt;
   switch (s->job)
     {
     case GEN_PLUGIN_GENERATE:

@@ -33,7 +33,11 @@ typedef struct
   GenPluginJob   job;
   char          *model;         /* folder; "" or NULL = the installed default */
   char          *vae;           /* folder or NULL */
-  GenJobOptions  opts;          /* sampler, sigmas, steps, eta, seed, tile */
+  GenJobOptions  opts;          /* sampler, sigmas, steps, eta, seed, tile, guidance;
+                                   its prompt strings point at the two below for a run */
+  char          *prompt;        /* generate, inpaint, vary: NULL or "" = none; only models
+                                   that take text read it (gen_plugin_model_takes_text) */
+  char          *negative_prompt;
   double         strength;      /* denoise, vary: 0..1 */
   double         noise_level;   /* denoise: σ on 0..255, < 0 = estimate */
   GenDenoiseMode denoise_mode;
@@ -60,6 +64,18 @@ typedef struct
 } GenPluginProcText;
 
 extern const GenPluginProcText gen_plugin_proc_text[GEN_PLUGIN_N_JOBS];
+
+/* TRUE when JOB has the prompt, negative prompt and guidance settings. */
+gboolean gen_plugin_job_takes_prompt (GenPluginJob job);
+
+/* Forgets S's prompt, negative prompt and guidance (back to the
+ * defaults): what a run does for a model that takes no text, so that
+ * they are ignored and recorded nowhere. */
+void gen_plugin_settings_forget_prompt (GenPluginSettings *s);
+
+/* The prompt as a layer name shows it: its first line, cut to about
+ * MAX_CHARS characters with "…"; NULL when S has none.  Caller frees. */
+char *gen_plugin_settings_prompt_short (const GenPluginSettings *s, int max_chars);
 
 /* "generate", "denoise", … as in the procedure names. */
 const char *gen_plugin_job_name (GenPluginJob job);
@@ -119,12 +135,14 @@ gboolean gen_plugin_run_job (GenPipeline *p, GenPluginSettings *s, const GenPixe
 GenPipeline *gen_plugin_load (const GenPluginSettings *s, const char *default_dir,
                               char **model_used, GError **error);
 
-/* A short layer name: "Denoise (seed 7, ddim 30 steps)"; FRAME ≥ 0 adds
- * "frame N".  Caller frees. */
+/* A short layer name: "Denoise (seed 7, ddim 30 steps)", with the prompt
+ * (short) in quotes after the first word where there is one; FRAME ≥ 0
+ * adds "frame N".  Caller frees. */
 char *gen_plugin_settings_layer_name (const GenPluginSettings *s, int frame);
 
 /* Every setting as "key=value" lines, for the parasite, with MODEL_USED
- * (the folder loaded) as the model.  Caller frees. */
+ * (the folder loaded) as the model; a prompt (its line breaks as spaces),
+ * negative prompt and guidance where S has a prompt.  Caller frees. */
 char *gen_plugin_settings_serialize (const GenPluginSettings *s, const char *model_used,
                                      double sigma_used);
 

@@ -2,10 +2,13 @@
  * model evaluation is timed on this computer at the model's native size
  * (in a thread, cancelled when the dialog closes), then a run's time is
  * that × the evaluations its settings need × its area over the native
- * area.  Rough by design: tiles, the VAE and the first touch of the
- * weights are not modelled. */
+ * area.  A text-conditioned model is timed as a one-step generate with
+ * the default guidance (two UNet batch rows), so its evaluation includes
+ * the guidance's second row.  Rough by design: tiles, the VAE and the
+ * first touch of the weights are not modelled. */
 #include <glib/gi18n.h>
 
+#include "gen-plugin-models.h"
 #include "gen-ui.h"
 
 /* One measurement, shared by its thread and the dialog; the dialog lets
@@ -18,6 +21,7 @@ typedef struct
   char           *model, *vae, *default_dir;
   gboolean        ok;
   gboolean        latent;        /* a UNet on a VAE's latents */
+  gboolean        text;          /* a text-conditioned model */
   int             size;          /* the edge measured on, pixels */
   double          eval_s;        /* one UNet evaluation at SIZE², seconds; 0 none */
   double          vae_s;         /* one VAE round trip at SIZE², seconds; 0 none */
@@ -51,19 +55,26 @@ seconds_since (gint64 start)
   return (g_get_monotonic_time () - start) / 1e6;
 }
 
+typedef enum { TIME_VAE, TIME_DENOISE, TIME_GENERATE } TimedJob;
+
 /* Times JOB on PX: twice when the first was quick (the first touches the
- * weights), the faster one. */
+ * weights), the faster one; generate is one step. */
 static double
-time_job (GenPipeline *p, GenJobOptions *o, const GenPixels *px, GenPixels *out, gboolean vae)
+time_job (GenPipeline *p, GenJobOptions *o, const GenPixels *px, GenPixels *out, TimedJob job)
 {
   double best = 0.0;
 
   for (int i = 0; i < 2; i++)
     {
       gint64 start = g_get_monotonic_time ();
-      gboolean ok = vae ? gen_job_vae (p, o, px, FALSE, out, NULL)
-                        : gen_job_denoise (p, o, px, NULL, GEN_DENOISE_FAST, 25.0, 1.0, out,
-                                           NULL, NULL);
+      GenJobOptions one_step = *o;
+      gboolean ok;
+
+      one_step.steps = 1;
+      ok = job == TIME_VAE ? gen_job_vae (p, o, px, FALSE, out, NULL)
+           : job == TIME_GENERATE ? gen_job_generate (p, &one_step, px->width, px->height, 1, out,
+                                                      NULL)
+           : gen_job_denoise (p, o, px, NULL, GEN_DENOISE_FAST, 25.0, 1.0, out, NULL, NULL);
       double t = seconds_since (start);
 
       if (!ok)
@@ -111,11 +122,14 @@ measure_thread (gpointer data)
       for (int i = 0; i < m->size * m->size * 3; i++)
         px.data[i] = 0.25f + 0.5f * (float) ((i * 7919) % 101) / 101.0f;
       m->latent = gen_pipeline_unet (p) && gen_pipeline_vae (p);
+      m->text = gen_plugin_model_takes_text (m->model);
       if (gen_pipeline_vae (p))
-        m->vae_s = time_job (p, &o, &px, &out, TRUE);
+        m->vae_s = time_job (p, &o, &px, &out, TIME_VAE);
       if (gen_pipeline_unet (p))
-        /* a fast denoise is one evaluation (and, on latents, a VAE round trip) */
-        m->eval_s = MAX (time_job (p, &o, &px, &out, FALSE) - m->vae_s, 1e-4);
+        /* a fast denoise is one evaluation (and, on latents, a VAE round
+         * trip), so is a one-step generate (with a decoding) */
+        m->eval_s = MAX (time_job (p, &o, &px, &out, m->text ? TIME_GENERATE : TIME_DENOISE)
+                         - m->vae_s, 1e-4);
       m->ok = !g_atomic_int_get (&m->cancel) && (m->eval_s > 0 || m->vae_s > 0);
     }
   gen_pixels_clear (&px);
@@ -219,6 +233,9 @@ gen_ui_estimate_update (GenUiEstimate *e, const GenPluginSettings *s, int width,
       e->s = *s;
       e->s.model = model;
       e->s.vae = vae;
+      /* the caller's: the estimate does not read them */
+      e->s.prompt = e->s.negative_prompt = NULL;
+      e->s.opts.prompt = e->s.opts.negative_prompt = NULL;
     }
   e->width = width;
   e->height = height;
@@ -244,6 +261,8 @@ gen_ui_estimate_update (GenUiEstimate *e, const GenPluginSettings *s, int width,
       return;
     }
   evals = evaluations (&e->s, m->eval_s > 0, m->latent, &trips);
+  if (m->text && e->s.opts.guidance <= 1.0)
+    evals *= 0.5;   /* one batch row, not two */
   if (s->job == GEN_PLUGIN_GENERATE)
     {
       width = s->width ? s->width : m->size;

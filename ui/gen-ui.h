@@ -82,6 +82,25 @@ void           gen_ui_preview_denoise (GimpPreview *preview, const GenPluginSett
  * in LABEL, the note under Width and Height (NULL: none). */
 void           gen_ui_native_note (GtkWidget *label, int native);
 
+/* The prompt rows of Generate, Inpaint Selection and Variation
+ * (gen-ui-prompt.c), put in GRID (gen_ui_grid_new) from row AT: a dim
+ * note for models that take no text, then PROMPT_VIEW and NEGATIVE_VIEW
+ * (GtkTextViews, wrapped and scrolled here, 3 and 2 lines high) under the
+ * mnemonic labels PROMPT_LABEL and NEGATIVE_LABEL (joining LABELS, may be
+ * NULL), spanning SPAN columns.  Returns the next free row: the caller
+ * adds the guidance there. */
+int        gen_ui_prompt_rows (GtkWidget *grid, int at, GtkSizeGroup *labels,
+                               const char *prompt_label, GtkWidget *prompt_view,
+                               const char *negative_label, GtkWidget *negative_view, int span);
+
+/* Greys GRID's rows and ALSO (may be NULL), and shows GRID's note,
+ * unless MODEL ("" the built-in one) takes text
+ * (gen_plugin_model_takes_text): what the run ignores. */
+void       gen_ui_prompt_update (GtkWidget *grid, GtkWidget *also, const char *model);
+
+/* The text of the GtkTextView VIEW.  Caller frees. */
+char      *gen_ui_text_view_get (GtkWidget *view);
+
 /* "about 40 s", "about 3 min", "less than a second".  Caller frees. */
 char      *gen_ui_format_duration (double seconds);
 

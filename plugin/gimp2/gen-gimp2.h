@@ -13,7 +13,8 @@ G_BEGIN_DECLS
 #define GEN_GIMP2_PATH_MAX 1024
 
 /* The arguments after run-mode, image, drawable; each procedure takes the
- * subset gen_gimp2_job_args lists, in this order. */
+ * subset gen_gimp2_job_args lists, in this order.  Those from QUALITY on
+ * were appended in later versions: a libgimp call may leave them off. */
 typedef enum
 {
   GEN_GIMP2_ARG_MODEL, GEN_GIMP2_ARG_VAE, GEN_GIMP2_ARG_SCHEDULER, GEN_GIMP2_ARG_SIGMAS,
@@ -23,6 +24,9 @@ typedef enum
   GEN_GIMP2_ARG_RESAMPLE, GEN_GIMP2_ARG_SAMPLE, GEN_GIMP2_ARG_FRAMES,
   GEN_GIMP2_ARG_QUALITY,  /* appended: a call without it means fast */
   GEN_GIMP2_ARG_CONTEXT,  /* appended: a call without it means the default */
+  GEN_GIMP2_ARG_PROMPT,   /* appended to generate, inpaint and vary, with the two below */
+  GEN_GIMP2_ARG_NEGATIVE,
+  GEN_GIMP2_ARG_GUIDANCE,
   GEN_GIMP2_N_ARGS
 } GenGimp2ArgId;
 
@@ -34,7 +38,9 @@ typedef struct
   gint32 scheduler, sigmas, steps, seed, tile, new_layer, width, height, mode, jump,
          resample, sample, frames, context;
   double eta, noise_level, strength;
-  gint32 quality;   /* last: older saved values lack it */
+  gint32 quality;   /* from here on: older saved values lack them */
+  char   prompt[GEN_GIMP2_PATH_MAX], negative[GEN_GIMP2_PATH_MAX];
+  double guidance;
 } GenGimp2Values;
 
 /* SAMPLERS and SIGMAS are combos of the core's sampler / sigma schedule
@@ -42,12 +48,14 @@ typedef struct
 typedef enum
 {
   GEN_GIMP2_WIDGET_ENTRY, GEN_GIMP2_WIDGET_SCALE, GEN_GIMP2_WIDGET_COMBO,
-  GEN_GIMP2_WIDGET_TOGGLE, GEN_GIMP2_WIDGET_SAMPLERS, GEN_GIMP2_WIDGET_SIGMAS
+  GEN_GIMP2_WIDGET_TOGGLE, GEN_GIMP2_WIDGET_SAMPLERS, GEN_GIMP2_WIDGET_SIGMAS,
+  GEN_GIMP2_WIDGET_TEXT     /* multi-line text */
 } GenGimp2Widget;
 
 typedef struct
 {
-  GimpPDBArgType  type;         /* STRING: char[GEN_GIMP2_PATH_MAX]; INT32: gint32; FLOAT: double */
+  GimpPDBArgType  type;         /* STRING: char[GEN_GIMP2_PATH_MAX] (longer is refused);
+                                   INT32: gint32; FLOAT: double */
   const char     *name;
   const char     *desc;         /* SIGMAS: a format for gen_plugin_sigma_samplers () */
   const char     *label;        /* N_() */

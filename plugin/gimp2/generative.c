@@ -7,6 +7,7 @@
  * GIMP_PDB_CALLING_ERROR for arguments out of range) with the message as
  * the second return value, as GIMP 2.10 plug-ins do. */
 #include <locale.h>
+#include <string.h>
 
 #include <gegl.h>
 #include <glib/gi18n.h>
@@ -39,6 +40,7 @@ static const GenPluginProcText interpolate_2_10 = {
 #define TOGGLE GEN_GIMP2_WIDGET_TOGGLE
 #define SAMPLERS GEN_GIMP2_WIDGET_SAMPLERS
 #define SIGMAS GEN_GIMP2_WIDGET_SIGMAS
+#define TEXT GEN_GIMP2_WIDGET_TEXT
 
 const GenGimp2Arg gen_gimp2_args[GEN_GIMP2_N_ARGS] = {
   [GEN_GIMP2_ARG_MODEL] = { GIMP_PDB_STRING, "model",
@@ -106,6 +108,17 @@ const GenGimp2Arg gen_gimp2_args[GEN_GIMP2_N_ARGS] = {
     N_("How many pixels of the picture around the selection the model may look at "
        "to fill it (0..1024)"),
     N_("Conte_xt:"), V (context), 0, 1024, SCALE, NULL },
+  [GEN_GIMP2_ARG_PROMPT] = { GIMP_PDB_STRING, "prompt",
+    N_("What the picture should show, in words (models that take text only; others "
+       "ignore it)"),
+    N_("Descri_be:"), V (prompt), 0, 0, TEXT, NULL },
+  [GEN_GIMP2_ARG_NEGATIVE] = { GIMP_PDB_STRING, "negative-prompt",
+    N_("What the picture should not show (the negative prompt)"),
+    N_("A_void:"), V (negative), 0, 0, TEXT, NULL },
+  [GEN_GIMP2_ARG_GUIDANCE] = { GIMP_PDB_FLOAT, "guidance",
+    N_("How closely to follow the prompt (the guidance scale, 0..30; 1 or less: the prompt "
+       "alone, for turbo models)"),
+    N_("_Follow the prompt:"), V (guidance), 0, 30, SCALE, NULL },
 };
 
 #undef V
@@ -115,6 +128,7 @@ const GenGimp2Arg gen_gimp2_args[GEN_GIMP2_N_ARGS] = {
 #undef TOGGLE
 #undef SAMPLERS
 #undef SIGMAS
+#undef TEXT
 
 char *
 gen_gimp2_arg_desc (GenGimp2ArgId id)
@@ -195,6 +209,12 @@ gen_gimp2_job_args (GenPluginJob job, GenGimp2ArgId ids[GEN_GIMP2_N_ARGS])
     default:
       break;
     }
+  if (gen_plugin_job_takes_prompt (job))
+    {
+      ids[n++] = GEN_GIMP2_ARG_PROMPT;
+      ids[n++] = GEN_GIMP2_ARG_NEGATIVE;
+      ids[n++] = GEN_GIMP2_ARG_GUIDANCE;
+    }
   return n;
 }
 
@@ -211,6 +231,7 @@ last_values_init (GenGimp2Values *v, GenPluginJob job)
     .height = s.height, .noise_level = s.noise_level, .strength = s.strength,
     .mode = s.denoise_mode, .jump = s.jump, .resample = s.resample, .sample = s.sample,
     .frames = s.frames, .quality = s.denoise_quality, .context = s.context,
+    .guidance = s.opts.guidance,
   };
   gen_plugin_settings_clear (&s);
 }
@@ -227,11 +248,8 @@ read_arg (GenGimp2ArgId id, const GimpParam *param, GenGimp2Values *v)
   if (param->type != def->type)
     return FALSE;
   if (def->type == GIMP_PDB_STRING)
-    {
-      g_strlcpy (field, param->data.d_string ? param->data.d_string : "",
-                 GEN_GIMP2_PATH_MAX);
-      return TRUE;
-    }
+    return g_strlcpy (field, param->data.d_string ? param->data.d_string : "",
+                      GEN_GIMP2_PATH_MAX) < GEN_GIMP2_PATH_MAX;
   x = def->type == GIMP_PDB_FLOAT ? param->data.d_float : param->data.d_int32;
   if (def->widget == GEN_GIMP2_WIDGET_SAMPLERS ? !gen_sampler_info_from_number ((int) x)
       : def->widget == GEN_GIMP2_WIDGET_SIGMAS ? !gen_sigma_schedule_info_from_number ((int) x)
@@ -275,6 +293,12 @@ gen_gimp2_settings_from_values (const GenGimp2Values *v, GenPluginJob job, GenPl
   s->context = v->context;
   s->sample = v->sample;
   s->frames = v->frames;
+  if (gen_plugin_job_takes_prompt (job))
+    {
+      s->prompt = g_strdup (v->prompt);
+      s->negative_prompt = g_strdup (v->negative);
+      s->opts.guidance = v->guidance;
+    }
 }
 
 /* ---- query and run ------------------------------------------------------------ */
@@ -387,20 +411,20 @@ run (const gchar *name, gint nparams, const GimpParam *param, gint *nreturn_vals
     }
   else if (run_mode == GIMP_RUN_NONINTERACTIVE)
     {
-      /* a libgimp caller that leaves off a trailing appended argument
-       * (denoise's quality, inpaint's context) gets its default; Script-Fu
-       * and Python-Fu check the count themselves */
-      if (n > 0 && nparams == 3 + n - 1
-          && (ids[n - 1] == GEN_GIMP2_ARG_QUALITY || ids[n - 1] == GEN_GIMP2_ARG_CONTEXT))
-        {
-          GenPluginSettings d;
+      /* a libgimp caller that leaves off trailing appended arguments
+       * (denoise's quality, inpaint's context, the prompt's three) gets
+       * their defaults; Script-Fu and Python-Fu check the count themselves */
+      GenGimp2Values defaults;
 
-          gen_plugin_settings_init (&d, job);
-          if (ids[n - 1] == GEN_GIMP2_ARG_QUALITY)
-            v.quality = d.denoise_quality;
-          else
-            v.context = d.context;
-          gen_plugin_settings_clear (&d);
+      last_values_init (&defaults, job);
+      while (n > 0 && nparams < 3 + n && ids[n - 1] >= GEN_GIMP2_ARG_QUALITY)
+        {
+          gsize offset = gen_gimp2_args[ids[n - 1]].offset;
+          gsize size = gen_gimp2_args[ids[n - 1]].type == GIMP_PDB_STRING ? GEN_GIMP2_PATH_MAX
+                       : gen_gimp2_args[ids[n - 1]].type == GIMP_PDB_FLOAT ? sizeof (double)
+                       : sizeof (gint32);
+
+          memcpy (G_STRUCT_MEMBER_P (&v, offset), G_STRUCT_MEMBER_P (&defaults, offset), size);
           n--;
         }
       if (nparams != 3 + n)
@@ -422,9 +446,10 @@ run (const gchar *name, gint nparams, const GimpParam *param, gint *nreturn_vals
       int w, h;
 
       /* a script's RUN-INTERACTIVE call with all arguments: its model and
-       * VAE folders, when given, are what the dialog starts from */
+       * VAE folders and its prompts, when given, are what the dialog
+       * starts from */
       for (int i = 0; i < n && nparams == 3 + n; i++)
-        if ((ids[i] == GEN_GIMP2_ARG_MODEL || ids[i] == GEN_GIMP2_ARG_VAE)
+        if (gen_gimp2_args[ids[i]].type == GIMP_PDB_STRING
             && param[3 + i].type == GIMP_PDB_STRING && param[3 + i].data.d_string
             && param[3 + i].data.d_string[0])
           read_arg (ids[i], &param[3 + i], &v);

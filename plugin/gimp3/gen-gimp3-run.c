@@ -29,6 +29,9 @@ gen_gimp3_settings_from_config (GimpProcedureConfig *config, GenPluginJob job,
     }
   if (job != GEN_PLUGIN_GENERATE && job != GEN_PLUGIN_INTERPOLATE)
     g_object_get (config, "new-layer", &s->new_layer, NULL);
+  if (gen_plugin_job_takes_prompt (job))
+    g_object_get (config, "prompt", &s->prompt, "negative-prompt", &s->negative_prompt,
+                  "guidance", &s->opts.guidance, NULL);
   switch (job)
     {
     case GEN_PLUGIN_GENERATE:

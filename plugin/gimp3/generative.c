@@ -207,6 +207,26 @@ generative_create_procedure (GimpPlugIn *plug_in, const gchar *name)
       break;
     }
 
+  if (gen_plugin_job_takes_prompt (job))
+    {
+      GenJobOptions defaults;
+
+      gen_job_options_init (&defaults);
+      gimp_procedure_add_string_argument (p, "prompt", _("Prompt"),
+                                          _("What the picture should show, in words (models "
+                                            "that take text only; others ignore it)"),
+                                          "", G_PARAM_READWRITE);
+      gimp_procedure_add_string_argument (p, "negative-prompt", _("A_void"),
+                                          _("What the picture should not show (the negative "
+                                            "prompt)"),
+                                          "", G_PARAM_READWRITE);
+      gimp_procedure_add_double_argument (p, "guidance", _("_Follow the prompt"),
+                                          _("How closely to follow the prompt (the guidance "
+                                            "scale; 1 or less: the prompt alone, for turbo "
+                                            "models)"),
+                                          0.0, 30.0, defaults.guidance, G_PARAM_READWRITE);
+    }
+
   if (job == GEN_PLUGIN_INTERPOLATE)
     gimp_procedure_add_core_object_array_return_value (p, "layers", _("Layers"), _("The new layers"),
                                                        GIMP_TYPE_LAYER, G_PARAM_READWRITE);

@@ -42,10 +42,10 @@ echo '{"_class_name": "StableDiffusionPipeline"}' > "$TMP/not-a-model/config.jso
 # The positional arguments after model and VAE (see e2e-gimp2.scm).
 rest () {
   case $1 in
-    generate) echo '0 0 30 0.0 0 0 0 0' ;;
+    generate) echo "0 0 30 0.0 0 0 0 0 \"$DIALOG_PROMPT\" \"$DIALOG_NEGATIVE\" 7.5" ;;
     denoise) echo '0 0 30 0.0 0 0 TRUE -1.0 1.0 0 0' ;;
-    inpaint) echo '0 0 30 0.0 0 0 TRUE 10 10 64' ;;
-    vary) echo '0 0 30 0.0 0 0 TRUE 0.5' ;;
+    inpaint) echo "0 0 30 0.0 0 0 TRUE 10 10 64 \"$DIALOG_PROMPT\" \"$DIALOG_NEGATIVE\" 7.5" ;;
+    vary) echo "0 0 30 0.0 0 0 TRUE 0.5 \"$DIALOG_PROMPT\" \"$DIALOG_NEGATIVE\" 7.5" ;;
     vae-reconstruct) echo '0 0 TRUE FALSE' ;;
     interpolate) echo '0 0 30 0.0 0 0 8' ;;
   esac

@@ -47,6 +47,10 @@ dialog () {
   job=$1 lang=${2:-} model=${3:-$MODELS/unet} name=gimp3-$1${2:+-$2}${4:+-$4}
   [ "$model" = - ] && model=   # "-": the built-in model
   log="$TMP/$name.log"
+  prompt=""
+  case $job in generate|inpaint|vary)
+    prompt="#:prompt \"$DIALOG_PROMPT\" #:negative-prompt \"$DIALOG_NEGATIVE\"" ;;
+  esac
   rm -f "$log.state"
   # Two 48×40 layers: A a gradient with noise (something for the noise
   # estimate), B above it; A selected (both for interpolate).
@@ -63,7 +67,7 @@ dialog () {
         (gimp-drawable-merge-new-filter a \"gegl:noise-rgb\" 0 LAYER-MODE-REPLACE 1.0
           \"red\" 0.1 \"green\" 0.1 \"blue\" 0.1)
         (plug-in-generative-$job #:run-mode RUN-INTERACTIVE #:image img
-          #:drawables (if (string=? \"$job\" \"interpolate\") (vector a b) (vector a)) #:model \"$model\"))' >'$log' 2>&1 &
+          #:drawables (if (string=? \"$job\" \"interpolate\") (vector a b) (vector a)) #:model \"$model\" $prompt))' >'$log' 2>&1 &
     gimp=\$!
     $(wait_and_shoot_sh "$SHOTS/$name.png" "$log.state")
     kill \$gimp; sleep 1; true" >/dev/null 2>&1 || true

@@ -77,24 +77,30 @@ report () {
 }
 
 # DIR MODELS_DIR: a models folder as a user would have one, for the model
-# list: the test UNet and VAE of MODELS_DIR, and a text-to-image pipeline
-# (its JSON only: the list reads no weights) that the core does not run yet.
+# list: the test UNet, VAE and Stable Diffusion pipeline of MODELS_DIR
+# (make-model.py), and an SDXL pipeline (its JSON only: the list reads no
+# weights) that the core does not run.
 make_models_folder () {
-  mkdir -p "$1/tiny-sd/unet" "$1/tiny-sd/vae" "$1/tiny-sd/text_encoder"
+  mkdir -p "$1/sdxl-base/unet"
   cp -r "$2/unet" "$1/test-unet"
   cp -r "$2/vae" "$1/test-vae"
-  echo '{"_class_name": "StableDiffusionPipeline", "unet": ["diffusers", "UNet2DConditionModel"]}' \
-    > "$1/tiny-sd/model_index.json"
-  echo '{"_class_name": "UNet2DConditionModel", "sample_size": 64}' > "$1/tiny-sd/unet/config.json"
-  echo '{"_class_name": "AutoencoderKL", "block_out_channels": [128, 256, 512, 512]}' \
-    > "$1/tiny-sd/vae/config.json"
-  head -c 300000 /dev/zero > "$1/tiny-sd/unet/diffusion_pytorch_model.safetensors"
+  cp -r "$2/sd" "$1/tiny-sd"
+  echo '{"_class_name": "StableDiffusionXLPipeline", "unet": ["diffusers", "UNet2DConditionModel"]}' \
+    > "$1/sdxl-base/model_index.json"
+  echo '{"_class_name": "UNet2DConditionModel", "sample_size": 128}' > "$1/sdxl-base/unet/config.json"
+  head -c 300000 /dev/zero > "$1/sdxl-base/unet/diffusion_pytorch_model.safetensors"
 }
+
+# What the dialogs of generate, inpaint and vary start with in the prompt
+# fields (both GIMPs pass them as arguments).
+DIALOG_PROMPT="a red fox in the snow, morning light"
+DIALOG_NEGATIVE="blurry"
 
 # Every dialog through the caller's "dialog JOB [LANG [MODEL [NAME]]]", on
 # the models of the folder $LISTED (make_models_folder): each job, a folder
-# that is not a model ($TMP/not-a-model), a text-to-image pipeline, the
-# built-in models; then all again in each language (needs $PO, $TMP).
+# that is not a model ($TMP/not-a-model), the text-to-image pipeline in
+# generate, inpaint and vary, the built-in models; then all again in each
+# language (needs $PO, $TMP).
 shoot_every_dialog () {
   # GEN_DIALOG_JOBS: a subset, e.g. "denoise" (default: all six); with PO_DIR
   # every dialog again in each of GEN_DIALOG_LANGS (default: German, Korean)
@@ -111,7 +117,7 @@ shoot_every_dialog () {
     dialog denoise "$lang" "$TMP/not-a-model" not-a-model
     # a text-to-image pipeline from the models folder, and the built-in models
     # (or what the dialog says when they are not installed)
-    dialog generate "$lang" "$LISTED/tiny-sd" text-to-image
+    for job in generate inpaint vary; do dialog "$job" "$lang" "$LISTED/tiny-sd" text-to-image; done
     dialog denoise "$lang" - builtin
     dialog vae-reconstruct "$lang" - builtin
   done

@@ -1,15 +1,18 @@
 ; e2e-gimp2.scm — end-to-end checks of the Generative plug-in in GIMP 2.10,
 ; calling its procedures as a Script-Fu script does (positional arguments:
 ; 2.10 has no named ones).  Loaded by e2e-gimp2.sh, which defines e2e-model,
-; e2e-vae, e2e-bad-model, e2e-input, e2e-out.  2.10's batch mode shows no
+; e2e-vae, e2e-sd, e2e-bad-model, e2e-input, e2e-out.  2.10's batch mode shows no
 ; `display` output, so every check writes "ok   NAME" or "FAIL NAME: detail"
 ; to e2e-out/results.txt; the last line is "e2e: P passed, F failed".
 ;
 ; Arguments after run-mode, image, drawable (see the procedures' blurbs):
 ;   generate     model vae scheduler sigmas steps eta seed tile width height
+;                prompt negative-prompt guidance
 ;   denoise      model vae scheduler sigmas steps eta seed tile new-layer noise-level strength mode
 ;   inpaint      model vae scheduler sigmas steps eta seed tile new-layer jump resample context
+;                prompt negative-prompt guidance
 ;   vary         model vae scheduler sigmas steps eta seed tile new-layer strength
+;                prompt negative-prompt guidance
 ;   vae-reconstruct  model vae seed tile new-layer sample
 ;   interpolate  model vae scheduler sigmas steps eta seed tile frames
 ;                → (first-layer num-layers #(layers))
@@ -73,7 +76,24 @@
 (define (select-fully channel x y) (gimp-drawable-set-pixel channel x y 1 (vector 255)))
 (define (e2e-inpaint img bg model new-layer)
   (try (lambda () (plug-in-generative-inpaint RUN-NONINTERACTIVE img bg
-                    model "" 0 0 4 0.0 11 0 new-layer 2 2 16))))
+                    model "" 0 0 4 0.0 11 0 new-layer 2 2 16 "" "" 7.5))))
+
+; what e2e-prompt.scm needs (see there)
+(define (e2e-generate img model prompt seed)
+  (try (lambda () (plug-in-generative-generate RUN-NONINTERACTIVE img (first-layer img)
+                    model "" 0 0 3 0.0 seed 0 40 32 prompt "" 7.5))))
+(define (e2e-vary img bg model prompt)
+  (try (lambda () (plug-in-generative-vary RUN-NONINTERACTIVE img bg
+                    model "" 0 0 3 0.0 3 0 TRUE 0.6 prompt "" 7.5))))
+(define (e2e-inpaint-prompt img bg model prompt)
+  (try (lambda () (plug-in-generative-inpaint RUN-NONINTERACTIVE img bg
+                    model "" 0 0 4 0.0 11 0 TRUE 2 2 16 prompt "blurry" 5.0))))
+(define (e2e-denoise img bg model)
+  (try (lambda () (plug-in-generative-denoise RUN-NONINTERACTIVE img bg
+                    model "" 0 0 30 0.0 0 0 TRUE -1.0 1.0 0 0))))
+(define (copy-layer d) (car (gimp-layer-copy d FALSE)))
+(define (parasite-text layer)
+  (caddr (car (gimp-item-get-parasite layer "generative-settings"))))
 
 (define (save img name)
   (let* ((copy (car (gimp-image-duplicate img)))
@@ -84,6 +104,9 @@
 
 ; ---- soft selections, outpainting, failing calls (shared with 3.0)
 (load (string-append e2e-here "/e2e-inpaint.scm"))
+
+; ---- prompts, on the tiny Stable Diffusion pipeline (shared with 3.0)
+(load (string-append e2e-here "/e2e-prompt.scm"))
 
 ; ---- the procedures are there
 (for-each
@@ -131,7 +154,7 @@
 (let* ((img (load-image)) (bg (first-layer img)))
   (gimp-image-select-rectangle img CHANNEL-OP-REPLACE 12 10 14 10)
   (let ((r (try (lambda () (plug-in-generative-inpaint RUN-NONINTERACTIVE img bg
-                             e2e-model "" 0 0 4 0.0 11 0 TRUE 2 2 64)))))
+                             e2e-model "" 0 0 4 0.0 11 0 TRUE 2 2 64 "" "" 7.5)))))
     (check "inpaint succeeds" (not (failed? r)) "it failed")
     (if (not (failed? r))
         (let* ((layer (car r))
@@ -158,14 +181,14 @@
 ; ---- inpaint without a selection is our error, and adds nothing
 (let* ((img (load-image)) (bg (first-layer img))
        (r (try (lambda () (plug-in-generative-inpaint RUN-NONINTERACTIVE img bg
-                            e2e-model "" 0 0 2 0.0 0 0 TRUE 10 10 64)))))
+                            e2e-model "" 0 0 2 0.0 0 0 TRUE 10 10 64 "" "" 7.5)))))
   (check "inpaint without selection fails" (failed? r) "it succeeded")
   (check "inpaint without selection adds nothing" (= (n-layers img) 1) (num (n-layers img))))
 
 ; ---- generate: a layer of the requested size
 (let* ((img (load-image)) (bg (first-layer img))
        (r (try (lambda () (plug-in-generative-generate RUN-NONINTERACTIVE img bg
-                            e2e-model "" 5 1 3 0.0 5 0 32 16)))))
+                            e2e-model "" 5 1 3 0.0 5 0 32 16 "" "" 7.5)))))
   (check "generate succeeds" (not (failed? r)) "it failed")
   (if (not (failed? r))
       (let ((layer (car r)))
@@ -177,7 +200,7 @@
 ; ---- out-of-range arguments: a calling error, nothing added
 (let* ((img (load-image)) (bg (first-layer img))
        (r (try (lambda () (plug-in-generative-generate RUN-NONINTERACTIVE img bg
-                            e2e-model "" 9 0 3 0.0 5 0 32 16)))))
+                            e2e-model "" 9 0 3 0.0 5 0 32 16 "" "" 7.5)))))
   (check "scheduler 9 fails" (failed? r) "it succeeded")
   (check "scheduler 9 adds nothing" (= (n-layers img) 1) (num (n-layers img))))
 
@@ -185,7 +208,7 @@
 (let* ((img (load-image)) (bg (first-layer img))
        (orig (car (gimp-layer-copy bg FALSE)))
        (r (try (lambda () (plug-in-generative-vary RUN-NONINTERACTIVE img bg
-                            e2e-model "" 0 0 3 0.0 0 0 FALSE 0.4)))))
+                            e2e-model "" 0 0 3 0.0 0 0 FALSE 0.4 "" "" 7.5)))))
   (check "vary succeeds" (not (failed? r)) "it failed")
   (check "vary in place adds no layer" (= (n-layers img) 1) (num (n-layers img)))
   (gimp-image-insert-layer img orig 0 0)
@@ -289,7 +312,7 @@
                          e2e-model "" 0 0 30 0.0 0 0 TRUE 25.0 1.0 0 0))
                       ((string=? job "vary")
                        (plug-in-generative-vary RUN-NONINTERACTIVE img px
-                         e2e-model "" 0 0 2 0.0 0 0 TRUE 0.5))
+                         e2e-model "" 0 0 2 0.0 0 0 TRUE 0.5 "" "" 7.5))
                       (else
                        (plug-in-generative-vae-reconstruct RUN-NONINTERACTIVE img px
                          e2e-vae "" 0 0 TRUE FALSE)))))))
@@ -320,7 +343,7 @@
                       (gimp-drawable-histogram big HISTOGRAM-VALUE 0.0 1.0)))
        (sel (gimp-image-select-rectangle img CHANNEL-OP-REPLACE 4990 4990 24 20))
        (r (try (lambda () (plug-in-generative-inpaint RUN-NONINTERACTIVE img big
-                            e2e-model "" 0 0 2 0.0 0 0 TRUE 1 1 64)))))
+                            e2e-model "" 0 0 2 0.0 0 0 TRUE 1 1 64 "" "" 7.5)))))
   (say (string-append "     10000x10000 inpaint: " (if (failed? r) "refused" "done")))
   (check "10000x10000 inpaint: a layer over the selection or nothing"
          (if (failed? r)

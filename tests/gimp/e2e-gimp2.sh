@@ -3,7 +3,8 @@
 # plug-in in a real gimp-console-2.10 (Debian bookworm: apt-get install gimp).
 #
 # PLUGIN is the built plug-in (BUILD/plugin/gimp2/generative), MODELS_DIR holds
-# a small UNet (unet/) and VAE (vae/) made by tests/gimp/make-model.py.  The
+# a small UNet (unet/), VAE (vae/) and SD pipeline (sd/) made by
+# tests/gimp/make-model.py.  The
 # plug-in is installed into a fresh GIMP2_DIRECTORY; the checks in
 # e2e-gimp2.scm run as a Script-Fu script calling the procedures with
 # positional arguments.  Results are saved to OUT_DIR.
@@ -55,6 +56,7 @@ gimp-console-2.10 -i -b "
   (begin
     (define e2e-model \"$MODELS/unet\")
     (define e2e-vae \"$MODELS/vae\")
+    (define e2e-sd \"$MODELS/sd\")
     (define e2e-bad-model \"$TMP/not-a-model\")
     (define e2e-empty-folder \"$TMP/empty-folder\")
     (define e2e-here \"$HERE\")
@@ -82,7 +84,15 @@ grep -q 'error: .*empty-folder is not a model: a model is a diffusers folder' "$
   || fail "no clear message for a folder that is not a model"
 grep -q "error: .*does not touch the layer" "$OUT/results.txt" \
   || fail "no message for a selection beside the layer"
-for f in denoise.png inpaint.png inpaint-feathered.png outpaint.png generate.png gray16.png \
+grep -q 'text-to-image models (StableDiffusionPipeline) cannot be used for this filter' \
+  "$OUT/results.txt" || fail "no message refusing the text-to-image model in denoise"
+# SD inpaint ran, or the core's refusal reached the caller
+if grep -q 'sd inpaint: refused' "$OUT/results.txt"; then
+  grep -q 'text-conditioned' "$OUT/results.txt" || fail "SD inpaint refused without the core's message"
+else
+  [ -s "$OUT/sd-inpaint.png" ] || fail "sd-inpaint.png was not saved"
+fi
+for f in sd-generate.png denoise.png inpaint.png inpaint-feathered.png outpaint.png generate.png gray16.png \
          vae.png interpolate.png; do
   [ -s "$OUT/$f" ] || fail "$f was not saved"
 done

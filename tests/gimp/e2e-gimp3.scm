@@ -53,6 +53,29 @@
       #:drawables (vector bg) #:model model #:steps 4 #:jump 2 #:resample 2 #:seed 11
       #:context 16 #:new-layer new-layer)))
 
+; what e2e-prompt.scm needs (see there)
+(define (e2e-generate img model prompt seed)
+  (catch 'failed
+    (plug-in-generative-generate #:run-mode RUN-NONINTERACTIVE #:image img #:model model
+      #:width 40 #:height 32 #:steps 3 #:seed seed #:prompt prompt)))
+(define (e2e-vary img bg model prompt)
+  (catch 'failed
+    (plug-in-generative-vary #:run-mode RUN-NONINTERACTIVE #:image img #:drawables (vector bg)
+      #:model model #:steps 3 #:strength 0.6 #:seed 3 #:prompt prompt)))
+(define (e2e-inpaint-prompt img bg model prompt)
+  (catch 'failed
+    (plug-in-generative-inpaint #:run-mode RUN-NONINTERACTIVE #:image img
+      #:drawables (vector bg) #:model model #:steps 4 #:seed 11 #:context 16
+      #:prompt prompt #:negative-prompt "blurry" #:guidance 5.0)))
+(define (e2e-denoise img bg model)
+  (catch 'failed
+    (plug-in-generative-denoise #:run-mode RUN-NONINTERACTIVE #:image img
+      #:drawables (vector bg) #:model model)))
+(define (copy-layer d) (car (gimp-layer-copy d)))
+(define (parasite-text layer)
+  (let ((data (caddr (car (gimp-item-get-parasite layer "generative-settings")))))
+    (if (string? data) data (list->string (map integer->char (vector->list data))))))
+
 (define (save img name)
   (let ((copy (car (gimp-image-duplicate img))))
     (gimp-image-flatten copy)
@@ -61,6 +84,9 @@
 
 ; ---- soft selections, outpainting, failing calls (shared with 2.10)
 (load (string-append e2e-here "/e2e-inpaint.scm"))
+
+; ---- prompts, on the tiny Stable Diffusion pipeline (shared with 2.10)
+(load (string-append e2e-here "/e2e-prompt.scm"))
 
 ; ---- the procedures are there
 (for-each

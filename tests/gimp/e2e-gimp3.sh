@@ -3,7 +3,8 @@
 # plug-in in a real gimp-console-3.0 (e.g. inside tests/gimp/trixie-chroot.sh).
 #
 # PLUGIN is the built plug-in (BUILD/plugin/generative), MODELS_DIR holds a
-# small UNet (unet/) and VAE (vae/) made by tests/gimp/make-model.py.  The plug-in is installed into a
+# small UNet (unet/), VAE (vae/) and SD pipeline (sd/) made by
+# tests/gimp/make-model.py.  The plug-in is installed into a
 # fresh GIMP3_DIRECTORY; the checks in e2e-gimp3.scm run as a script calling
 # the procedures with named arguments.  Results are saved to OUT_DIR.
 # Exit status 0 only if every check passed.
@@ -47,6 +48,7 @@ status=0
 gimp-console-3.0 -i -d -f --batch-interpreter=plug-in-script-fu-eval --quit -b "
   (define e2e-model \"$MODELS/unet\")
   (define e2e-vae \"$MODELS/vae\")
+  (define e2e-sd \"$MODELS/sd\")
   (define e2e-bad-model \"$TMP/not-a-model\")
   (define e2e-empty-folder \"$TMP/empty-folder\")
     (define e2e-here \"$HERE\")
@@ -68,7 +70,15 @@ grep -q 'indexed' "$LOG" || fail "no message about indexed images"
 grep -q 'empty-folder is not a model: a model is a diffusers folder' "$LOG" \
   || fail "no clear message for a folder that is not a model"
 grep -q 'does not touch the layer' "$LOG" || fail "no message for a selection beside the layer"
-for f in denoise.png inpaint.png inpaint-feathered.png outpaint.png generate.png gray16.png \
+grep -q 'text-to-image models (StableDiffusionPipeline) cannot be used for this filter' \
+  "$LOG" || fail "no message refusing the text-to-image model in denoise"
+# SD inpaint ran, or the core's refusal reached the caller
+if grep -q 'sd inpaint: refused' "$LOG"; then
+  grep -q 'text-conditioned' "$LOG" || fail "SD inpaint refused without the core's message"
+else
+  [ -s "$OUT/sd-inpaint.png" ] || fail "sd-inpaint.png was not saved"
+fi
+for f in sd-generate.png denoise.png inpaint.png inpaint-feathered.png outpaint.png generate.png gray16.png \
          vae.png interpolate.png; do
   [ -s "$OUT/$f" ] || fail "$f was not saved"
 done

@@ -1,7 +1,10 @@
 #!/usr/bin/python3
 """Writes a small random UNet2DModel folder OUT_DIR/unet (config.json,
-scheduler_config.json, safetensors) and a small AutoencoderKL OUT_DIR/vae,
-for the GIMP end-to-end tests:
+scheduler_config.json, safetensors), a small AutoencoderKL OUT_DIR/vae and
+a tiny random Stable Diffusion pipeline folder OUT_DIR/sd (model_index.json,
+a CLIP text encoder over the real vocabulary, UNet2DConditionModel,
+AutoencoderKL, SD 1.5's scheduler: the one tests/golden_sd.py checks
+against the reference), for the GIMP end-to-end tests:
 
     /usr/bin/python3 tests/gimp/make-model.py OUT_DIR
 
@@ -11,7 +14,10 @@ import json
 import os
 import sys
 
-sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "reference"))
+TESTS = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..")
+sys.path.insert(0, os.path.join(TESTS, "reference"))
+sys.path.insert(0, TESTS)
+import golden_sd  # noqa: E402
 import models  # noqa: E402
 
 UNET = {
@@ -38,6 +44,9 @@ def main():
     with open(os.path.join(unet, "scheduler_config.json"), "w") as f:
         json.dump(SCHED, f, indent=2)
     models.build(VAE, seed=2).save_pretrained(os.path.join(out, "vae"))
+    sd = os.path.join(out, "sd")
+    if not os.path.isdir(sd):
+        golden_sd.make_pipeline(sd, "StableDiffusionPipeline", golden_sd.SD15_SCHED)
     print(out)
 
 

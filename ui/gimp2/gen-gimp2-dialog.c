@@ -29,6 +29,7 @@ typedef struct
   int             width, height;        /* the region the job works on */
   GtkWidget      *preview;              /* denoise: GimpDrawablePreview */
   gint32          drawable;
+  GtkWidget      *prompt;               /* generate, inpaint, vary: the prompt's table */
 } Dialog;
 
 static void values_changed (Dialog *d);
@@ -240,6 +241,8 @@ model_changed (const char *model, const char *vae, int native, gpointer user_dat
   g_strlcpy (d->v->vae, vae, GEN_GIMP2_PATH_MAX);
   d->native = native;
   gen_ui_native_note (d->native_note, d->native);
+  if (d->prompt)
+    gen_ui_prompt_update (d->prompt, NULL, model);
   values_changed (d);
 }
 
@@ -296,6 +299,46 @@ preview_update (GimpPreview *preview, Dialog *d)
   g_object_unref (buffer);
 }
 
+/* Keeps the text of VIEW's buffer in the argument's field (the text that
+ * fits: a PDB call refuses longer). */
+static void
+text_changed (GtkTextBuffer *buffer, GtkWidget *view)
+{
+  char *text = gen_ui_text_view_get (view);
+  char *field = g_object_get_data (G_OBJECT (buffer), "gen-field");
+
+  g_strlcpy (field, text, GEN_GIMP2_PATH_MAX);
+  g_free (text);
+}
+
+/* A multi-line text view over the string argument ID. */
+static GtkWidget *
+text_view (Dialog *d, GenGimp2ArgId id)
+{
+  GtkWidget *view = gtk_text_view_new ();
+  GtkTextBuffer *buffer = gtk_text_view_get_buffer (GTK_TEXT_VIEW (view));
+
+  gtk_text_buffer_set_text (buffer, field (d, id), -1);
+  g_object_set_data (G_OBJECT (buffer), "gen-field", field (d, id));
+  g_signal_connect (buffer, "changed", G_CALLBACK (text_changed), view);
+  return view;
+}
+
+/* The frame of the prompt, the negative prompt and the guidance. */
+static void
+add_prompt (GtkWidget *vbox, Dialog *d)
+{
+  int row;
+
+  d->prompt = frame_table (vbox, _("Prompt"));
+  row = gen_ui_prompt_rows (d->prompt, 0, d->labels,
+                            _(gen_gimp2_args[GEN_GIMP2_ARG_PROMPT].label),
+                            text_view (d, GEN_GIMP2_ARG_PROMPT),
+                            _(gen_gimp2_args[GEN_GIMP2_ARG_NEGATIVE].label),
+                            text_view (d, GEN_GIMP2_ARG_NEGATIVE), 2);
+  add_scale (d->prompt, row, d, GEN_GIMP2_ARG_GUIDANCE);
+}
+
 /* ---- the dialog --------------------------------------------------------------- */
 
 gboolean
@@ -337,6 +380,9 @@ gen_gimp2_dialog (const char *proc_name, GenPluginJob job, GenGimp2Values *v,
                       gen_ui_model_chooser_new (job, edited.model, edited.vae, default_dir,
                                                 d.labels, model_changed, &d),
                       FALSE, FALSE, 0);
+
+  if (gen_plugin_job_takes_prompt (job))
+    add_prompt (vbox, &d);
 
   if (job != GEN_PLUGIN_VAE)
     {
@@ -398,6 +444,8 @@ gen_gimp2_dialog (const char *proc_name, GenPluginJob job, GenGimp2Values *v,
   gtk_box_pack_start (GTK_BOX (vbox), gen_ui_estimate_label (d.estimate), FALSE, FALSE, 0);
 
   gtk_widget_show_all (dialog);
+  if (d.prompt)
+    gen_ui_prompt_update (d.prompt, NULL, edited.model);
   values_changed (&d);
   ok = gimp_dialog_run (GIMP_DIALOG (dialog)) == GTK_RESPONSE_OK;
   if (ok)

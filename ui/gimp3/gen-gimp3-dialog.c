@@ -28,6 +28,7 @@ typedef struct
   GenUiEstimate       *estimate;
   int                  width, height;      /* the region the job works on */
   GtkWidget           *preview;            /* denoise: GimpDrawablePreview */
+  GtkWidget           *prompt;             /* generate, inpaint, vary: the prompt rows */
   GimpDrawable        *drawable;
 } Dialog;
 
@@ -90,6 +91,9 @@ model_changed (const char *model, const char *vae, int native, gpointer user_dat
 
   d->native = native;
   gen_ui_native_note (d->native_note, d->native);
+  if (d->prompt)
+    gen_ui_prompt_update (d->prompt, gimp_procedure_dialog_get_widget (d->pd, "guidance",
+                                                                       G_TYPE_NONE), model);
   g_object_set (d->config, "model", model, "vae", vae, NULL);
 }
 
@@ -182,7 +186,8 @@ noise_level_add (Dialog *d, GtkWidget *box, int position)
 /* ---- layout ------------------------------------------------------------------- */
 
 /* A frame titled TITLE (its label's ID is ID-title) around PROPERTIES,
- * their labels in the dialog's size group. */
+ * their labels in the dialog's size group.  ID must not be a property's
+ * name: the dialog would pack the property's widget instead. */
 static GtkWidget *
 frame (Dialog *d, const char *id, const char *title, GList *properties)
 {
@@ -222,6 +227,38 @@ names (const char *first, ...)
   return list;
 }
 
+/* A text view over the string property NAME.  Made here rather than by
+ * the procedure dialog, which checks a widget's mnemonic as it makes it,
+ * before its label (gen_ui_prompt_rows) exists. */
+static GtkWidget *
+text_view (Dialog *d, const char *name)
+{
+  GtkTextBuffer *buffer = gimp_prop_text_buffer_new (G_OBJECT (d->config), name, -1);
+  GtkWidget *view = gtk_text_view_new_with_buffer (buffer);
+
+  g_object_unref (buffer);
+  return view;
+}
+
+/* The frame of the prompt, the negative prompt (multi-line) and the
+ * guidance. */
+static void
+prompt_frame (Dialog *d)
+{
+  GtkWidget *box;
+
+  /* a slider, as in 2.10 */
+  gimp_procedure_dialog_get_widget (d->pd, "guidance", GIMP_TYPE_SCALE_ENTRY);
+  box = frame (d, "text", _("Prompt"), names ("guidance", NULL));
+
+  d->prompt = gen_ui_grid_new ();
+  gen_ui_prompt_rows (d->prompt, 0, d->labels, _("Descri_be"), text_view (d, "prompt"),
+                      _("A_void"), text_view (d, "negative-prompt"), 1);
+  gtk_box_pack_start (GTK_BOX (box), d->prompt, FALSE, FALSE, 0);
+  gtk_box_reorder_child (GTK_BOX (box), d->prompt, 0);
+  gtk_widget_show_all (d->prompt);
+}
+
 /* A dim line in the widgets' column of BOX. */
 static GtkWidget *
 note_add (Dialog *d, GtkWidget *box)
@@ -245,7 +282,7 @@ gen_gimp3_dialog (GimpProcedure *procedure, GimpProcedureConfig *config, GenPlug
                   int width, int height, double noise_estimate)
 {
   Dialog d = { NULL, config, job, default_dir, NULL, NULL, NULL, noise_estimate, NULL, 0,
-               NULL, width, height, NULL, drawable };
+               NULL, width, height, NULL, NULL, drawable };
   GtkWidget *dialog, *box, *seed_box, *chooser, *content;
   GList *own = NULL, *frames = NULL;
   char *model = NULL, *vae = NULL;
@@ -256,6 +293,16 @@ gen_gimp3_dialog (GimpProcedure *procedure, GimpProcedureConfig *config, GenPlug
   /* a string argument a script left unset arrives as NULL, which the
    * dialog's widgets do not take */
   g_object_set (config, "model", model ? model : "", "vae", vae ? vae : "", NULL);
+  if (gen_plugin_job_takes_prompt (job))
+    {
+      char *prompt = NULL, *negative = NULL;
+
+      g_object_get (config, "prompt", &prompt, "negative-prompt", &negative, NULL);
+      g_object_set (config, "prompt", prompt ? prompt : "", "negative-prompt",
+                    negative ? negative : "", NULL);
+      g_free (prompt);
+      g_free (negative);
+    }
   dialog = gimp_procedure_dialog_new (procedure, config, _(gen_ui_job_titles[job]));
   d.pd = GIMP_PROCEDURE_DIALOG (dialog);
   d.labels = gtk_size_group_new (GTK_SIZE_GROUP_HORIZONTAL);
@@ -266,6 +313,12 @@ gen_gimp3_dialog (GimpProcedure *procedure, GimpProcedureConfig *config, GenPlug
       d.preview = gimp_procedure_dialog_get_drawable_preview (d.pd, "preview", drawable);
       g_signal_connect (d.preview, "invalidated", G_CALLBACK (preview_update), &d);
       frames = g_list_append (frames, "preview");
+    }
+
+  if (gen_plugin_job_takes_prompt (job))
+    {
+      prompt_frame (&d);
+      frames = g_list_append (frames, "text");
     }
 
   if (job != GEN_PLUGIN_VAE)
