@@ -1,0 +1,138 @@
+#!/usr/bin/python3
+"""Whole Stable Diffusion jobs as a user runs them: wall time and peak RSS.
+
+    /usr/bin/python3 tests/bench/bench_sd_jobs.py --cli build/core/generative \
+        [--pipeline /var/tmp/sd15-random] [--threads 2] [--jobs txt2img,turbo,inpaint]
+
+Writes (once, then reuses) an SD 1.5-shaped pipeline folder with random
+weights: runwayml/stable-diffusion-v1-5's UNet and VAE configs, CLIP
+ViT-L/14's text encoder (768 wide, 12 layers, the real vocabulary in
+weights/clip-tokenizer), SD 1.5's PNDM scheduler config; F32, about 4.3 GB.
+Then, each through the `generative` CLI (model loading and the files
+included, timed by /usr/bin/time):
+  txt2img   20 PNDM steps at 512×512, guidance 7.5 (batch 2 per step)
+  turbo     1 Euler step at 512×512, guidance 0 (one half: how SD-Turbo-style
+            distilled models run; SD-Turbo itself is SD 2.1-shaped)
+  inpaint   a 128×128 hole in a 4000×3000 photo, 20 PNDM steps, guidance 7.5
+Random weights draw noise, not pictures: the times and memory are what
+real SD 1.5 weights of the same shapes cost.
+
+A benchmark, not a test: it reports numbers and gives no verdict.
+"""
+import argparse
+import json
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+ROOT = os.path.join(HERE, "..", "..")
+sys.path.insert(0, os.path.join(HERE, "..", "reference"))
+sys.path.insert(0, HERE)
+
+import numpy as np  # noqa: E402
+import torch  # noqa: E402
+from PIL import Image  # noqa: E402
+
+import bench_models  # noqa: E402
+import clip_text  # noqa: E402
+import models  # noqa: E402
+import unet_cond  # noqa: E402
+
+# openai/clip-vit-large-patch14's text config, as SD 1.5's text_encoder/config.json
+CLIP_L = {"vocab_size": 49408, "hidden_size": 768, "intermediate_size": 3072,
+          "num_hidden_layers": 12, "num_attention_heads": 12, "max_position_embeddings": 77,
+          "hidden_act": "quick_gelu", "projection_dim": 768, "bos_token_id": 0,
+          "eos_token_id": 2, "pad_token_id": 1, "layer_norm_eps": 1e-5}
+SD15_SCHED = {"_class_name": "PNDMScheduler", "beta_end": 0.012, "beta_schedule": "scaled_linear",
+              "beta_start": 0.00085, "clip_sample": False, "num_train_timesteps": 1000,
+              "set_alpha_to_one": False, "skip_prk_steps": True, "steps_offset": 1,
+              "trained_betas": None, "prediction_type": "epsilon"}
+PROMPT = "a lighthouse on a cliff at dusk, oil painting"
+
+
+def make_pipeline(folder):
+    if os.path.exists(os.path.join(folder, "model_index.json")):
+        return
+    tmp = folder + ".part"
+    shutil.rmtree(tmp, ignore_errors=True)
+    os.makedirs(tmp)
+    with torch.no_grad():
+        unet_cond.build(bench_models.SD15_UNET, seed=1).save_pretrained(os.path.join(tmp, "unet"))
+        models.build(bench_models.SD_VAE, seed=2).save_pretrained(os.path.join(tmp, "vae"))
+        clip_text.build(CLIP_L, seed=3).save_pretrained(os.path.join(tmp, "text_encoder"))
+    os.makedirs(os.path.join(tmp, "tokenizer"))
+    for name in ("vocab.json", "merges.txt"):
+        shutil.copy(os.path.join(ROOT, "weights", "clip-tokenizer", name),
+                    os.path.join(tmp, "tokenizer", name))
+    os.makedirs(os.path.join(tmp, "scheduler"))
+    with open(os.path.join(tmp, "scheduler", "scheduler_config.json"), "w") as f:
+        json.dump(SD15_SCHED, f)
+    with open(os.path.join(tmp, "model_index.json"), "w") as f:
+        json.dump({"_class_name": "StableDiffusionPipeline",
+                   "unet": ["diffusers", "UNet2DConditionModel"],
+                   "vae": ["diffusers", "AutoencoderKL"],
+                   "text_encoder": ["transformers", "CLIPTextModel"],
+                   "tokenizer": ["transformers", "CLIPTokenizer"],
+                   "scheduler": ["diffusers", "PNDMScheduler"]}, f)
+    os.rename(tmp, folder)
+
+
+def photo(path, w, h):
+    """A smooth photo-sized test image (gradients and a few discs)."""
+    y, x = np.mgrid[0:h, 0:w].astype(np.float32)
+    img = np.stack([x / w, y / h, 0.5 + 0.5 * np.sin(x / 97.0) * np.cos(y / 131.0)], axis=-1)
+    Image.fromarray((img * 255).astype(np.uint8)).save(path)
+
+
+def timed(cmd):
+    r = subprocess.run(["/usr/bin/time", "-f", "TIME %e %M"] + cmd, capture_output=True,
+                       text=True)
+    line = [s for s in r.stderr.splitlines() if s.startswith("TIME ")]
+    if r.returncode != 0 or not line:
+        sys.exit("failed: " + " ".join(cmd) + "\n" + r.stderr.strip())
+    wall, rss_kb = line[-1].split()[1:]
+    return float(wall), int(rss_kb) / 1024.0
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    ap.add_argument("--cli", required=True)
+    ap.add_argument("--pipeline", default="/var/tmp/sd15-random")
+    ap.add_argument("--threads", default="2")
+    ap.add_argument("--jobs", default="txt2img,turbo,inpaint")
+    args = ap.parse_args()
+    make_pipeline(args.pipeline)
+    print(f"machine: {os.cpu_count()} cores; pipeline {args.pipeline} (F32, random weights)")
+    print("| job | threads | wall s | peak RSS MB |")
+    print("|---|---|---|---|")
+    with tempfile.TemporaryDirectory() as tmp:
+        src, mask = os.path.join(tmp, "photo.png"), os.path.join(tmp, "mask.png")
+        photo(src, 4000, 3000)
+        m = np.zeros((3000, 4000), np.uint8)
+        m[1436:1564, 1936:2064] = 255
+        Image.fromarray(m).save(mask)
+        jobs = {
+            "txt2img": ("20-step txt2img 512×512 (PNDM, guidance 7.5)",
+                        ["generate", "--steps", "20", "--guidance", "7.5",
+                         "--width", "512", "--height", "512"]),
+            "turbo": ("1-step txt2img 512×512 (Euler, guidance 0)",
+                      ["generate", "--scheduler", "euler", "--steps", "1", "--guidance", "0",
+                       "--width", "512", "--height", "512"]),
+            "inpaint": ("inpaint: 128×128 hole in a 4000×3000 photo (20 PNDM steps)",
+                        ["inpaint", "--steps", "20", "--guidance", "7.5", "--mask", mask, src]),
+        }
+        for th in args.threads.split(","):
+            for name in args.jobs.split(","):
+                label, cmd = jobs[name]
+                out = os.path.join(tmp, name + ".png")
+                wall, rss = timed([args.cli] + cmd[:1] + ["--model", args.pipeline, "--prompt",
+                                                          PROMPT, "--seed", "1", "--threads", th,
+                                                          "-q"] + cmd[1:] + ["-o", out])
+                print(f"| {label} | {th} | {wall:.1f} | {rss:.0f} |", flush=True)
+
+
+if __name__ == "__main__":
+    main()
