@@ -36,6 +36,7 @@ sys.path.insert(0, os.path.join(HERE, "reference"))
 try:
     import torch
     import ldm_layout  # noqa: E402
+    import sd_pipeline  # noqa: E402
     import st  # noqa: E402
     import unet_cond  # noqa: E402
 except ImportError:
@@ -148,21 +149,7 @@ def pipeline_jobs(cli, tmp, g):
     folder(os.path.join(pipe, "vae"), VAE_CONFIG, vae, "F32")
     folder(os.path.join(pipe, "text_encoder"), PIPE_TEXT, text, "F32")
     folder(os.path.join(pipe, "unet"), PIPE_UNET, unet, "F32")
-    os.makedirs(os.path.join(pipe, "tokenizer"))
-    for f in ("vocab.json", "merges.txt"):
-        with open(os.path.join(VOCAB, f), "rb") as a, \
-                open(os.path.join(pipe, "tokenizer", f), "wb") as b:
-            b.write(a.read())
-    os.makedirs(os.path.join(pipe, "scheduler"))
-    with open(os.path.join(pipe, "scheduler", "scheduler_config.json"), "w") as f:
-        json.dump(SD15_SCHED, f)
-    with open(os.path.join(pipe, "model_index.json"), "w") as f:
-        json.dump({"_class_name": "StableDiffusionPipeline",
-                   "unet": ["diffusers", "UNet2DConditionModel"],
-                   "vae": ["diffusers", "AutoencoderKL"],
-                   "text_encoder": ["transformers", "CLIPTextModel"],
-                   "tokenizer": ["transformers", "CLIPTokenizer"],
-                   "scheduler": ["diffusers", "PNDMScheduler"]}, f)
+    sd_pipeline.write_pipeline_files(pipe, SD15_SCHED, VOCAB)
     one = os.path.join(tmp, "sd-whole.safetensors")
     st.save(one, dict(ldm_layout.vae_to_ldm(vae), **ldm_layout.text_to_ldm(text),
                       **ldm_layout.unet_to_ldm(unet)))

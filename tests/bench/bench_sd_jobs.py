@@ -20,7 +20,6 @@ real SD 1.5 weights of the same shapes cost.
 A benchmark, not a test: it reports numbers and gives no verdict.
 """
 import argparse
-import json
 import os
 import shutil
 import subprocess
@@ -39,6 +38,7 @@ from PIL import Image  # noqa: E402
 import bench_models  # noqa: E402
 import clip_text  # noqa: E402
 import models  # noqa: E402
+import sd_pipeline  # noqa: E402
 import unet_cond  # noqa: E402
 
 # openai/clip-vit-large-patch14's text config, as SD 1.5's text_encoder/config.json
@@ -63,20 +63,8 @@ def make_pipeline(folder):
         unet_cond.build(bench_models.SD15_UNET, seed=1).save_pretrained(os.path.join(tmp, "unet"))
         models.build(bench_models.SD_VAE, seed=2).save_pretrained(os.path.join(tmp, "vae"))
         clip_text.build(CLIP_L, seed=3).save_pretrained(os.path.join(tmp, "text_encoder"))
-    os.makedirs(os.path.join(tmp, "tokenizer"))
-    for name in ("vocab.json", "merges.txt"):
-        shutil.copy(os.path.join(ROOT, "weights", "clip-tokenizer", name),
-                    os.path.join(tmp, "tokenizer", name))
-    os.makedirs(os.path.join(tmp, "scheduler"))
-    with open(os.path.join(tmp, "scheduler", "scheduler_config.json"), "w") as f:
-        json.dump(SD15_SCHED, f)
-    with open(os.path.join(tmp, "model_index.json"), "w") as f:
-        json.dump({"_class_name": "StableDiffusionPipeline",
-                   "unet": ["diffusers", "UNet2DConditionModel"],
-                   "vae": ["diffusers", "AutoencoderKL"],
-                   "text_encoder": ["transformers", "CLIPTextModel"],
-                   "tokenizer": ["transformers", "CLIPTokenizer"],
-                   "scheduler": ["diffusers", "PNDMScheduler"]}, f)
+    sd_pipeline.write_pipeline_files(tmp, SD15_SCHED,
+                                     os.path.join(ROOT, "weights", "clip-tokenizer"))
     os.rename(tmp, folder)
 
 

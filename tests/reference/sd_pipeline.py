@@ -215,4 +215,27 @@ def inpaint_crop(pipe, pixels, soft_mask, native, mult, *args, **kwargs):
     return np.round(np.clip(out, 0, 1) * 255).astype(np.int64)
 
 
-__all__ = ["Pipeline", "guidance_embedding", "inpaint_crop", "native_size", "math"]
+def write_pipeline_files(folder, sched, vocab_dir, pipeline_class="StableDiffusionPipeline"):
+    """Beside FOLDER's unet/, vae/ and text_encoder/: tokenizer/ (vocab.json and
+    merges.txt from VOCAB_DIR), scheduler/scheduler_config.json (SCHED) and
+    model_index.json, as diffusers' save_pretrained lays a pipeline out."""
+    import json
+    import os
+    import shutil
+    os.makedirs(os.path.join(folder, "tokenizer"))
+    for name in ("vocab.json", "merges.txt"):
+        shutil.copy(os.path.join(vocab_dir, name), os.path.join(folder, "tokenizer", name))
+    os.makedirs(os.path.join(folder, "scheduler"))
+    with open(os.path.join(folder, "scheduler", "scheduler_config.json"), "w") as f:
+        json.dump(sched, f)
+    with open(os.path.join(folder, "model_index.json"), "w") as f:
+        json.dump({"_class_name": pipeline_class,
+                   "unet": ["diffusers", "UNet2DConditionModel"],
+                   "vae": ["diffusers", "AutoencoderKL"],
+                   "text_encoder": ["transformers", "CLIPTextModel"],
+                   "tokenizer": ["transformers", "CLIPTokenizer"],
+                   "scheduler": ["diffusers", sched["_class_name"]]}, f)
+
+
+__all__ = ["Pipeline", "guidance_embedding", "inpaint_crop", "native_size", "math",
+           "write_pipeline_files"]
