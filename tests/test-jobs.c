@@ -454,12 +454,64 @@ check_inpaint (GenPipeline *p, int steps)
   g_free (out.data);
 }
 
+/* Outpainting: inside the mask a fully transparent pixel is unknown, filled
+ * whole at any mask value, and the fill is opaque; a transparent pixel
+ * outside the mask stays as it was. */
+static void
+check_inpaint_transparent (GenPipeline *p, int steps)
+{
+  GenJobOptions o = options (steps, 9);
+  GenPixels in = image_new (48, 40, 4), a = image_like (&in, -1.0f), b = image_like (&in, -1.0f);
+  float *soft = g_new0 (float, 48 * 40), *whole = g_new0 (float, 48 * 40);
+  GError *error = NULL;
+
+  for (int y = 0; y < 40; y++)
+    for (int x = 0; x < 48; x++)
+      {
+        float *px = in.data + (y * 48 + x) * 4;
+
+        px[3] = x < 8 || x >= 46 ? 0.0f : 1.0f;   /* transparent at both sides */
+        if (px[3] == 0.0f)
+          px[0] = px[1] = px[2] = 0.0f;
+        if (x < 12)                              /* a soft mask over the left one */
+          soft[y * 48 + x] = 0.5f, whole[y * 48 + x] = px[3] == 0.0f ? 1.0f : 0.5f;
+      }
+  g_assert_true (gen_job_inpaint (p, &o, &in, soft, 2, 2, &a, &error));
+  g_assert_no_error (error);
+  g_assert_true (gen_job_inpaint (p, &o, &in, whole, 2, 2, &b, &error));
+  g_assert_no_error (error);
+  /* the transparent pixels took the whole fill: as with a mask of 1 there */
+  g_assert_true (same_bits (&a, &b));
+  for (int y = 0; y < 40; y++)
+    for (int x = 0; x < 48; x++)
+      {
+        const float *i = in.data + (y * 48 + x) * 4, *r = a.data + (y * 48 + x) * 4;
+
+        if (x < 8)
+          {
+            g_assert_cmpfloat (r[3], ==, 1.0f);
+            g_assert_true (r[0] != 0.0f || r[1] != 0.0f || r[2] != 0.0f);
+          }
+        else if (x < 12)
+          g_assert_cmpfloat (r[3], ==, 1.0f);
+        else
+          g_assert_true (memcmp (i, r, sizeof (float) * 4) == 0);
+      }
+  g_free (soft);
+  g_free (whole);
+  g_free (in.data);
+  g_free (a.data);
+  g_free (b.data);
+}
+
 static void
 test_inpaint (Fixture *f, gconstpointer data)
 {
   (void) data;
   check_inpaint (f->pixel, 6);
   check_inpaint (f->latent, 4);
+  check_inpaint_transparent (f->pixel, 6);
+  check_inpaint_transparent (f->latent, 4);
 }
 
 /* ---- vary, vae, interpolate -------------------------------------------------------- */

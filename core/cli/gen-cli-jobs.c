@@ -379,7 +379,9 @@ static const struct
     "model continues the surrounding colours and shading smoothly; it invents no\n"
     "structure, which a model trained on such pictures does.  A Stable Diffusion\n"
     "pipeline (an inpainting model or an ordinary one) draws --prompt into the\n"
-    "hole at its native size: a small hole in a big photo costs one generation.",
+    "hole at its native size: a small hole in a big photo costs one generation.\n"
+    "Outpainting: extend the canvas with transparent pixels and make the mask\n"
+    "white there; transparent pixels in the mask are filled whole, opaque.",
     "generative inpaint --mask mask.png photo.png -o filled.png" },
   { "vary", "IN", "--strength S IN -o OUT",
     "a variation of an image (img2img; --strength 0..1)",

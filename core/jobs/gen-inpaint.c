@@ -232,6 +232,7 @@ gen_job_inpaint (GenPipeline *p, const GenJobOptions *o, const GenPixels *in, co
 {
   int x0 = in->width, y0 = in->height, x1 = -1, y1 = -1, ctx;
   GenPixels crop = { NULL, 0, 0, in->channels }, res;
+  gboolean alpha = in->channels == 2 || in->channels == 4;
   float *cmask = NULL, *result = NULL;
   gboolean ok = FALSE;
 
@@ -283,11 +284,16 @@ gen_job_inpaint (GenPipeline *p, const GenJobOptions *o, const GenPixels *in, co
       memcpy (crop.data + (gsize) y * crop.width * in->channels,
               in->data + ((gsize) (y0 + y) * in->width + x0) * in->channels,
               sizeof (float) * crop.width * in->channels);
-      /* into 0..1, NaN as 0: a mask value that is not above 0 keeps its pixel */
+      /* into 0..1, NaN as 0: a mask value that is not above 0 keeps its
+       * pixel; inside the mask a fully transparent pixel is unknown, all
+       * fill (outpainting) */
       for (int x = 0; x < crop.width; x++)
         {
           float v = mask[(gsize) (y0 + y) * in->width + x0 + x];
-          cmask[(gsize) y * crop.width + x] = v > 0.0f ? MIN (v, 1.0f) : 0.0f;
+          const float *px = crop.data + ((gsize) y * crop.width + x) * in->channels;
+
+          cmask[(gsize) y * crop.width + x]
+            = !(v > 0.0f) ? 0.0f : alpha && px[in->channels - 1] <= 0.0f ? 1.0f : MIN (v, 1.0f);
         }
     }
   res = crop;
@@ -311,6 +317,9 @@ gen_job_inpaint (GenPipeline *p, const GenJobOptions *o, const GenPixels *in, co
           continue;
         for (int c = 0; c < colour; c++)
           d[c] = mv >= 1.0f ? g[c] : d[c] + mv * (g[c] - d[c]);
+        /* the fill is opaque */
+        if (alpha)
+          d[colour] = mv >= 1.0f ? 1.0f : d[colour] + mv * (1.0f - d[colour]);
       }
   ok = TRUE;
 

@@ -3,7 +3,8 @@
  *
  * Front ends (the CLI, the GIMP plug-in) load a pipeline (gen-pipeline.h),
  * hand the jobs interleaved float pixels in 0..1 (gen-pixels.h) and get
- * the same layout back.  Alpha is carried through unchanged; gray images
+ * the same layout back.  Alpha is carried through unchanged (inpaint's fill
+ * is opaque: see gen_job_inpaint); gray images
  * run through the model as RGB and come back as the mean of its channels.
  * Nothing is written to an output until the job has succeeded.
  *
@@ -152,7 +153,9 @@ gboolean gen_job_denoise_quality (GenPipeline *p, const GenJobOptions *opts, con
  * opts->prompt: with a 9-channel inpainting UNet's mask channels, else by
  * masked latent blending; its crop is resized to the model's native size
  * (the longer side) and back.  Works on the mask's bounding box plus
- * context. */
+ * context.  With alpha (2 or 4 channels), a fully transparent pixel inside
+ * the mask is unknown, filled whole whatever its mask value (outpainting),
+ * and the fill is opaque: alpha becomes MASK·1 + (1 − MASK)·alpha. */
 gboolean gen_job_inpaint (GenPipeline *p, const GenJobOptions *opts, const GenPixels *in,
                           const float *mask, int jump_length, int resample, GenPixels *out,
                           GError **error);
