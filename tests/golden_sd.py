@@ -269,6 +269,7 @@ INPAINT_RUNS = [
     ("sd", "ddim", 8, "soft", 16, 16),
     ("inpaint", "ddim", 8, "hard", 24, 16),      # resized to native and back
     ("sd", "dpmpp_2m", 8, "soft", 24, 16),
+    ("lcm", "lcm", 4, "soft", 16, 16),           # LCM: guidance embedding, no CFG batch
 ]
 NATIVE, MULTIPLE = 16, 4
 
