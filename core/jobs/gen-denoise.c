@@ -131,7 +131,7 @@ gen_job_denoise_quality (GenPipeline *p, const GenJobOptions *o, const GenPixels
   int steps;
   gboolean ok = FALSE;
 
-  if (!gen_pipeline_need_unet (p, "denoise", error) || !gen_pixels_check (in, "denoise", error)
+  if (!gen_pipeline_need_unet (p, "denoise", FALSE, error) || !gen_pixels_check (in, "denoise", error)
       || !gen_pixels_same_shape (in, out, "denoise", error))
     return FALSE;
   if (p->latent)

@@ -17,7 +17,7 @@ gen_job_generate (GenPipeline *p, const GenJobOptions *o, int width, int height,
   gboolean ok = FALSE;
   gint64 n;
 
-  if (!gen_pipeline_need_unet (p, "generate", error))
+  if (!gen_pipeline_need_unet (p, "generate", FALSE, error))
     return FALSE;
   if (width == 0 && height == 0)
     width = height = native > 0 ? native : 64 * mult;

@@ -236,7 +236,7 @@ gen_job_inpaint (GenPipeline *p, const GenJobOptions *o, const GenPixels *in, co
   float *cmask = NULL, *result = NULL;
   gboolean ok = FALSE;
 
-  if (!gen_pipeline_need_unet (p, "inpaint", error) || !gen_pixels_check (in, "inpaint", error)
+  if (!gen_pipeline_need_unet (p, "inpaint", TRUE, error) || !gen_pixels_check (in, "inpaint", error)
       || !gen_pixels_same_shape (in, out, "inpaint", error))
     return FALSE;
   if (!mask)

@@ -65,8 +65,9 @@ int      gen_pipeline_vae_factor (GenPipeline *p);
 /* The UNet's downscale (sizes in its space are multiples of it), or 1. */
 int      gen_pipeline_unet_multiple (GenPipeline *p);
 /* FALSE with an error naming JOB when P has no UNet, or when its UNet is an
- * inpainting one (in_channels 9) and JOB is not "inpaint". */
-gboolean gen_pipeline_need_unet (GenPipeline *p, const char *job, GError **error);
+ * inpainting one (in_channels 9) and JOB does not FILL (inpaint does). */
+gboolean gen_pipeline_need_unet (GenPipeline *p, const char *job, gboolean fill,
+                                 GError **error);
 
 /* ---- a run (gen-run.c) ------------------------------------------------------------
  * Everything one job call needs besides the read-only pipeline; it ends with

@@ -219,7 +219,7 @@ gen_pipeline_native_size (GenPipeline *p)
 }
 
 gboolean
-gen_pipeline_need_unet (GenPipeline *p, const char *job, GError **error)
+gen_pipeline_need_unet (GenPipeline *p, const char *job, gboolean fill, GError **error)
 {
   GenModelInfo i;
 
@@ -230,7 +230,7 @@ gen_pipeline_need_unet (GenPipeline *p, const char *job, GError **error)
       return FALSE;
     }
   gen_model_get_info (p->unet, &i);
-  if (i.in_channels != i.out_channels && strcmp (job, "inpaint") != 0)
+  if (i.in_channels != i.out_channels && !fill)
     {
       g_set_error (error, GEN_ERROR, GEN_ERROR_UNSUPPORTED,
                    "%s: this is an inpainting model (its UNet takes %d channels: the latents, "

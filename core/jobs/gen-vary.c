@@ -16,7 +16,7 @@ gen_job_vary (GenPipeline *p, const GenJobOptions *o, const GenPixels *in, doubl
   gint64 n;
   int start;
 
-  if (!gen_pipeline_need_unet (p, "vary", error) || !gen_pixels_check (in, "vary", error)
+  if (!gen_pipeline_need_unet (p, "vary", FALSE, error) || !gen_pixels_check (in, "vary", error)
       || !gen_pixels_same_shape (in, out, "vary", error))
     return FALSE;
   if (!(strength >= 0.0 && strength <= 1.0))
