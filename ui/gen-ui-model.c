@@ -1,12 +1,16 @@
 /* gen-ui-model.c — the model chooser both dialogs share (see gen-ui.h):
  * two combo boxes listing the models a user has (gen-plugin-models.h),
- * "Other folder…" for the rest, and a line saying what the choice holds. */
+ * "Other folder…" and "Other checkpoint file…" for the rest, and a line
+ * saying what the choice holds. */
 #include <glib/gi18n.h>
 
 #include "gen-plugin-models.h"
 #include "gen-ui.h"
 
-enum { COL_LABEL, COL_PATH, COL_SENSITIVE, N_COLS };
+enum { COL_LABEL, COL_PATH, COL_SENSITIVE, COL_PICK, N_COLS };
+
+/* COL_PICK: what a row without a path asks for */
+enum { PICK_NONE, PICK_FOLDER, PICK_FILE };
 
 /* ---- what a model folder holds ------------------------------------------------ */
 
@@ -93,7 +97,7 @@ static GtkWidget *
 combo_new (void)
 {
   GtkListStore *store = gtk_list_store_new (N_COLS, G_TYPE_STRING, G_TYPE_STRING,
-                                            G_TYPE_BOOLEAN);
+                                            G_TYPE_BOOLEAN, G_TYPE_INT);
   GtkWidget *combo = gtk_combo_box_new_with_model (GTK_TREE_MODEL (store));
   GtkCellRenderer *cell = gtk_cell_renderer_text_new ();
 
@@ -105,7 +109,7 @@ combo_new (void)
   return combo;
 }
 
-/* Appends a row; PATH NULL is "Other folder…". */
+/* Appends a row of a model at PATH. */
 static void
 combo_add (GtkWidget *combo, const char *label, const char *path, gboolean sensitive)
 {
@@ -114,17 +118,29 @@ combo_add (GtkWidget *combo, const char *label, const char *path, gboolean sensi
 
   gtk_list_store_append (store, &iter);
   gtk_list_store_set (store, &iter, COL_LABEL, label, COL_PATH, path, COL_SENSITIVE, sensitive,
-                      -1);
+                      COL_PICK, PICK_NONE, -1);
 }
 
-/* Selects the row of PATH, adding one (before "Other folder…") for a
- * folder not listed. */
+/* Appends a row that opens a file chooser (PICK a PICK_* value). */
+static void
+combo_add_pick (GtkWidget *combo, const char *label, int pick)
+{
+  GtkListStore *store = GTK_LIST_STORE (gtk_combo_box_get_model (GTK_COMBO_BOX (combo)));
+  GtkTreeIter iter;
+
+  gtk_list_store_append (store, &iter);
+  gtk_list_store_set (store, &iter, COL_LABEL, label, COL_PATH, NULL, COL_SENSITIVE, TRUE,
+                      COL_PICK, pick, -1);
+}
+
+/* Selects the row of PATH, adding one (before the "Other…" rows) for a
+ * model not listed. */
 static void
 combo_select (GtkWidget *combo, const char *path, GenPluginJob job, gboolean vae)
 {
   GtkTreeModel *model = gtk_combo_box_get_model (GTK_COMBO_BOX (combo));
   GtkTreeIter iter, other;
-  gboolean valid;
+  gboolean valid, have_other = FALSE;
 
   for (valid = gtk_tree_model_get_iter_first (model, &iter); valid;
        valid = gtk_tree_model_iter_next (model, &iter))
@@ -133,7 +149,11 @@ combo_select (GtkWidget *combo, const char *path, GenPluginJob job, gboolean vae
 
       gtk_tree_model_get (model, &iter, COL_PATH, &p, -1);
       if (!p)
-        other = iter;
+        {
+          if (!have_other)
+            other = iter;
+          have_other = TRUE;
+        }
       else if (g_str_equal (p, path))
         {
           g_free (p);
@@ -184,9 +204,10 @@ chooser_fill (Chooser *c)
     }
   if (!have_builtin)
     combo_add (c->model, _("Built-in model (not installed)"), "", TRUE);
-  combo_add (c->model, _("Other folder…"), NULL, TRUE);
+  combo_add_pick (c->model, _("Other folder…"), PICK_FOLDER);
+  combo_add_pick (c->model, _("Other checkpoint file…"), PICK_FILE);
   if (c->vae)
-    combo_add (c->vae, _("Other folder…"), NULL, TRUE);
+    combo_add_pick (c->vae, _("Other folder…"), PICK_FOLDER);
   g_free (builtin);
   g_ptr_array_unref (found);
 }
@@ -205,17 +226,34 @@ chooser_update (Chooser *c)
   c->changed (c->model_path, c->vae_path, ok ? native : -1, c->user_data);
 }
 
-/* "Other folder…": a folder chooser; cancelled, the choice stays. */
+/* "Other folder…" and "Other checkpoint file…": a file chooser for a
+ * folder, or for a single .safetensors checkpoint; cancelled, the choice
+ * stays. */
 static char *
-pick_folder (GtkWidget *combo, const char *title)
+pick_path (GtkWidget *combo, const char *title, int pick)
 {
   GtkWidget *dialog = gtk_file_chooser_dialog_new (title,
                                                    GTK_WINDOW (gtk_widget_get_toplevel (combo)),
-                                                   GTK_FILE_CHOOSER_ACTION_SELECT_FOLDER,
+                                                   pick == PICK_FILE
+                                                   ? GTK_FILE_CHOOSER_ACTION_OPEN
+                                                   : GTK_FILE_CHOOSER_ACTION_SELECT_FOLDER,
                                                    _("_Cancel"), GTK_RESPONSE_CANCEL,
                                                    _("_Open"), GTK_RESPONSE_ACCEPT, NULL);
   char *path = NULL;
 
+  if (pick == PICK_FILE)
+    {
+      GtkFileFilter *filter = gtk_file_filter_new ();
+
+      gtk_file_filter_set_name (filter, _("Checkpoints (*.safetensors)"));
+      gtk_file_filter_add_pattern (filter, "*.safetensors");
+      gtk_file_filter_add_pattern (filter, "*.SAFETENSORS");
+      gtk_file_chooser_add_filter (GTK_FILE_CHOOSER (dialog), filter);
+      filter = gtk_file_filter_new ();
+      gtk_file_filter_set_name (filter, _("All files"));
+      gtk_file_filter_add_pattern (filter, "*");
+      gtk_file_chooser_add_filter (GTK_FILE_CHOOSER (dialog), filter);
+    }
   if (gtk_dialog_run (GTK_DIALOG (dialog)) == GTK_RESPONSE_ACCEPT)
     path = gtk_file_chooser_get_filename (GTK_FILE_CHOOSER (dialog));
   gtk_widget_destroy (dialog);
@@ -229,13 +267,16 @@ chooser_changed (GtkComboBox *combo, Chooser *c)
   char **current = is_vae ? &c->vae_path : &c->model_path;
   GtkTreeIter iter;
   char *path = NULL;
+  int pick;
 
   if (!gtk_combo_box_get_active_iter (combo, &iter))
     return;
-  gtk_tree_model_get (gtk_combo_box_get_model (combo), &iter, COL_PATH, &path, -1);
-  if (!path)
-    path = pick_folder (GTK_WIDGET (combo), is_vae ? _("Choose a VAE folder")
-                                                   : _("Choose a model folder"));
+  gtk_tree_model_get (gtk_combo_box_get_model (combo), &iter, COL_PATH, &path, COL_PICK, &pick,
+                      -1);
+  if (pick != PICK_NONE)
+    path = pick_path (GTK_WIDGET (combo), is_vae ? _("Choose a VAE folder")
+                                          : pick == PICK_FILE ? _("Choose a checkpoint file")
+                                          : _("Choose a model folder"), pick);
   g_signal_handlers_block_by_func (combo, chooser_changed, c);
   combo_select (GTK_WIDGET (combo), path ? path : *current, c->job, is_vae);
   g_signal_handlers_unblock_by_func (combo, chooser_changed, c);

@@ -13,7 +13,8 @@
 #   4. tests/gimp/e2e-gimp3.sh inside the chroot
 #   5. tests/gimp/dialog-smoke-gimp3.sh (Xvfb) unless GEN_SKIP_DIALOGS=1, with
 #      a screenshot of every dialog in CHROOT_DIR/tmp/gen-e2e/screenshots, and
-#      tests/gimp/gui-cancel-gimp3.sh: cancel and undo driven with xdotool
+#      tests/gimp/gui-cancel-gimp3.sh: cancel and undo driven with xdotool,
+#      and a checkpoint file chosen in a dialog
 #
 # Prints the time of each stage; exit status 0 only if all passed.
 set -eu
@@ -59,6 +60,10 @@ if [ "${GEN_SKIP_DIALOGS:-0}" != 1 ]; then
              $W/src/tests/gimp/dialog-smoke-gimp3.sh $W/build/plugin/generative $W/models \
                $W/screenshots $W/build/po"
   echo "ci-gimp3: screenshots in $CH$W/screenshots"
+  # a single-file checkpoint's tokenizer, where an installed plug-in finds it
+  # (beside the built-in models, which stay missing for the e2e test above)
+  in_chroot "mkdir -p $W/prefix/share/generative
+             cp -r $W/src/weights/clip-tokenizer $W/prefix/share/generative/"
   in_chroot "$W/src/tests/gimp/gui-cancel-gimp3.sh $W/build/plugin/generative $W/models $W/gui"
 fi
 t5=$(now)

@@ -12,6 +12,12 @@
 #      plug-in is gone within a second, GIMP reports a cancel (the core's
 #      cancel flag stopped the job; the process was not killed), and the
 #      image is as before, pixels, layers and dirty state.
+#   4. Filters → Generative → Generate… from the menu; in the model
+#      list "Other checkpoint file…" opens a file chooser, the tiny
+#      single-file SD checkpoint MODELS_DIR/sd-single.safetensors is typed
+#      in, and OK runs it: one layer more, whose settings parasite names
+#      that file.  (The plug-in takes a single file's tokenizer from
+#      clip-tokenizer/ beside its built-in models, installed by the caller.)
 #
 # A Script-Fu batch builds the image and calls the procedures
 # RUN-INTERACTIVE; between the steps it waits in a Vary dialog that the
@@ -57,11 +63,11 @@ cat > "$TMP/gui.scm" <<EOF
   (catch 'closed (plug-in-generative-vary #:run-mode RUN-INTERACTIVE #:image img
                    #:drawables (car (gimp-image-get-selected-drawables img)) #:model model)))
 
-(let* ((img (car (gimp-image-new 96 80 RGB)))
-       (bg (car (gimp-layer-new img "bg" 96 80 RGB-IMAGE 100 LAYER-MODE-NORMAL))))
+(let* ((img (car (gimp-image-new 256 192 RGB)))
+       (bg (car (gimp-layer-new img "bg" 256 192 RGB-IMAGE 100 LAYER-MODE-NORMAL))))
   (gimp-image-insert-layer img bg 0 0)
   (gimp-context-set-gradient-fg-bg-rgb)
-  (gimp-drawable-edit-gradient-fill bg GRADIENT-LINEAR 0 FALSE 1 0 TRUE 0 0 96 80)
+  (gimp-drawable-edit-gradient-fill bg GRADIENT-LINEAR 0 FALSE 1 0 TRUE 0 0 256 192)
   (gimp-drawable-merge-new-filter bg "gegl:noise-rgb" 0 LAYER-MODE-REPLACE 1.0
     "red" 0.1 "green" 0.1 "blue" 0.1)
   (gimp-image-select-ellipse img CHANNEL-OP-REPLACE 40 36 8 8)
@@ -71,7 +77,8 @@ cat > "$TMP/gui.scm" <<EOF
   (state img "before")
   ; 1. a run on a small selection, finished, then undone in the GUI.  Its
   ; settings become the last values, which GIMP gives every later
-  ; interactive call: the long run of step 3 is long by its larger area.
+  ; interactive call: the long run of step 3 is long by its larger area
+  ; (some 40 s on two cores; 8 s, as once, let a run end before Cancel).
   (note "run" (if (eq? 'failed (catch 'failed
               (plug-in-generative-inpaint #:run-mode RUN-INTERACTIVE #:image img
                 #:drawables (vector bg) #:model model #:steps 200 #:jump 10 #:resample 10
@@ -86,13 +93,23 @@ cat > "$TMP/gui.scm" <<EOF
   (wait-for-driver img)
   ; 3. a long run on a large selection, cancelled in its progress window; a
   ; cancelled call returns no layer (GIMP_PDB_CANCEL is no error to Script-Fu)
-  (gimp-image-select-ellipse img CHANNEL-OP-REPLACE 8 8 80 64)
+  (gimp-image-select-ellipse img CHANNEL-OP-REPLACE 16 16 224 160)
   (state img "before-long")
   (note "long-run" (catch 'failed
               (plug-in-generative-inpaint #:run-mode RUN-INTERACTIVE #:image img
                 #:drawables (vector bg) #:model model)))
   (export img "after-cancel.png")
   (state img "after-cancel")
+  ; 4. the driver runs Generate from the menu with a checkpoint file
+  ; chosen in its dialog, then closes this wait
+  (wait-for-driver img)
+  (state img "after-file")
+  (let* ((top (vector-ref (car (gimp-image-get-layers img)) 0))
+         (p (catch #f (car (gimp-item-get-parasite top "generative-settings")))))
+    (note "file-parasite"
+          (if p (let ((data (caddr p)))
+                  (if (string? data) data (list->string (map integer->char (vector->list data)))))
+              "none")))
   (close-output-port status)
   (gimp-quit TRUE))
 EOF
@@ -178,6 +195,7 @@ plugin_up && say "ok   the job is running after 4 s"
 xdotool mousemove --window "$p" 30 30 2>/dev/null || true
 xdotool windowfocus "$p" 2>/dev/null || true
 sleep 1
+plugin_up || say "FAIL the job had ended before Cancel was pressed: the long run is too short"
 t0=$(date +%s%N)
 xdotool key alt+c
 while plugin_up; do
@@ -188,11 +206,52 @@ t1=$(date +%s%N)
 say "cancel-ms $(( (t1 - t0) / 1000000 ))"
 file after-cancel.png 60
 shoot gui-7-after-cancel.png
+# 4. Generate from the menu; its model a checkpoint file chosen with
+# "Other checkpoint file…" (the last row of the model list: End selects it)
+v=$(window 'Vary' 60) || { say "FAIL no fourth wait dialog"; kill $gimp; exit 0; }
+img=$(image_window)
+press "$img" F10
+sleep 1
+xdotool key Left Left Left
+sleep 1
+xdotool key Up Right
+sleep 2
+xdotool key g Return
+if d=$(window 'Generate' 60); then
+  press "$d" alt+m
+  sleep 1
+  xdotool key End
+  if f=$(window 'Choose a checkpoint file' 30); then
+    say "ok   Other checkpoint file… opens a file chooser"
+    press "$f" ctrl+l
+    sleep 1
+    xdotool type --delay 20 "$MODELS/sd-single.safetensors"
+    sleep 1
+    shoot gui-8-file-chooser.png
+    xdotool key Return
+    sleep 4
+    shoot gui-9-file-chosen.png
+    press "$d" alt+o
+    n=0; while [ -n "$(xdotool search --onlyvisible --name '^Generate$' 2>/dev/null)" ] \
+                && [ $n -lt 300 ]; do n=$((n + 1)); sleep 0.2; done
+    n=0; while plugin_up && [ $n -lt 600 ]; do n=$((n + 1)); sleep 0.2; done
+    sleep 2
+    shoot gui-10-file-run.png
+  else
+    say "FAIL no file chooser from Other checkpoint file…"
+    shoot gui-8-file-chooser.png
+    press "$d" Escape
+  fi
+else
+  say "FAIL the menu opened no Generate dialog"
+fi
+sleep 2
+press "$v" Escape
 i=0; while kill -0 $gimp 2>/dev/null && [ $i -lt 100 ]; do i=$((i + 1)); sleep 0.2; done
 kill $gimp 2>/dev/null || true
 EOF
 
-G_MESSAGES_DEBUG=Generative timeout 600 xvfb-run -a -s "-screen 0 1280x1024x24" sh "$TMP/driver.sh" "$OUT" "$TMP" \
+G_MESSAGES_DEBUG=Generative MODELS=$MODELS timeout 600 xvfb-run -a -s "-screen 0 1280x1024x24" sh "$TMP/driver.sh" "$OUT" "$TMP" \
   > "$TMP/driver.log" 2>&1 || true
 cat "$OUT/status.txt" 2>/dev/null || true
 cat "$OUT/results.txt" 2>/dev/null || true
@@ -229,6 +288,9 @@ check "no crash or kill of the plug-in" \
 check "the cancelled run added nothing, the image as clean as before" \
   test "$(state after-cancel)" = "$(state before-long)"
 check "after the cancel the pixels are as before" same before.png after-cancel.png
+check "Other checkpoint file… opens a file chooser" has '^ok   Other checkpoint file' results.txt
+check "the chosen checkpoint file ran: one layer more" has '^after-file layers 2 ' status.txt
+check "its layer's settings name the checkpoint file" has '^model=.*/sd-single.safetensors$' status.txt
 if [ $failed != 0 ]; then
   echo "--- gimp log"; grep -v -e '^$' -e 'LibGimp-WARNING' "$TMP/gimp.log" | tail -30
   echo "--- driver log"; tail -20 "$TMP/driver.log"
