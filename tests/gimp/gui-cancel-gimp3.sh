@@ -146,6 +146,19 @@ press () {
 image_window () { xdotool search --onlyvisible --name ' GIMP$' 2>/dev/null | head -1; }
 shoot () { import -window root "$OUT/$1" 2>/dev/null || true; }
 plugin_up () { pgrep -f 'plug-ins/generative/generative' >/dev/null; }
+# Filters → Generative open in the image window, by keyboard (F10 opens
+# File, three to the left is Filters, whose last entry is Generative), a
+# screenshot $1, then the entry of mnemonic $2
+generative_menu () {
+  press "$(image_window)" F10
+  sleep 1
+  xdotool key Left Left Left
+  sleep 1
+  xdotool key Up Right
+  sleep 2
+  shoot "$1"
+  xdotool key "$2" Return
+}
 
 file before.png 120 || { say "FAIL the script did not start"; kill $gimp; exit 0; }
 # 1. OK in the dialog; the run finishes; Ctrl+Z in the image window
@@ -163,19 +176,10 @@ sleep 2
 shoot gui-3-after-undo.png
 press "$v" Escape
 # 2. Filters → Generative → Inpaint Selection… from the menu bar, by
-# keyboard: F10 opens File, three to the left is Filters, whose last
-# entry is Generative
+# keyboard
 file after-undo.png 60
 v=$(window 'Vary' 60) || { say "FAIL no second wait dialog"; kill $gimp; exit 0; }
-img=$(image_window)
-press "$img" F10
-sleep 1
-xdotool key Left Left Left
-sleep 1
-xdotool key Up Right
-sleep 2
-shoot gui-4-menu.png
-xdotool key i Return
+generative_menu gui-4-menu.png i
 if d=$(window 'Inpaint Selection' 60); then
   say "ok   the menu opens the Inpaint Selection dialog"
   shoot gui-5-menu-dialog.png
@@ -209,14 +213,7 @@ shoot gui-7-after-cancel.png
 # 4. Generate from the menu; its model a checkpoint file chosen with
 # "Other checkpoint file…" (the last row of the model list: End selects it)
 v=$(window 'Vary' 60) || { say "FAIL no fourth wait dialog"; kill $gimp; exit 0; }
-img=$(image_window)
-press "$img" F10
-sleep 1
-xdotool key Left Left Left
-sleep 1
-xdotool key Up Right
-sleep 2
-xdotool key g Return
+generative_menu gui-8-menu.png g
 if d=$(window 'Generate' 60); then
   press "$d" alt+m
   sleep 1
@@ -227,19 +224,19 @@ if d=$(window 'Generate' 60); then
     sleep 1
     xdotool type --delay 20 "$MODELS/sd-single.safetensors"
     sleep 1
-    shoot gui-8-file-chooser.png
+    shoot gui-9-file-chooser.png
     xdotool key Return
     sleep 4
-    shoot gui-9-file-chosen.png
+    shoot gui-10-file-chosen.png
     press "$d" alt+o
     n=0; while [ -n "$(xdotool search --onlyvisible --name '^Generate$' 2>/dev/null)" ] \
                 && [ $n -lt 300 ]; do n=$((n + 1)); sleep 0.2; done
     n=0; while plugin_up && [ $n -lt 600 ]; do n=$((n + 1)); sleep 0.2; done
     sleep 2
-    shoot gui-10-file-run.png
+    shoot gui-11-file-run.png
   else
     say "FAIL no file chooser from Other checkpoint file…"
-    shoot gui-8-file-chooser.png
+    shoot gui-9-file-chooser.png
     press "$d" Escape
   fi
 else
