@@ -60,6 +60,7 @@ model_build (GenConfig *cfg, const char *dir, GenSingleFile *sf, GenSingleFilePa
       return NULL;
     }
   m->info.n_params = m->weights.n_params;
+  m->info.weight_bytes = m->weights.bytes;
   return m;
 }
 

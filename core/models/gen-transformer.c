@@ -121,9 +121,9 @@ xattn_forward (const GenXAttn *a, const float *xq, int64_t lq, const float *xc, 
   int64_t in = a->inner;
   float scale = 1.0f / sqrtf ((float) a->dim_head);
 
-  gen_linear (&a->to_q, xq, q, lq);
-  gen_linear (&a->to_k, xc, k, lk);
-  gen_linear (&a->to_v, xc, v, lk);
+  gen_linear (&a->to_q, xq, q, lq, arena);
+  gen_linear (&a->to_k, xc, k, lk, arena);
+  gen_linear (&a->to_v, xc, v, lk, arena);
   for (int hd = 0; hd < a->heads; hd++)
     {
       int64_t off = hd * a->dim_head;
@@ -132,7 +132,37 @@ xattn_forward (const GenXAttn *a, const float *xq, int64_t lq, const float *xc, 
       gen_attention (q + off, (int) in, k + off, (int) in, v + off, (int) in, o + off, (int) in,
                      lq, lk, a->dim_head, a->dim_head, scale, arena);
     }
-  gen_linear_add (&a->to_out, o, acc, lq);
+  gen_linear_add (&a->to_out, o, acc, lq, arena);
+}
+
+/* H[HW, inner] += NB[C, HW]ᵀ · Wᵀ, W [inner, C] (proj_in on channel-first
+ * features). */
+static void
+proj_in (const GenLinear *lin, const float *nb, int64_t hw, int64_t c, int64_t in, float *h,
+         GenArena *arena)
+{
+  gsize mark = gen_arena_mark (arena);
+  const float *w = gen_weight_f32 (&lin->weight, &lin->half, arena);
+
+  if (w)
+    gen_gemm (true, true, (int) hw, (int) in, (int) c, 1.0f, nb, (int) hw, w, (int) c, 1.0f, h,
+              (int) in);
+  gen_arena_release (arena, mark);
+}
+
+/* YB[C, HW] += W · H[HW, inner]ᵀ, W [C, inner] (proj_out back to channels
+ * first). */
+static void
+proj_out (const GenLinear *lin, const float *h, int64_t hw, int64_t c, int64_t in, float *yb,
+          GenArena *arena)
+{
+  gsize mark = gen_arena_mark (arena);
+  const float *w = gen_weight_f32 (&lin->weight, &lin->half, arena);
+
+  if (w)
+    gen_gemm (false, true, (int) c, (int) hw, (int) in, 1.0f, w, (int) in, h, (int) in, 1.0f,
+              yb, (int) hw);
+  gen_arena_release (arena, mark);
 }
 
 void
@@ -169,8 +199,7 @@ gen_transformer2d_forward (const GenTransformer2D *t, const GenTensor *x, const 
       /* tokens H[HW, inner] = nᵀ · W_inᵀ + b_in */
       for (int64_t i = 0; i < hw; i++)
         memcpy (h + i * in, t->proj_in.bias.data, sizeof (float) * in);
-      gen_gemm (true, true, (int) hw, (int) in, (int) c, 1.0f, nb, (int) hw,
-                t->proj_in.weight.data, (int) c, 1.0f, h, (int) in);
+      proj_in (&t->proj_in, nb, hw, c, in, h, arena);
 
       for (int i = 0; i < t->n_blocks; i++)
         {
@@ -182,9 +211,9 @@ gen_transformer2d_forward (const GenTransformer2D *t, const GenTensor *x, const 
           xattn_forward (&blk->attn2, nrm, hw, cb, ctx_len, h, q, k, v, o, arena);
           /* H += W_2 · geglu (W_1 · norm3 (H) + b_1) + b_2 */
           gen_layer_norm (&blk->norm3, h, nrm, hw, in);
-          gen_linear (&blk->ff_proj, nrm, proj, hw);
+          gen_linear (&blk->ff_proj, nrm, proj, hw, arena);
           gen_geglu (proj, gated, hw, blk->ff_inner);
-          gen_linear_add (&blk->ff_out, gated, h, hw);
+          gen_linear_add (&blk->ff_out, gated, h, hw, arena);
         }
 
       /* y[C, HW] = x + W_out · Hᵀ + b_out */
@@ -198,8 +227,7 @@ gen_transformer2d_forward (const GenTransformer2D *t, const GenTensor *x, const 
           for (int64_t i = 0; i < hw; i++)
             row[i] += bias;
         }
-      gen_gemm (false, true, (int) c, (int) hw, (int) in, 1.0f, t->proj_out.weight.data,
-                (int) in, h, (int) in, 1.0f, yb, (int) hw);
+      proj_out (&t->proj_out, h, hw, c, in, yb, arena);
     }
   gen_arena_release (arena, mark);
 }
