@@ -274,6 +274,12 @@ test_model (void)
   /* the convs' and linears' weights stay F16; biases and norms are F32 */
   g_assert_cmpuint (i16.weight_bytes, <, 3 * i16.n_params);
   g_assert_cmpuint (i16.weight_bytes, >, 2 * i16.n_params);
+  /* what the planner counts: the mapped part, and the F32 form of the
+   * largest 16-bit weight (up_blocks.0's conv1, 8 → 4 channels, 3×3) */
+  g_assert_cmpuint (i32.weight_mapped_bytes, ==, i32.weight_bytes);
+  g_assert_cmpuint (i32.weight_convert_bytes, ==, 0);
+  g_assert_cmpuint (i16.weight_mapped_bytes, <, i16.weight_bytes);
+  g_assert_cmpuint (i16.weight_convert_bytes, ==, sizeof (float) * 4 * 8 * 3 * 3);
 
   fill (x, G_N_ELEMENTS (x), 8);
   g_assert_true (gen_unet_forward (m16, &tx, ts, &ta, arena, NULL, NULL, &error));

@@ -25,6 +25,8 @@ typedef struct
   char           *where;    /* the weights file, for messages */
   gsize           n_params;
   gsize           bytes;    /* what the tensors take in memory: mapped or converted */
+  gsize           mapped;   /* the part of BYTES used in place from the file's mapping */
+  gsize           convert;  /* the F32 bytes of the largest matrix kept in 16-bit floats */
 } GenWeights;
 
 gboolean gen_weights_open (GenWeights *w, const char *dir, GError **error);

@@ -39,6 +39,9 @@ typedef struct
   gsize        n_params;
   gsize        weight_bytes;      /* what the weights take in memory (mapped from the file in
                                      their dtype, or converted to F32 once) */
+  gsize        weight_mapped_bytes;  /* the part of it mapped from the file, used in place */
+  gsize        weight_convert_bytes; /* a forward's scratch for the F32 form of its largest
+                                        F16/BF16 weight (0 if none is kept so) */
   float        scaling_factor;    /* VAEs (1 if absent) */
   float        shift_factor;      /* VAEs (0 if absent) */
   int          vocab_size;        /* CLIPTextModel (out_channels: its hidden_size); else 0 */
