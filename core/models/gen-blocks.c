@@ -10,6 +10,15 @@
 
 /* ---- the weights' layers (their tensors through gen-weights.c) ------------- */
 
+/* A layer's weight WT kept in 16-bit floats (HALF) is made F32 whole by its
+ * products, in their scratch: W counts the largest. */
+static void
+count_convert (GenWeights *w, const GenTensor *wt, const GenHalf *half)
+{
+  if (half->data)
+    w->convert = MAX (w->convert, sizeof (float) * (gsize) gen_tensor_numel (wt));
+}
+
 gboolean
 gen_weights_conv (GenWeights *w, GenConv2d *conv, int64_t ci, int64_t co, int k,
                   int stride, int pad, bool bias, GError **error, const char *fmt, ...)
@@ -28,6 +37,7 @@ gen_weights_conv (GenWeights *w, GenConv2d *conv, int64_t ci, int64_t co, int k,
   ok = gen_weights_get_matrix (w, &conv->weight, &conv->half, 4, ws, error, "%s.weight", prefix)
        && (!bias || gen_weights_get (w, &conv->bias, 1, bs, error, "%s.bias", prefix));
   g_free (prefix);
+  count_convert (w, &conv->weight, &conv->half);
   if (ok && k == 3 && stride == 1 && w->keeps)
     {
       conv->keep = gen_conv2d_keep_new ();
@@ -81,6 +91,7 @@ gen_weights_linear (GenWeights *w, GenLinear *lin, int64_t in, int64_t out, bool
   ok = gen_weights_get_matrix (w, &lin->weight, &lin->half, 2, ws, error, "%s.weight", prefix)
        && (!bias || gen_weights_get (w, &lin->bias, 1, bs, error, "%s.bias", prefix));
   g_free (prefix);
+  count_convert (w, &lin->weight, &lin->half);
   return ok;
 }
 

@@ -26,7 +26,8 @@ typedef struct
   gsize           n_params;
   gsize           bytes;    /* what the tensors take in memory: mapped or converted */
   gsize           mapped;   /* the part of BYTES used in place from the file's mapping */
-  gsize           convert;  /* the F32 bytes of the largest matrix kept in 16-bit floats */
+  gsize           convert;  /* the F32 bytes of the largest conv or linear weight kept in
+                               16-bit floats: what a product converts at once */
 } GenWeights;
 
 gboolean gen_weights_open (GenWeights *w, const char *dir, GError **error);

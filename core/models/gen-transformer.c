@@ -135,33 +135,22 @@ xattn_forward (const GenXAttn *a, const float *xq, int64_t lq, const float *xc, 
   gen_linear_add (&a->to_out, o, acc, lq, arena);
 }
 
-/* H[HW, inner] += NB[C, HW]ᵀ · Wᵀ, W [inner, C] (proj_in on channel-first
- * features). */
+/* The 1×1 projections between channel-first features and tokens: with IN,
+ * H[HW, inner] += X[C, HW]ᵀ · Wᵀ (proj_in, W [inner, C]); else
+ * Y[C, HW] += W · X[HW, inner]ᵀ (proj_out, W [C, inner]). */
 static void
-proj_in (const GenLinear *lin, const float *nb, int64_t hw, int64_t c, int64_t in, float *h,
-         GenArena *arena)
+project (const GenLinear *lin, bool in, const float *x, float *y, int64_t hw, int64_t c,
+         int64_t inner, GenArena *arena)
 {
   gsize mark = gen_arena_mark (arena);
   const float *w = gen_weight_f32 (&lin->weight, &lin->half, arena);
 
-  if (w)
-    gen_gemm (true, true, (int) hw, (int) in, (int) c, 1.0f, nb, (int) hw, w, (int) c, 1.0f, h,
-              (int) in);
-  gen_arena_release (arena, mark);
-}
-
-/* YB[C, HW] += W · H[HW, inner]ᵀ, W [C, inner] (proj_out back to channels
- * first). */
-static void
-proj_out (const GenLinear *lin, const float *h, int64_t hw, int64_t c, int64_t in, float *yb,
-          GenArena *arena)
-{
-  gsize mark = gen_arena_mark (arena);
-  const float *w = gen_weight_f32 (&lin->weight, &lin->half, arena);
-
-  if (w)
-    gen_gemm (false, true, (int) c, (int) hw, (int) in, 1.0f, w, (int) in, h, (int) in, 1.0f,
-              yb, (int) hw);
+  if (w && in)
+    gen_gemm (true, true, (int) hw, (int) inner, (int) c, 1.0f, x, (int) hw, w, (int) c, 1.0f, y,
+              (int) inner);
+  else if (w)
+    gen_gemm (false, true, (int) c, (int) hw, (int) inner, 1.0f, w, (int) inner, x, (int) inner,
+              1.0f, y, (int) hw);
   gen_arena_release (arena, mark);
 }
 
@@ -199,7 +188,7 @@ gen_transformer2d_forward (const GenTransformer2D *t, const GenTensor *x, const 
       /* tokens H[HW, inner] = nᵀ · W_inᵀ + b_in */
       for (int64_t i = 0; i < hw; i++)
         memcpy (h + i * in, t->proj_in.bias.data, sizeof (float) * in);
-      proj_in (&t->proj_in, nb, hw, c, in, h, arena);
+      project (&t->proj_in, true, nb, h, hw, c, in, arena);
 
       for (int i = 0; i < t->n_blocks; i++)
         {
@@ -227,7 +216,7 @@ gen_transformer2d_forward (const GenTransformer2D *t, const GenTensor *x, const 
           for (int64_t i = 0; i < hw; i++)
             row[i] += bias;
         }
-      proj_out (&t->proj_out, h, hw, c, in, yb, arena);
+      project (&t->proj_out, false, h, yb, hw, c, in, arena);
     }
   gen_arena_release (arena, mark);
 }

@@ -177,7 +177,6 @@ weights_get_v (GenWeights *w, GenTensor *out, GenHalf *half, int ndim, const int
       half->bf16 = e->dtype == GEN_DTYPE_BF16;
       data = NULL;
       w->bytes += e->nbytes, w->mapped += e->nbytes;
-      w->convert = MAX (w->convert, sizeof (float) * e->numel);
     }
   else if (e->dtype == GEN_DTYPE_F32 && ((guintptr) e->data % sizeof (float)) == 0)
     {
