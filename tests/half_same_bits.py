@@ -115,14 +115,16 @@ def main():
                 for conv in CONVS if kind != "ids" else [None]:
                     outs = []
                     for which in ("half", "f32"):
-                        out = os.path.join(folder, "out-%s-%s.safetensors" % (which, conv or "auto"))
+                        out = os.path.join(folder, "out-%s-%s.safetensors"
+                                           % (which, conv or "auto"))
                         forward(args.cli, os.path.join(folder, which), in_path, out, extra, conv)
                         outs.append(out)
                     bad = differing(*outs)
                     label = "%s %s conv=%s" % (name, dtype, conv or "auto")
                     if bad:
                         failed += 1
-                        print("FAIL %s: %d tensors differ (%s)" % (label, len(bad), ", ".join(bad[:5])))
+                        print("FAIL %s: %d tensors differ (%s)"
+                              % (label, len(bad), ", ".join(bad[:5])))
                     else:
                         passed += 1
                         print("ok   %s: the same bits" % label)
