@@ -5,7 +5,9 @@ GEGLU, conv and linear projections), AutoencoderKL (encode and decode, the
 mid block's attention) and CLIPTextModel — are saved as F16 and BF16, and
 the same rounded weights as F32; `generative forward` must write identical
 outputs (every block's) from both, with the convs' automatic algorithm and
-with GENERATIVE_CONV=winograd and im2col forced.
+with GENERATIVE_CONV=winograd and im2col forced.  Then the three as
+pipeline folders: a seeded txt2img from the F16 pipeline must write the
+same image file as from the F32 one.
 
     /usr/bin/python3 tests/half_same_bits.py --cli build/core/generative [--keep DIR]
 """
@@ -28,6 +30,7 @@ except ImportError as e:  # pragma: no cover - depends on the machine
 sys.path.insert(0, os.path.join(HERE, "reference"))
 import clip_text  # noqa: E402
 import models  # noqa: E402
+import sd_pipeline  # noqa: E402
 import st  # noqa: E402
 import unet_cond  # noqa: E402
 
@@ -51,6 +54,14 @@ CASES = [
     ("clip", CLIP, "ids", []),
 ]
 CONVS = [None, "winograd", "im2col"]
+VOCAB = os.path.join(HERE, "..", "weights", "clip-tokenizer")
+# a pipeline: CLIP over the real vocabulary, the UNet conditioned on its width
+PIPE_CLIP = dict(CLIP, vocab_size=49408, bos_token_id=49406, eos_token_id=49407,
+                 max_position_embeddings=77)
+PIPE_UNET = dict(UNET, cross_attention_dim=CLIP["hidden_size"])
+PIPE_SCHED = {"_class_name": "PNDMScheduler", "beta_end": 0.012, "beta_schedule": "scaled_linear",
+              "beta_start": 0.00085, "num_train_timesteps": 1000, "set_alpha_to_one": False,
+              "skip_prk_steps": True, "steps_offset": 1, "prediction_type": "epsilon"}
 
 
 def build(cfg, seed):
@@ -93,6 +104,29 @@ def differing(a_path, b_path):
     return [k for k in sorted(a) if not torch.equal(a[k].view(torch.int32), b[k].view(torch.int32))]
 
 
+def same_image(cli, root):
+    """A txt2img from F16 and from F32 pipeline folders of the same weights:
+    the names of the differing outputs (none or one)."""
+    folders = {dt: os.path.join(root, "pipeline-" + dt) for dt in ("F16", "F32")}
+    parts = (("text_encoder", PIPE_CLIP, 1), ("unet", PIPE_UNET, 2), ("vae", VAE, 3))
+    for name, cfg, seed in parts:
+        model = build(cfg, seed)
+        for dt in ("F16", "F32"):   # F16 first: saving rounds the model
+            model.save_pretrained(os.path.join(folders[dt], name), dtype=dt)
+    images = []
+    for dt in ("F16", "F32"):
+        sd_pipeline.write_pipeline_files(folders[dt], PIPE_SCHED, VOCAB)
+        images.append(os.path.join(root, "txt2img-%s.png" % dt))
+        cmd = [cli, "generate", "--model", folders[dt], "--prompt", "a red lighthouse at dusk",
+               "--steps", "4", "--guidance", "7.5", "--seed", "3", "--width", "32",
+               "--height", "32", "--threads", "2", "-q", "-o", images[-1]]
+        p = subprocess.run(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, timeout=300)
+        if p.returncode != 0:
+            raise RuntimeError("$ %s\n%s" % (" ".join(cmd), p.stderr.decode(errors="replace")))
+    with open(images[0], "rb") as a, open(images[1], "rb") as b:
+        return [] if a.read() == b.read() else ["txt2img.png"]
+
+
 def main():
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--cli", required=True)
@@ -128,6 +162,11 @@ def main():
                     else:
                         passed += 1
                         print("ok   %s: the same bits" % label)
+        bad = same_image(args.cli, root)
+        failed += bool(bad)
+        passed += not bad
+        print("%s txt2img from F16 and F32 pipelines: %s"
+              % ("FAIL" if bad else "ok  ", "images differ" if bad else "the same file"))
     finally:
         if not args.keep:
             shutil.rmtree(root, ignore_errors=True)
