@@ -14,8 +14,8 @@
  * gen-conv.c (conv and linear), gen-winograd.c and gen-winograd-transform.c
  * (3×3 convs), gen-norm.c, gen-elementwise.c (activations), gen-attention.c
  * (softmax, attention), gen-geglu.c (the transformers' gated GELU),
- * gen-resample.c (resampling and plumbing); what they share among themselves
- * is in gen-ops-private.h.
+ * gen-resample.c (resampling and plumbing), gen-half.c (weights kept in
+ * 16-bit floats); what they share among themselves is in gen-ops-private.h.
  */
 #pragma once
 
