@@ -160,6 +160,24 @@ def main():
         refused("a job that cannot fit", ["generate", "--model", flat, "--steps", "1", "--seed", "1",
                                           "--width", "256", "--height", "256", "-q", "-o", out],
                 ["not enough memory: this job", "smallest tiles", "needs", "available"])
+        # Weights count by the bytes they hold: 256-channel levels (68 MB as F32, 34 MB as
+        # F16, which stays F16 in memory) on an 8×8 image, where the weights are most of
+        # the need (78 MB from F32, 52 MB from F16): under a 64 MB cap the F32 file's job
+        # is refused naming them, the same weights as F16 run.
+        wide = dict(UNET, sample_size=8, block_out_channels=[256, 256], norm_num_groups=8,
+                    add_attention=False, down_block_types=["DownBlock2D"] * 2,
+                    up_block_types=["UpBlock2D"] * 2)
+        wide_model = models.build(wide, seed=1)
+        wide16, wide32 = os.path.join(tmp, "wide16"), os.path.join(tmp, "wide32")
+        wide_model.save_pretrained(wide16, dtype="F16")
+        wide_model.save_pretrained(wide32, dtype="F32")
+        os.environ["GEN_MEMORY_AVAILABLE"] = str(64 << 20)
+        wide_job = ["generate", "--steps", "1", "--seed", "1", "-q", "-o", out]
+        refused("F32 weights that do not fit beside the job", wide_job + ["--model", wide32],
+                ["not enough memory", "the weights it maps", "needs", "available"])
+        r = run(wide_job + ["--model", wide16])
+        check("the same weights as F16 fit (kept F16 in memory)",
+              r.returncode == 0 and os.path.exists(out), f"exit {r.returncode}: {r.stderr.strip()[-200:]}")
         del os.environ["GEN_MEMORY_AVAILABLE"]
 
         # ---- symbolic links: the Hugging Face cache is made of them ----

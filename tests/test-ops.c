@@ -126,10 +126,10 @@ run_case (JsonObject *o, GenSafetensors *st, const char *name, const Arr *y, flo
     gen_tanh (x.data, out, x.numel);
   else if (strcmp (op, "linear") == 0)
     {
-      GenLinear lin = { as_tensor (&w), { 0 } };
+      GenLinear lin = { .weight = as_tensor (&w) };
       if (b.data)
         lin.bias = as_tensor (&b);
-      gen_linear (&lin, x.data, out, x.shape[2]);
+      gen_linear (&lin, x.data, out, x.shape[2], arena);
     }
   else if (strcmp (op, "softmax") == 0)
     {

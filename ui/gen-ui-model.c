@@ -26,7 +26,7 @@ append_model (GString *text, GenModel *model)
     g_string_append (text, "\n");
   /* TRANSLATORS: "UNet2DModel: 1.2 M parameters (4.7 MB)" */
   g_string_append_printf (text, _("%s: %.2f M parameters (%.1f MB)"), info.class_name,
-                          info.n_params / 1e6, info.n_params * 4.0 / (1024.0 * 1024.0));
+                          info.n_params / 1e6, info.weight_bytes / (1024.0 * 1024.0));
 }
 
 char *

@@ -7,9 +7,14 @@
  * buffers that gives its peak, compared with what the process can still
  * take (gen-memory.h).  Too much: fewer workers (the result does not
  * depend on them), then smaller tiles; if even one worker on the smallest
- * tile does not fit, the job is refused with the figures.  The weights are
- * not counted: they are loaded (mapped or converted) before any job runs,
- * so what is available is what they left.
+ * tile does not fit, the job is refused with the figures.
+ * The weights are counted by what they hold in memory.  Those converted at
+ * load were taken before any job runs, so what is available is what they
+ * left; those used in place from the files' mappings (F32, and the large
+ * F16/BF16 matrices kept in their dtype) become resident as the passes read
+ * them, pages the system may still count as available, so they are taken
+ * off what is.  Each worker needs as well the F32 form of the largest
+ * 16-bit weight, which a product makes in its scratch arena.
  */
 #include "gen-job-private.h"
 #include "gen-memory.h"
@@ -72,7 +77,26 @@ worker_bytes (GenRun *r, GenModel *m, Pass pass, const GenTiler *t, gsize *arena
    * measuring one skips (up to 6 MB more on the golden models) */
   *arena = MAX (*arena, gen_arena_peak_bytes (a) + gen_arena_peak_bytes (a) / 16 + (8 << 20));
   gen_arena_free (a);
-  return *arena + (guint64) sizeof (float) * batch * (cin * th * tw + cout * oth * otw);
+  return *arena + info.weight_convert_bytes
+         + (guint64) sizeof (float) * batch * (cin * th * tw + cout * oth * otw);
+}
+
+/* The bytes of P's weights used in place from their files' mappings. */
+static guint64
+plan_mapped_weights (GenPipeline *p)
+{
+  GenModel *models[3] = { p->unet, p->vae, p->text };
+  guint64 bytes = 0;
+
+  for (int i = 0; i < 3; i++)
+    if (models[i])
+      {
+        GenModelInfo info;
+
+        gen_model_get_info (models[i], &info);
+        bytes += info.weight_mapped_bytes;
+      }
+  return bytes;
 }
 
 /* The peak of R's job on a PH×PW canvas (IH×IW image) at R's tile: its
@@ -128,8 +152,11 @@ gboolean
 gen_run_plan (GenRun *r, int64_t ih, int64_t iw, int64_t ph, int64_t pw, GError **error)
 {
   guint64 avail = gen_memory_available (), images = 0, per = 0;
+  guint64 mapped = plan_mapped_weights (r->p);
   gsize arena = 0;
   int workers = 1;
+
+  avail = avail > mapped ? avail - mapped : 0;
 
   for (int tile = gen_run_tile (r);; tile /= 2)
     {
@@ -147,5 +174,7 @@ gen_run_plan (GenRun *r, int64_t ih, int64_t iw, int64_t ph, int64_t pw, GError 
       if (tile / 2 < PLAN_MIN_TILE)
         break;
     }
-  return gen_memory_check (images + per, "this job (one tile worker, the smallest tiles)", error);
+  return gen_memory_check (images + per + mapped,
+                           "this job (one tile worker, the smallest tiles, the weights it maps)",
+                           error);
 }

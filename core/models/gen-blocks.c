@@ -10,6 +10,15 @@
 
 /* ---- the weights' layers (their tensors through gen-weights.c) ------------- */
 
+/* A layer's weight WT kept in 16-bit floats (HALF) is made F32 whole by its
+ * products, in their scratch: W counts the largest. */
+static void
+count_convert (GenWeights *w, const GenTensor *wt, const GenHalf *half)
+{
+  if (half->data)
+    w->convert = MAX (w->convert, sizeof (float) * (gsize) gen_tensor_numel (wt));
+}
+
 gboolean
 gen_weights_conv (GenWeights *w, GenConv2d *conv, int64_t ci, int64_t co, int k,
                   int stride, int pad, bool bias, GError **error, const char *fmt, ...)
@@ -25,9 +34,10 @@ gen_weights_conv (GenWeights *w, GenConv2d *conv, int64_t ci, int64_t co, int k,
   memset (conv, 0, sizeof *conv);
   conv->stride = stride;
   conv->pad[0] = conv->pad[1] = conv->pad[2] = conv->pad[3] = pad;
-  ok = gen_weights_get (w, &conv->weight, 4, ws, error, "%s.weight", prefix)
+  ok = gen_weights_get_matrix (w, &conv->weight, &conv->half, 4, ws, error, "%s.weight", prefix)
        && (!bias || gen_weights_get (w, &conv->bias, 1, bs, error, "%s.bias", prefix));
   g_free (prefix);
+  count_convert (w, &conv->weight, &conv->half);
   if (ok && k == 3 && stride == 1 && w->keeps)
     {
       conv->keep = gen_conv2d_keep_new ();
@@ -78,9 +88,10 @@ gen_weights_linear (GenWeights *w, GenLinear *lin, int64_t in, int64_t out, bool
   prefix = g_strdup_vprintf (fmt, ap);
   va_end (ap);
   memset (lin, 0, sizeof *lin);
-  ok = gen_weights_get (w, &lin->weight, 2, ws, error, "%s.weight", prefix)
+  ok = gen_weights_get_matrix (w, &lin->weight, &lin->half, 2, ws, error, "%s.weight", prefix)
        && (!bias || gen_weights_get (w, &lin->bias, 1, bs, error, "%s.bias", prefix));
   g_free (prefix);
+  count_convert (w, &lin->weight, &lin->half);
   return ok;
 }
 
@@ -185,7 +196,7 @@ gen_resnet_forward_cat (const GenResnet *r, const GenTensor *x, const GenTensor 
       int64_t tdim = r->time_emb_proj.weight.ne[3], pdim = r->time_emb_proj.weight.ne[2];
       float *proj = gen_arena_alloc (arena, (gsize) (n * pdim));
 
-      gen_linear (&r->time_emb_proj, temb_silu, proj, n);
+      gen_linear (&r->time_emb_proj, temb_silu, proj, n, arena);
       (void) tdim;
       if (!r->scale_shift)
         {
@@ -287,9 +298,16 @@ gen_attn_forward (const GenAttn *a, const GenTensor *x, GenTensor *y, GenArena *
   float *o = gen_arena_alloc (arena, (gsize) (hw * in));
   float scale = 1.0f / sqrtf ((float) a->dim_head);
 
+  const GenLinear *proj[3] = { &a->to_q, &a->to_k, &a->to_v };
+  const float *wp[3], *wo;   /* the projections' weights in F32: [inner, C] ×3, [C, inner] */
+
   if (a->has_norm)
     gen_group_norm (&a->group_norm, x, &normed, false);
-  if (!q || !k || !v || !o || !normed.data || !x->data || !y->data)
+  for (int p = 0; p < 3; p++)
+    wp[p] = gen_weight_f32 (&proj[p]->weight, &proj[p]->half, arena);
+  wo = gen_weight_f32 (&a->to_out.weight, &a->to_out.half, arena);
+  if (!q || !k || !v || !o || !normed.data || !x->data || !y->data || !wp[0] || !wp[1] || !wp[2]
+      || !wo)
     {
       gen_arena_release (arena, mark);
       return;
@@ -299,7 +317,6 @@ gen_attn_forward (const GenAttn *a, const GenTensor *x, GenTensor *y, GenArena *
     {
       const float *nb = normed.data + b * normed.nb[0]; /* [C, HW] */
       float *yb = y->data + b * y->nb[0];
-      const GenLinear *proj[3] = { &a->to_q, &a->to_k, &a->to_v };
       float *dst[3] = { q, k, v };
 
       /* Q[HW, inner] = nᵀ · W_qᵀ + b_q (same for K, V) */
@@ -308,7 +325,7 @@ gen_attn_forward (const GenAttn *a, const GenTensor *x, GenTensor *y, GenArena *
           for (int64_t i = 0; i < hw; i++)
             memcpy (dst[p] + i * in, proj[p]->bias.data, sizeof (float) * in);
           gen_gemm (true, true, (int) hw, (int) in, (int) c, 1.0f, nb, (int) hw,
-                    proj[p]->weight.data, (int) c, 1.0f, dst[p], (int) in);
+                    wp[p], (int) c, 1.0f, dst[p], (int) in);
         }
       for (int hd = 0; hd < a->heads; hd++)
         {
@@ -326,7 +343,7 @@ gen_attn_forward (const GenAttn *a, const GenTensor *x, GenTensor *y, GenArena *
           for (int64_t i = 0; i < hw; i++)
             row[i] += bias;
         }
-      gen_gemm (false, true, (int) c, (int) hw, (int) in, 1.0f, a->to_out.weight.data, (int) in,
+      gen_gemm (false, true, (int) c, (int) hw, (int) in, 1.0f, wo, (int) in,
                 o, (int) in, 1.0f, yb, (int) hw);
     }
   gen_scale_div (y->data, gen_tensor_numel (y), a->rescale_output_factor);

@@ -37,7 +37,8 @@ struct _GenClipText
   int64_t       vocab, hidden, intermediate, max_pos, head_dim;
   int           layers, heads;
   bool          quick_gelu;          /* hidden_act "quick_gelu" (SD 1.x); else "gelu" (SD 2.x) */
-  GenTensor     token_embedding;     /* [vocab, hidden] */
+  GenTensor     token_embedding;     /* [vocab, hidden]; data NULL when TOKEN_HALF holds it */
+  GenHalf       token_half;          /* the table in F16/BF16 [vocab, hidden], or data NULL */
   GenTensor     position_embedding;  /* [max_pos, hidden] */
   GenClipLayer *layer;               /* [layers] */
   GenLayerNorm  final_layer_norm;
@@ -172,7 +173,8 @@ gen_clip_text_build (GenModel *m, GenConfig *cfg, GError **error)
     return FALSE;
   tok[0] = c->vocab, tok[1] = c->hidden;
   pos[0] = c->max_pos, pos[1] = c->hidden;
-  if (!gen_weights_get (w, &c->token_embedding, 2, tok, error, P "embeddings.token_embedding.weight")
+  if (!gen_weights_get_matrix (w, &c->token_embedding, &c->token_half, 2, tok, error,
+                               P "embeddings.token_embedding.weight")
       || !gen_weights_get (w, &c->position_embedding, 2, pos, error,
                            P "embeddings.position_embedding.weight"))
     return FALSE;
@@ -221,12 +223,12 @@ layer_forward (const GenClipText *c, const GenClipLayer *l, float *h, int64_t n,
   if (!a)
     goto out;
   gen_layer_norm (&l->layer_norm1, h, x, rows, hd);
-  gen_linear (&l->q_proj, x, q, rows);
-  gen_linear (&l->k_proj, x, k, rows);
-  gen_linear (&l->v_proj, x, v, rows);
+  gen_linear (&l->q_proj, x, q, rows, arena);
+  gen_linear (&l->k_proj, x, k, rows, arena);
+  gen_linear (&l->v_proj, x, v, rows, arena);
   gen_attention_causal (q, k, v, a, n, t, c->heads, c->head_dim,
                         (float) (1.0 / sqrt ((double) c->head_dim)), arena);
-  gen_linear_add (&l->out_proj, a, h, rows);
+  gen_linear_add (&l->out_proj, a, h, rows, arena);
   gen_arena_release (arena, mark);
 
   x = gen_arena_alloc (arena, (gsize) (rows * hd));
@@ -234,12 +236,12 @@ layer_forward (const GenClipText *c, const GenClipLayer *l, float *h, int64_t n,
   if (!m)
     goto out;
   gen_layer_norm (&l->layer_norm2, h, x, rows, hd);
-  gen_linear (&l->fc1, x, m, rows);
+  gen_linear (&l->fc1, x, m, rows, arena);
   if (c->quick_gelu)
     gen_quick_gelu (m, m, rows * c->intermediate);
   else
     gen_gelu (m, m, rows * c->intermediate);
-  gen_linear_add (&l->fc2, m, h, rows);
+  gen_linear_add (&l->fc2, m, h, rows, arena);
 out:
   gen_arena_release (arena, mark);
 }
@@ -300,11 +302,16 @@ gen_clip_text_forward (GenModel *model, const int32_t *ids, int64_t n, int64_t t
   if (h)
     for (int64_t r = 0; r < rows; r++)
       {
-        const float *te = c->token_embedding.data + (int64_t) ids[r] * hd;
         const float *pe = c->position_embedding.data + (r % t) * hd;
 
+        /* the token's row of the table, made F32 in place when it is F16/BF16 */
+        if (c->token_half.data)
+          gen_half_to_f32 (&c->token_half, (int64_t) ids[r] * hd, hd, h + r * hd);
+        else
+          memcpy (h + r * hd, c->token_embedding.data + (int64_t) ids[r] * hd,
+                  sizeof (float) * hd);
         for (int64_t i = 0; i < hd; i++)
-          h[r * hd + i] = te[i] + pe[i];
+          h[r * hd + i] += pe[i];
       }
   gen_tap (tap, tap_data, &ht, P "embeddings");
   /* diffusers' clip_skip k: the output of layer L - k (hidden_states[-(k + 1)]),

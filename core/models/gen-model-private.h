@@ -24,6 +24,10 @@ typedef struct
   GPtrArray      *keeps;    /* the convs' Winograd slots (gen_conv2d_keep_free) */
   char           *where;    /* the weights file, for messages */
   gsize           n_params;
+  gsize           bytes;    /* what the tensors take in memory: mapped or converted */
+  gsize           mapped;   /* the part of BYTES used in place from the file's mapping */
+  gsize           convert;  /* the F32 bytes of the largest conv or linear weight kept in
+                               16-bit floats: what a product converts at once */
 } GenWeights;
 
 gboolean gen_weights_open (GenWeights *w, const char *dir, GError **error);
@@ -38,6 +42,14 @@ void     gen_weights_clear (GenWeights *w);
  * messages name the file and the tensor. */
 gboolean gen_weights_get (GenWeights *w, GenTensor *out, int ndim, const int64_t *shape,
                           GError **error, const char *fmt, ...) G_GNUC_PRINTF (6, 7);
+/* The same for a large matrix (a conv's or a linear layer's weight, an
+ * embedding table): an F16 or BF16 tensor stays in the file, in its dtype,
+ * viewed by HALF, and OUT (the shape) has data NULL; any other is as
+ * gen_weights_get gives it, HALF's data NULL.  Small tensors (biases, norm
+ * scales) go through gen_weights_get: converted once, they cost little. */
+gboolean gen_weights_get_matrix (GenWeights *w, GenTensor *out, GenHalf *half, int ndim,
+                                 const int64_t *shape, GError **error,
+                                 const char *fmt, ...) G_GNUC_PRINTF (7, 8);
 /* TRUE if a tensor NAME exists (printf-style). */
 gboolean gen_weights_has (GenWeights *w, const char *fmt, ...) G_GNUC_PRINTF (2, 3);
 

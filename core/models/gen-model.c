@@ -60,6 +60,9 @@ model_build (GenConfig *cfg, const char *dir, GenSingleFile *sf, GenSingleFilePa
       return NULL;
     }
   m->info.n_params = m->weights.n_params;
+  m->info.weight_bytes = m->weights.bytes;
+  m->info.weight_mapped_bytes = m->weights.mapped;
+  m->info.weight_convert_bytes = m->weights.convert;
   return m;
 }
 

@@ -6,8 +6,9 @@
  * diffusion_pytorch_model.safetensors.index.json, or the fp16 variant; or,
  * for a pipeline's text_encoder/, transformers' config.json ("architectures":
  * ["CLIPTextModel"] or "model_type": "clip_text_model") and model.safetensors.
- * Weights are mmapped; F32 tensors are used in place, F16/BF16 converted
- * once at load.  Forward passes take a GenArena for their activations and
+ * Weights are mmapped; F32 tensors are used in place, and so are the large
+ * F16/BF16 matrices (converted per product); small F16/BF16 tensors are
+ * converted once at load.  Forward passes take a GenArena for their activations and
  * write into caller-owned output tensors.
  */
 #pragma once
@@ -36,6 +37,11 @@ typedef struct
   int          sample_size;       /* UNet config's sample_size (0 if absent) */
   int          downscale;         /* UNet: input size must be a multiple; VAE: image/latent ratio */
   gsize        n_params;
+  gsize        weight_bytes;      /* what the weights take in memory (mapped from the file in
+                                     their dtype, or converted to F32 once) */
+  gsize        weight_mapped_bytes;  /* the part of it mapped from the file, used in place */
+  gsize        weight_convert_bytes; /* a forward's scratch for the F32 form of its largest
+                                        F16/BF16 weight (0 if none is kept so) */
   float        scaling_factor;    /* VAEs (1 if absent) */
   float        shift_factor;      /* VAEs (0 if absent) */
   int          vocab_size;        /* CLIPTextModel (out_channels: its hidden_size); else 0 */

@@ -121,9 +121,9 @@ xattn_forward (const GenXAttn *a, const float *xq, int64_t lq, const float *xc, 
   int64_t in = a->inner;
   float scale = 1.0f / sqrtf ((float) a->dim_head);
 
-  gen_linear (&a->to_q, xq, q, lq);
-  gen_linear (&a->to_k, xc, k, lk);
-  gen_linear (&a->to_v, xc, v, lk);
+  gen_linear (&a->to_q, xq, q, lq, arena);
+  gen_linear (&a->to_k, xc, k, lk, arena);
+  gen_linear (&a->to_v, xc, v, lk, arena);
   for (int hd = 0; hd < a->heads; hd++)
     {
       int64_t off = hd * a->dim_head;
@@ -132,7 +132,26 @@ xattn_forward (const GenXAttn *a, const float *xq, int64_t lq, const float *xc, 
       gen_attention (q + off, (int) in, k + off, (int) in, v + off, (int) in, o + off, (int) in,
                      lq, lk, a->dim_head, a->dim_head, scale, arena);
     }
-  gen_linear_add (&a->to_out, o, acc, lq);
+  gen_linear_add (&a->to_out, o, acc, lq, arena);
+}
+
+/* The 1×1 projections between channel-first features and tokens: with IN,
+ * H[HW, inner] += X[C, HW]ᵀ · Wᵀ (proj_in, W [inner, C]); else
+ * Y[C, HW] += W · X[HW, inner]ᵀ (proj_out, W [C, inner]). */
+static void
+project (const GenLinear *lin, bool in, const float *x, float *y, int64_t hw, int64_t c,
+         int64_t inner, GenArena *arena)
+{
+  gsize mark = gen_arena_mark (arena);
+  const float *w = gen_weight_f32 (&lin->weight, &lin->half, arena);
+
+  if (w && in)
+    gen_gemm (true, true, (int) hw, (int) inner, (int) c, 1.0f, x, (int) hw, w, (int) c, 1.0f, y,
+              (int) inner);
+  else if (w)
+    gen_gemm (false, true, (int) c, (int) hw, (int) inner, 1.0f, w, (int) inner, x, (int) inner,
+              1.0f, y, (int) hw);
+  gen_arena_release (arena, mark);
 }
 
 void
@@ -169,8 +188,7 @@ gen_transformer2d_forward (const GenTransformer2D *t, const GenTensor *x, const 
       /* tokens H[HW, inner] = nᵀ · W_inᵀ + b_in */
       for (int64_t i = 0; i < hw; i++)
         memcpy (h + i * in, t->proj_in.bias.data, sizeof (float) * in);
-      gen_gemm (true, true, (int) hw, (int) in, (int) c, 1.0f, nb, (int) hw,
-                t->proj_in.weight.data, (int) c, 1.0f, h, (int) in);
+      project (&t->proj_in, true, nb, h, hw, c, in, arena);
 
       for (int i = 0; i < t->n_blocks; i++)
         {
@@ -182,9 +200,9 @@ gen_transformer2d_forward (const GenTransformer2D *t, const GenTensor *x, const 
           xattn_forward (&blk->attn2, nrm, hw, cb, ctx_len, h, q, k, v, o, arena);
           /* H += W_2 · geglu (W_1 · norm3 (H) + b_1) + b_2 */
           gen_layer_norm (&blk->norm3, h, nrm, hw, in);
-          gen_linear (&blk->ff_proj, nrm, proj, hw);
+          gen_linear (&blk->ff_proj, nrm, proj, hw, arena);
           gen_geglu (proj, gated, hw, blk->ff_inner);
-          gen_linear_add (&blk->ff_out, gated, h, hw);
+          gen_linear_add (&blk->ff_out, gated, h, hw, arena);
         }
 
       /* y[C, HW] = x + W_out · Hᵀ + b_out */
@@ -198,8 +216,7 @@ gen_transformer2d_forward (const GenTransformer2D *t, const GenTensor *x, const 
           for (int64_t i = 0; i < hw; i++)
             row[i] += bias;
         }
-      gen_gemm (false, true, (int) c, (int) hw, (int) in, 1.0f, t->proj_out.weight.data,
-                (int) in, h, (int) in, 1.0f, yb, (int) hw);
+      project (&t->proj_out, false, h, yb, hw, c, in, arena);
     }
   gen_arena_release (arena, mark);
 }

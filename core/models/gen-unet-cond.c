@@ -434,7 +434,7 @@ gen_unet_cond_forward (GenModel *model, const GenTensor *x, const float *timeste
                           10000.0f, t_in.data);
   if (timestep_cond)
     {
-      gen_linear (&u->cond_proj, timestep_cond, cond.data, n);
+      gen_linear (&u->cond_proj, timestep_cond, cond.data, n, arena);
       for (int64_t i = 0; i < n * u->c0; i++)
         t_in.data[i] += cond.data[i];
     }

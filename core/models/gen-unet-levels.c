@@ -193,9 +193,9 @@ gen_unet_time_mlp (const GenLinear *linear_1, const GenLinear *linear_2, const f
   int64_t dim = temb->ne[3];
   GenTensor hid = gen_arena_tensor (arena, 1, 1, n, dim);
 
-  gen_linear (linear_1, t_in, hid.data, n);
+  gen_linear (linear_1, t_in, hid.data, n, arena);
   gen_silu (hid.data, hid.data, n * dim);
-  gen_linear (linear_2, hid.data, temb->data, n);
+  gen_linear (linear_2, hid.data, temb->data, n, arena);
   gen_silu (temb->data, temb_silu->data, n * dim);
 }
 

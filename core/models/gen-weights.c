@@ -121,8 +121,19 @@ weights_find (GenWeights *w, const char *name)
                    : gen_safetensors_find (w->st, name);
 }
 
+/* Whether E can be used in place as 16-bit floats: F16 or BF16, 2-byte
+ * aligned in the mapping, on a little-endian CPU (as the file is). */
 static gboolean
-weights_get_v (GenWeights *w, GenTensor *out, int ndim, const int64_t *shape,
+half_in_place (const GenSafetensorsEntry *e)
+{
+  return (e->dtype == GEN_DTYPE_F16 || e->dtype == GEN_DTYPE_BF16)
+         && G_BYTE_ORDER == G_LITTLE_ENDIAN && ((guintptr) e->data % sizeof (guint16)) == 0;
+}
+
+/* HALF non-NULL: an F16/BF16 tensor that can stay in the file does (HALF
+ * views it, OUT's data is NULL). */
+static gboolean
+weights_get_v (GenWeights *w, GenTensor *out, GenHalf *half, int ndim, const int64_t *shape,
                GError **error, const char *fmt, va_list ap)
 {
   char *name = g_strdup_vprintf (fmt, ap);
@@ -158,8 +169,20 @@ weights_get_v (GenWeights *w, GenTensor *out, int ndim, const int64_t *shape,
     }
   g_free (name);
 
-  if (e->dtype == GEN_DTYPE_F32 && ((guintptr) e->data % sizeof (float)) == 0)
-    data = (float *) e->data; /* read-only mapping, used in place */
+  if (half)
+    memset (half, 0, sizeof *half);
+  if (half && half_in_place (e))
+    {
+      half->data = (const guint16 *) e->data; /* read-only mapping, used in place */
+      half->bf16 = e->dtype == GEN_DTYPE_BF16;
+      data = NULL;
+      w->bytes += e->nbytes, w->mapped += e->nbytes;
+    }
+  else if (e->dtype == GEN_DTYPE_F32 && ((guintptr) e->data % sizeof (float)) == 0)
+    {
+      data = (float *) e->data; /* read-only mapping, used in place */
+      w->bytes += e->nbytes, w->mapped += e->nbytes;
+    }
   else
     {
       data = g_try_new (float, MAX (1, e->numel));
@@ -171,6 +194,7 @@ weights_get_v (GenWeights *w, GenTensor *out, int ndim, const int64_t *shape,
         }
       gen_safetensors_to_f32 (e, data);
       g_ptr_array_add (w->owned, data);
+      w->bytes += sizeof (float) * e->numel;
     }
   w->n_params += e->numel;
 
@@ -189,7 +213,20 @@ gen_weights_get (GenWeights *w, GenTensor *out, int ndim, const int64_t *shape,
   gboolean ok;
 
   va_start (ap, fmt);
-  ok = weights_get_v (w, out, ndim, shape, error, fmt, ap);
+  ok = weights_get_v (w, out, NULL, ndim, shape, error, fmt, ap);
+  va_end (ap);
+  return ok;
+}
+
+gboolean
+gen_weights_get_matrix (GenWeights *w, GenTensor *out, GenHalf *half, int ndim,
+                        const int64_t *shape, GError **error, const char *fmt, ...)
+{
+  va_list ap;
+  gboolean ok;
+
+  va_start (ap, fmt);
+  ok = weights_get_v (w, out, half, ndim, shape, error, fmt, ap);
   va_end (ap);
   return ok;
 }

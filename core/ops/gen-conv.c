@@ -186,6 +186,20 @@ affine_part (int part, int parts, gpointer data)
                      k->pre_a[k->b * k->ci + c], k->pre_b[k->b * k->ci + c]);
 }
 
+/* One call's sizes: the batch, the input channels (CA of XA and CB of XB
+ * make CI), the output channels, the input as the conv reads it (after
+ * upsampling), the output and the kernel. */
+typedef struct
+{
+  int64_t n, ci, ca, cb, co, h, w, ho, wo;
+  int kh, kw;
+} ConvDims;
+
+static void conv_gemm (const GenConv2d *conv, const ConvDims *d, const float *wd,
+                       const GenTensor *xa, const GenTensor *xb, const float *pre_a,
+                       const float *pre_b, int up, GenTensor *y, bool accumulate,
+                       GenArena *scratch);
+
 /* The convolution of the channel concatenation [XA, XB] (XB may be NULL),
  * or of silu ([XA, XB] · PRE_A + PRE_B) per (batch, channel) when PRE_A is
  * given.  Neither the concatenation nor the transformed input is ever made
@@ -198,29 +212,46 @@ gen_conv2d_impl (const GenConv2d *conv, const GenTensor *xa, const GenTensor *xb
                  GenArena *scratch)
 {
   const GenTensor *wt = &conv->weight;
-  int64_t co = wt->ne[0], ci = wt->ne[1];
-  int kh = (int) wt->ne[2], kw = (int) wt->ne[3];
-  int64_t n = xa->ne[0], h = xa->ne[2] * up, w = xa->ne[3] * up;
-  int64_t ca = xa->ne[1], cb = xb ? xb->ne[1] : 0;
-  int64_t ho = gen_conv2d_out_size (h, kh, conv->stride, conv->pad[0], conv->pad[2]);
-  int64_t wo = gen_conv2d_out_size (w, kw, conv->stride, conv->pad[1], conv->pad[3]);
-  int64_t K = ci * kh * kw;
-  bool direct;
+  ConvDims d = { .n = xa->ne[0], .ci = wt->ne[1], .ca = xa->ne[1], .cb = xb ? xb->ne[1] : 0,
+                 .co = wt->ne[0], .h = xa->ne[2] * up, .w = xa->ne[3] * up,
+                 .kh = (int) wt->ne[2], .kw = (int) wt->ne[3] };
+  gsize mark;
+  const float *wd;   /* [Co, Ci·kh·kw] */
 
-  g_return_if_fail (ca + cb == ci && y->ne[0] == n && y->ne[1] == co
-                    && y->ne[2] == ho && y->ne[3] == wo);
-  g_return_if_fail (!xb || (xb->ne[0] == n && xb->ne[2] == h && xb->ne[3] == w));
+  d.ho = gen_conv2d_out_size (d.h, d.kh, conv->stride, conv->pad[0], conv->pad[2]);
+  d.wo = gen_conv2d_out_size (d.w, d.kw, conv->stride, conv->pad[1], conv->pad[3]);
+  g_return_if_fail (d.ca + d.cb == d.ci && y->ne[0] == d.n && y->ne[1] == d.co
+                    && y->ne[2] == d.ho && y->ne[3] == d.wo);
+  g_return_if_fail (!xb || (xb->ne[0] == d.n && xb->ne[2] == d.h && xb->ne[3] == d.w));
   g_return_if_fail (up == 1 || (!xb && !pre_a));
   g_return_if_fail (gen_tensor_is_contiguous (xa) && gen_tensor_is_contiguous (y)
                     && (!xb || gen_tensor_is_contiguous (xb)));
-  if (!xa->data || (xb && !xb->data) || !y->data || !wt->data)
+  if (!xa->data || (xb && !xb->data) || !y->data || (!wt->data && !conv->half.data))
     return;
 
-  if (kh == 3 && kw == 3 && conv->stride == 1 && conv->pad[0] == 1 && conv->pad[1] == 1
-      && conv->pad[2] == 1 && conv->pad[3] == 1 && use_winograd (ci, ho, wo)
-      && gen_conv3x3_winograd (wt, conv->bias.data, conv->keep, xa, xb, pre_a, pre_b, up, y,
-                               accumulate, scratch))
+  if (d.kh == 3 && d.kw == 3 && conv->stride == 1 && conv->pad[0] == 1 && conv->pad[1] == 1
+      && conv->pad[2] == 1 && conv->pad[3] == 1 && use_winograd (d.ci, d.ho, d.wo)
+      && gen_conv3x3_winograd (wt, &conv->half, conv->bias.data, conv->keep, xa, xb, pre_a,
+                               pre_b, up, y, accumulate, scratch))
     return;
+
+  mark = gen_arena_mark (scratch);
+  if ((wd = gen_weight_f32 (wt, &conv->half, scratch)))
+    conv_gemm (conv, &d, wd, xa, xb, pre_a, pre_b, up, y, accumulate, scratch);
+  gen_arena_release (scratch, mark);
+}
+
+/* The im2col (or direct 1×1) half of gen_conv2d_impl, with the weight's
+ * F32 values WD. */
+static void
+conv_gemm (const GenConv2d *conv, const ConvDims *d, const float *wd, const GenTensor *xa,
+           const GenTensor *xb, const float *pre_a, const float *pre_b, int up, GenTensor *y,
+           bool accumulate, GenArena *scratch)
+{
+  int64_t n = d->n, ci = d->ci, ca = d->ca, cb = d->cb, co = d->co, h = d->h, w = d->w;
+  int64_t ho = d->ho, wo = d->wo, K = ci * d->kh * d->kw;
+  int kh = d->kh, kw = d->kw;
+  bool direct;
 
   /* Start from the bias (or zero), then accumulate the products. */
   if (!accumulate)
@@ -259,16 +290,16 @@ gen_conv2d_impl (const GenConv2d *conv, const GenTensor *xa, const GenTensor *xb
 
               gen_parallel_for ((int) MIN (ci, gen_parallel_parts ()), affine_part, &k);
               gen_gemm (false, false, (int) co, (int) (ho * wo), (int) ci, 1.0f,
-                        wt->data, (int) ci, tx, (int) (h * w), 1.0f, yb, (int) (ho * wo));
+                        wd, (int) ci, tx, (int) (h * w), 1.0f, yb, (int) (ho * wo));
               continue;
             }
           /* W = [Wa | Wb] column blocks: y += Wa·xa + Wb·xb */
           gen_gemm (false, false, (int) co, (int) (ho * wo), (int) ca, 1.0f,
-                    wt->data, (int) ci, xa->data + b * xa->nb[0], (int) (h * w),
+                    wd, (int) ci, xa->data + b * xa->nb[0], (int) (h * w),
                     1.0f, yb, (int) (ho * wo));
           if (xb)
             gen_gemm (false, false, (int) co, (int) (ho * wo), (int) cb, 1.0f,
-                      wt->data + ca, (int) ci, xb->data + b * xb->nb[0], (int) (h * w),
+                      wd + ca, (int) ci, xb->data + b * xb->nb[0], (int) (h * w),
                       1.0f, yb, (int) (ho * wo));
         }
       gen_arena_release (scratch, mark);
@@ -300,7 +331,7 @@ gen_conv2d_impl (const GenConv2d *conv, const GenTensor *xa, const GenTensor *xb
 
           gen_parallel_for ((int) MIN (ci, gen_parallel_parts ()), im2col_part, &k);
           gen_gemm (false, false, (int) co, (int) (rows * wo), (int) K, 1.0f,
-                    wt->data, (int) K, col, (int) (rows * wo),
+                    wd, (int) K, col, (int) (rows * wo),
                     1.0f, y->data + b * y->nb[0] + oy0 * wo, (int) (ho * wo));
         }
     gen_arena_release (scratch, mark);
@@ -328,15 +359,22 @@ gen_conv2d_up2 (const GenConv2d *conv, const GenTensor *x, GenTensor *y, GenAren
 }
 
 void
-gen_linear (const GenLinear *lin, const float *x, float *y, int64_t rows)
+gen_linear (const GenLinear *lin, const float *x, float *y, int64_t rows, GenArena *scratch)
 {
   int64_t out = lin->weight.ne[2], in = lin->weight.ne[3];
+  gsize mark;
+  const float *wd;   /* [out, in] */
 
   if (!x || !y)
     return;
-  for (int64_t r = 0; r < rows; r++)
-    for (int64_t o = 0; o < out; o++)
-      y[r * out + o] = lin->bias.data ? lin->bias.data[o] : 0.0f;
-  gen_gemm (false, true, (int) rows, (int) out, (int) in, 1.0f,
-            x, (int) in, lin->weight.data, (int) in, 1.0f, y, (int) out);
+  mark = gen_arena_mark (scratch);
+  if ((wd = gen_weight_f32 (&lin->weight, &lin->half, scratch)))
+    {
+      for (int64_t r = 0; r < rows; r++)
+        for (int64_t o = 0; o < out; o++)
+          y[r * out + o] = lin->bias.data ? lin->bias.data[o] : 0.0f;
+      gen_gemm (false, true, (int) rows, (int) out, (int) in, 1.0f,
+                x, (int) in, wd, (int) in, 1.0f, y, (int) out);
+    }
+  gen_arena_release (scratch, mark);
 }

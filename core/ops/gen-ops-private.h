@@ -88,12 +88,13 @@ void gen_conv2d_impl (const GenConv2d *conv, const GenTensor *xa, const GenTenso
 
 /* ---- Winograd F(4×4, 3×3) ------------------------------------------------ */
 
-/* Y (=, or += with ACCUMULATE) the 3×3 / stride 1 / pad 1 conv with BIAS
- * (or none) of the input gen_conv2d_impl describes (XA, XB, PRE_A, PRE_B,
- * UP), by Winograd F(4×4, 3×3).  False (nothing done) when the scratch
- * arena is too small (gen-winograd.c). */
-bool gen_conv3x3_winograd (const GenTensor *wt, const float *bias, gpointer *keep,
-                           const GenTensor *xa, const GenTensor *xb, const float *pre_a,
+/* Y (=, or += with ACCUMULATE) the 3×3 / stride 1 / pad 1 conv of weight
+ * WT (or, when its data is NULL, HALF) with BIAS (or none) of the input
+ * gen_conv2d_impl describes (XA, XB, PRE_A, PRE_B, UP), by Winograd
+ * F(4×4, 3×3).  False (nothing done) when the scratch arena is too small
+ * (gen-winograd.c). */
+bool gen_conv3x3_winograd (const GenTensor *wt, const GenHalf *half, const float *bias,
+                           gpointer *keep, const GenTensor *xa, const GenTensor *xb, const float *pre_a,
                            const float *pre_b, int up, GenTensor *y, bool accumulate,
                            GenArena *scratch);
 

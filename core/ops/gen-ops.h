@@ -14,8 +14,8 @@
  * gen-conv.c (conv and linear), gen-winograd.c and gen-winograd-transform.c
  * (3×3 convs), gen-norm.c, gen-elementwise.c (activations), gen-attention.c
  * (softmax, attention), gen-geglu.c (the transformers' gated GELU),
- * gen-resample.c (resampling and plumbing); what they share among themselves
- * is in gen-ops-private.h.
+ * gen-resample.c (resampling and plumbing), gen-half.c (weights kept in
+ * 16-bit floats); what they share among themselves is in gen-ops-private.h.
  */
 #pragma once
 
@@ -57,11 +57,32 @@ typedef void (*GenPartFunc) (int part, int parts, gpointer data);
 int  gen_parallel_parts (void);
 void gen_parallel_for (int parts, GenPartFunc fn, gpointer data);
 
+/* ---- weights in 16-bit floats (gen-half.c) -------------------------------
+ * A large weight of an F16 or BF16 file stays in the file's mapping, in its
+ * own dtype (half the bytes of F32); a product converts it to F32 just
+ * before use, exactly (every F16 and BF16 value is a float), into its
+ * scratch arena, so the products see the same floats, in the same shapes,
+ * as from weights converted when the model loads. */
+typedef struct
+{
+  const guint16 *data;   /* little-endian as in the file, 2-byte aligned, or NULL */
+  bool           bf16;   /* bfloat16, else IEEE binary16 */
+} GenHalf;
+
+/* DST[i] = HALF[OFFSET + i] as F32 for i < N, exactly as gen_f16_to_f32 /
+ * gen_bf16_to_f32. */
+void gen_half_to_f32 (const GenHalf *half, int64_t offset, int64_t n, float *dst);
+/* The values of weight W as F32: W->data when it holds them, else HALF (W's
+ * shape) converted whole into a new buffer from SCRATCH (the caller
+ * releases it with its arena mark); NULL when the arena cannot give it. */
+const float *gen_weight_f32 (const GenTensor *w, const GenHalf *half, GenArena *scratch);
+
 /* ---- layers -------------------------------------------------------------- */
 
 typedef struct
 {
-  GenTensor weight;     /* [Co, Ci, kh, kw] */
+  GenTensor weight;     /* [Co, Ci, kh, kw]; data NULL when HALF holds it */
+  GenHalf   half;       /* the weight in F16/BF16 [Co, Ci, kh, kw], or data NULL */
   GenTensor bias;       /* [1, Co, 1, 1] or data NULL */
   int       stride;
   int       pad[4];     /* top, left, bottom, right */
@@ -84,7 +105,8 @@ typedef struct
 
 typedef struct
 {
-  GenTensor weight;     /* [1, 1, out, in] */
+  GenTensor weight;     /* [1, 1, out, in]; data NULL when HALF holds it */
+  GenHalf   half;       /* the weight in F16/BF16 [out, in], or data NULL */
   GenTensor bias;       /* [1, 1, 1, out] or data NULL */
 } GenLinear;
 
@@ -124,8 +146,10 @@ void gen_conv2d_cat_norm_silu (const GenConv2d *conv, const GenGroupNorm *gn, co
 /* Rows of X [rows, dim] (dense, row stride dim) normalised into Y. */
 void gen_layer_norm (const GenLayerNorm *ln, const float *x, float *y, int64_t rows, int64_t dim);
 
-/* Y[rows, out] = X[rows, in] · Wᵀ + b. */
-void gen_linear (const GenLinear *lin, const float *x, float *y, int64_t rows);
+/* Y[rows, out] = X[rows, in] · Wᵀ + b (SCRATCH: the weight's F32 form when
+ * it is kept in 16-bit floats). */
+void gen_linear (const GenLinear *lin, const float *x, float *y, int64_t rows,
+                 GenArena *scratch);
 
 /* Elementwise over N floats, in place allowed. */
 void gen_silu (const float *x, float *y, int64_t n);

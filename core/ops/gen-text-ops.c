@@ -115,16 +115,23 @@ gen_quick_gelu (const float *x, float *y, int64_t n)
 /* ---- linear ---------------------------------------------------------------- */
 
 void
-gen_linear_add (const GenLinear *lin, const float *x, float *y, int64_t rows)
+gen_linear_add (const GenLinear *lin, const float *x, float *y, int64_t rows, GenArena *scratch)
 {
   int64_t out = lin->weight.ne[2], in = lin->weight.ne[3];
+  gsize mark;
+  const float *wd;   /* [out, in] */
 
   if (!x || !y)
     return;
-  if (lin->bias.data)
-    for (int64_t r = 0; r < rows; r++)
-      for (int64_t o = 0; o < out; o++)
-        y[r * out + o] += lin->bias.data[o];
-  gen_gemm (false, true, (int) rows, (int) out, (int) in, 1.0f,
-            x, (int) in, lin->weight.data, (int) in, 1.0f, y, (int) out);
+  mark = gen_arena_mark (scratch);
+  if ((wd = gen_weight_f32 (&lin->weight, &lin->half, scratch)))
+    {
+      if (lin->bias.data)
+        for (int64_t r = 0; r < rows; r++)
+          for (int64_t o = 0; o < out; o++)
+            y[r * out + o] += lin->bias.data[o];
+      gen_gemm (false, true, (int) rows, (int) out, (int) in, 1.0f,
+                x, (int) in, wd, (int) in, 1.0f, y, (int) out);
+    }
+  gen_arena_release (scratch, mark);
 }

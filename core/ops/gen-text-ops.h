@@ -27,7 +27,9 @@ void gen_attention_causal (const float *q, const float *k, const float *v, float
 void gen_quick_gelu (const float *x, float *y, int64_t n);
 
 /* Y[rows, out] += X[rows, in] · Wᵀ + b: a linear layer onto a residual
- * stream, without the layer's output ever existing on its own. */
-void gen_linear_add (const GenLinear *lin, const float *x, float *y, int64_t rows);
+ * stream, without the layer's output ever existing on its own (SCRATCH as
+ * gen_linear's). */
+void gen_linear_add (const GenLinear *lin, const float *x, float *y, int64_t rows,
+                     GenArena *scratch);
 
 G_END_DECLS

@@ -21,6 +21,8 @@
  * NMSE ~1e-12 against a double-precision direct conv. */
 
 #define WINO_MAX_FLOATS ((int64_t) 1 << 20)   /* 4 MB of V and M per band */
+/* The scratch gen_wino_weights uses for CI input channels (its taps). */
+#define WINO_TAPS(ci) (27 * (ci))
 
 /* One band of tile rows of one batch image, in parts: the input transform
  * by input channels, the 36 GEMMs by position, the output transform by
@@ -28,6 +30,7 @@
 typedef struct
 {
   const GenTensor *wt, *xa, *xb;
+  const GenHalf *half;   /* the weights when WT's data is NULL */
   const float *pre_a, *pre_b;
   int up;
   GenTensor *y;
@@ -91,16 +94,33 @@ part_range (int64_t n, int part, int parts, int64_t *lo, int64_t *hi)
   *hi = n * (part + 1) / parts;
 }
 
+/* U for the part's output channels.  Weights in 16-bit floats are made F32
+ * one output channel at a time, in the part's scratch after the taps (each
+ * channel's U depends on its own weights only: the same bits). */
 static void
 wino_weights_part (int part, int parts, gpointer data)
 {
   Wino *k = data;
+  float *tmp = k->tmp + part * k->tmp_n;
   int64_t lo, hi;
 
   part_range (k->co, part, parts, &lo, &hi);
-  if (hi > lo)
-    gen_wino_weights (k->wt->data + lo * k->ci * 9, hi - lo, k->ci, k->co, k->u + lo * k->ci,
-                      k->tmp + part * k->tmp_n);
+  if (hi <= lo)
+    return;
+  if (k->wt->data)
+    {
+      gen_wino_weights (k->wt->data + lo * k->ci * 9, hi - lo, k->ci, k->co, k->u + lo * k->ci,
+                        tmp);
+      return;
+    }
+  for (int64_t o = lo; o < hi; o++)
+    {
+      float *wo = tmp + WINO_TAPS (k->ci);   /* [Ci, 3, 3] */
+      int64_t len = k->ci * 9;
+
+      gen_half_to_f32 (k->half, o * len, len, wo);
+      gen_wino_weights (wo, 1, k->ci, k->co, k->u + o * k->ci, tmp);
+    }
 }
 
 /* Input channel C of the band into V (ROWS, TMP: the part's scratch). */
@@ -209,7 +229,12 @@ wino_bands_part (int part, int parts, gpointer data)
  * on 256 channels: 16 tiles), so for images of at most WINO_KEEP_TILES
  * tiles a conv keeps its U after the first call, within WINO_KEEP_BYTES for
  * the process (over that, U is made per call as before).  Kept or not, U is
- * the same bits. */
+ * the same bits.
+ * A conv whose weights stay in 16-bit floats keeps nothing: its U would be
+ * 8× the bytes it holds, and such weights are chosen to halve the model's
+ * memory (an SD 1.5 UNet: 1.7 GB instead of 3.4), which up to 256 MB of
+ * kept U (15% more) would undo for a gain on small images only; its U is
+ * made per call, from the 16-bit weights directly. */
 #define WINO_KEEP_TILES 64
 #define WINO_KEEP_BYTES ((gsize) 256 << 20)
 
@@ -283,12 +308,12 @@ wino_kept (gpointer *keep, Wino *k, int parts)
  * by Winograd F(4×4, 3×3).  False (nothing done) when the scratch arena is
  * too small. */
 bool
-gen_conv3x3_winograd (const GenTensor *wt, const float *bias, gpointer *keep,
-                      const GenTensor *xa, const GenTensor *xb, const float *pre_a,
-                      const float *pre_b, int up, GenTensor *y, bool accumulate,
-                      GenArena *scratch)
+gen_conv3x3_winograd (const GenTensor *wt, const GenHalf *half, const float *bias,
+                      gpointer *keep, const GenTensor *xa, const GenTensor *xb,
+                      const float *pre_a, const float *pre_b, int up, GenTensor *y,
+                      bool accumulate, GenArena *scratch)
 {
-  Wino k = { .wt = wt, .xa = xa, .xb = xb, .pre_a = pre_a, .pre_b = pre_b, .up = up, .y = y,
+  Wino k = { .wt = wt, .half = half, .xa = xa, .xb = xb, .pre_a = pre_a, .pre_b = pre_b, .up = up, .y = y,
              .bias = bias, .accumulate = accumulate };
   WinoBands wb = { .k = &k };
   int64_t n = y->ne[0];
@@ -307,8 +332,10 @@ gen_conv3x3_winograd (const GenTensor *wt, const float *bias, gpointer *keep,
   sets = parts > 1 && wb.bands >= parts ? parts : 1;   /* V and M buffers */
   wb.v_n = 36 * k.ci * wb.R * k.ntx, wb.m_n = 36 * k.co * wb.R * k.ntx;
   k.rows_n = MAX ((4 * wb.R + 2) * k.wp, 16 * k.ntx);   /* input rows, or output rows */
-  k.tmp_n = MAX (6 * k.wp, 27 * k.ci);                   /* ≥ 24·NTX too */
-  kept = keep && wb.nty * k.ntx <= WINO_KEEP_TILES ? wino_kept (keep, &k, parts) : NULL;
+  k.tmp_n = MAX (6 * k.wp, WINO_TAPS (k.ci));           /* ≥ 24·NTX too */
+  if (!wt->data)
+    k.tmp_n += 9 * k.ci;                                 /* one output channel's weights */
+  kept = keep && wt->data && wb.nty * k.ntx <= WINO_KEEP_TILES ? wino_kept (keep, &k, parts) : NULL;
   k.u = kept ? kept : gen_arena_alloc (scratch, (gsize) (36 * k.co * k.ci));
   k.v = gen_arena_alloc (scratch, (gsize) (sets * wb.v_n));
   k.m = gen_arena_alloc (scratch, (gsize) (sets * wb.m_n));

@@ -1,7 +1,9 @@
 /* bench-ops — per-op timings at the shapes the UNets use, against the
  * machine's sgemm ceiling (2048³ through gen_gemm at the same thread count):
- * 3×3 convs (stride 1, pad 1) and 1×1 convs through gen_conv2d, group norm
- * with and without SiLU through gen_group_norm, and single-head attention
+ * 3×3 convs (stride 1, pad 1) and 1×1 convs through gen_conv2d (SD 1.5's
+ * also with their weights kept in F16, "f16": the per-call conversion's
+ * cost), group norm with and without SiLU through gen_group_norm, and
+ * single-head attention
  * blocks (group norm, QKV, softmax(QKᵀ)V, output projection, residual)
  * through gen_attn_forward.  Random data, biases included, scratch from an
  * arena folded after the warm-up as in a model's later passes.
@@ -34,6 +36,7 @@
 typedef enum
 {
   OP_CONV,
+  OP_CONV_F16,   /* the same conv with its weights kept in F16 (converted per call) */
   OP_NORM,
   OP_ATTN,
 } OpKind;
@@ -70,6 +73,14 @@ static const Case cases[] = {
   { OP_CONV, "conv1x1", 64, 64, 256, 1, 0, false },
   { OP_CONV, "conv1x1", 128, 128, 64, 1, 0, false },
   { OP_CONV, "conv1x1", 256, 256, 16, 1, 0, false },
+  { OP_CONV, "conv3x3 sd15", 320, 320, 64, 3, 0, false },
+  { OP_CONV_F16, "conv3x3 sd15 f16", 320, 320, 64, 3, 0, false },
+  { OP_CONV, "conv3x3 sd15", 1280, 1280, 16, 3, 0, false },
+  { OP_CONV_F16, "conv3x3 sd15 f16", 1280, 1280, 16, 3, 0, false },
+  { OP_CONV, "conv3x3 sd15", 1280, 1280, 8, 3, 0, false },
+  { OP_CONV_F16, "conv3x3 sd15 f16", 1280, 1280, 8, 3, 0, false },
+  { OP_CONV, "conv1x1 sd15", 640, 640, 32, 1, 0, false },
+  { OP_CONV_F16, "conv1x1 sd15 f16", 640, 640, 32, 1, 0, false },
   { OP_NORM, "groupnorm", 32, 32, 512, 0, 32, false },
   { OP_NORM, "groupnorm+silu", 32, 32, 512, 0, 32, true },
   { OP_NORM, "groupnorm", 32, 32, 512, 0, 8, false },
@@ -113,6 +124,28 @@ fill_random (float *p, gsize n, float scale)
   g_free (r);
 }
 
+/* N values of F as F16 bits (truncated; below 2^-14 flushed to zero: a
+ * weight's timing does not need more), owned by OWNED. */
+static guint16 *
+to_f16 (const float *f, gsize n, GPtrArray *owned)
+{
+  guint16 *h = g_new (guint16, n);
+
+  for (gsize i = 0; i < n; i++)
+    {
+      guint32 b;
+      int e;
+
+      memcpy (&b, &f[i], sizeof b);
+      e = (int) ((b >> 23) & 0xff) - 127 + 15;
+      h[i] = (guint16) ((b >> 16) & 0x8000);
+      if (e >= 1 && e <= 30)
+        h[i] |= (guint16) (e << 10 | ((b >> 13) & 0x3ff));
+    }
+  g_ptr_array_add (owned, h);
+  return h;
+}
+
 typedef struct
 {
   const Case *c;
@@ -131,6 +164,7 @@ op_run (Op *op)
   switch (op->c->kind)
     {
     case OP_CONV:
+    case OP_CONV_F16:
       gen_conv2d (&op->conv, &op->x, &op->y, false, op->scratch);
       break;
     case OP_NORM:
@@ -227,7 +261,7 @@ bench_case (const Case *c, int reps, double ceiling)
 {
   GPtrArray *owned = g_ptr_array_new_with_free_func (g_free);
   int64_t hw = (int64_t) c->hw * c->hw;
-  int co = c->kind == OP_CONV ? c->co : c->ci;
+  int co = c->kind == OP_CONV || c->kind == OP_CONV_F16 ? c->co : c->ci;
   gsize nx = (gsize) c->ci * hw, ny = (gsize) co * hw;
   GenArena *act = gen_arena_new ((nx + ny) * sizeof (float) + 4096);
   Op op = { .c = c, .scratch = gen_arena_new (1 << 20) };
@@ -247,6 +281,7 @@ bench_case (const Case *c, int reps, double ceiling)
   switch (c->kind)
     {
     case OP_CONV:
+    case OP_CONV_F16:
       {
         int kk = c->k * c->k, p = c->k / 2;
         float *w = random_floats ((gsize) c->co * c->ci * kk, 1.0f / sqrtf ((float) (c->ci * kk)));
@@ -259,6 +294,11 @@ bench_case (const Case *c, int reps, double ceiling)
         op.conv.stride = 1;
         for (int i = 0; i < 4; i++)
           op.conv.pad[i] = p;
+        if (c->kind == OP_CONV_F16)
+          {
+            op.conv.half.data = to_f16 (w, (gsize) c->co * c->ci * kk, owned);
+            op.conv.weight.data = NULL;
+          }
         flop = 2.0 * c->co * c->ci * kk * (double) hw;
         g_snprintf (row.shape, sizeof row.shape, "%d→%d @%d×%d", c->ci, c->co, c->hw, c->hw);
         break;

@@ -85,6 +85,15 @@ gen_weights_get (GenWeights *w, GenTensor *out, int ndim, const int64_t *shape,
 }
 
 gboolean
+gen_weights_get_matrix (GenWeights *w, GenTensor *out, GenHalf *half, int ndim,
+                        const int64_t *shape, GError **error, const char *fmt, ...)
+{
+  (void) fmt;
+  memset (half, 0, sizeof *half);   /* the fuzzer's weights are F32 */
+  return gen_weights_get (w, out, ndim, shape, error, "%s", "matrix");
+}
+
+gboolean
 gen_weights_has (GenWeights *w, const char *fmt, ...)
 {
   (void) w;
