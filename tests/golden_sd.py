@@ -69,15 +69,10 @@ LCM_SCHED = {"_class_name": "LCMScheduler", "beta_end": 0.012, "beta_schedule": 
 
 def make_pipeline(folder, pipeline_class, sched, unet_extra=None, seed=5):
     os.makedirs(folder)
-    index = {"_class_name": pipeline_class, "_diffusers_version": "0.27.0",
-             "text_encoder": ["transformers", "CLIPTextModel"],
-             "tokenizer": ["transformers", "CLIPTokenizer"],
-             "unet": ["diffusers", "UNet2DConditionModel"], "vae": ["diffusers", "AutoencoderKL"],
-             "scheduler": ["diffusers", sched["_class_name"]],
-             "safety_checker": [None, None], "feature_extractor": [None, None],
-             "requires_safety_checker": True}
-    with open(os.path.join(folder, "model_index.json"), "w") as f:
-        json.dump(index, f)
+    # what a real SD 1.x model_index.json carries besides the components
+    sd_pipeline.write_pipeline_files(folder, sched, VOCAB, pipeline_class, index_extra={
+        "_diffusers_version": "0.27.0", "safety_checker": [None, None],
+        "feature_extractor": [None, None], "requires_safety_checker": True})
     text = clip_text.build(CLIP, seed=seed)
     with torch.no_grad():   # a larger embedding so prompts matter in a tiny model
         text.text_model.embeddings.token_embedding.weight.mul_(4.0)
@@ -85,12 +80,6 @@ def make_pipeline(folder, pipeline_class, sched, unet_extra=None, seed=5):
     unet_cond.build(dict(UNET, **(unet_extra or {})), seed=seed + 1).save_pretrained(
         os.path.join(folder, "unet"))
     models.build(VAE, seed=seed + 2).save_pretrained(os.path.join(folder, "vae"))
-    os.makedirs(os.path.join(folder, "tokenizer"))
-    for name in ("vocab.json", "merges.txt"):
-        shutil.copy(os.path.join(VOCAB, name), os.path.join(folder, "tokenizer", name))
-    os.makedirs(os.path.join(folder, "scheduler"))
-    with open(os.path.join(folder, "scheduler", "scheduler_config.json"), "w") as f:
-        json.dump(sched, f)
 
 
 # pipeline, sampler, sigmas, steps, guidance, extra options

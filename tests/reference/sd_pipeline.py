@@ -215,10 +215,12 @@ def inpaint_crop(pipe, pixels, soft_mask, native, mult, *args, **kwargs):
     return np.round(np.clip(out, 0, 1) * 255).astype(np.int64)
 
 
-def write_pipeline_files(folder, sched, vocab_dir, pipeline_class="StableDiffusionPipeline"):
+def write_pipeline_files(folder, sched, vocab_dir, pipeline_class="StableDiffusionPipeline",
+                         index_extra=None):
     """Beside FOLDER's unet/, vae/ and text_encoder/: tokenizer/ (vocab.json and
     merges.txt from VOCAB_DIR), scheduler/scheduler_config.json (SCHED) and
-    model_index.json, as diffusers' save_pretrained lays a pipeline out."""
+    model_index.json (with INDEX_EXTRA's entries too), as diffusers'
+    save_pretrained lays a pipeline out."""
     import json
     import os
     import shutil
@@ -234,7 +236,7 @@ def write_pipeline_files(folder, sched, vocab_dir, pipeline_class="StableDiffusi
                    "vae": ["diffusers", "AutoencoderKL"],
                    "text_encoder": ["transformers", "CLIPTextModel"],
                    "tokenizer": ["transformers", "CLIPTokenizer"],
-                   "scheduler": ["diffusers", sched["_class_name"]]}, f)
+                   "scheduler": ["diffusers", sched["_class_name"]], **(index_extra or {})}, f)
 
 
 __all__ = ["Pipeline", "guidance_embedding", "inpaint_crop", "native_size", "math",
