@@ -466,8 +466,8 @@ const GenPluginProcText gen_plugin_proc_text[GEN_PLUGIN_N_JOBS] = {
     N_("Estimates (or takes) the noise level and denoises the selection with a diffusion "
        "model; 'strength' blends the result with the original.") },
   [GEN_PLUGIN_INPAINT] = { N_("_Inpaint Selection..."), N_("Fill the selection with a diffusion model"),
-    N_("Fills the selected area consistently with its surroundings (RePaint); "
-       "unselected pixels stay exactly as they are.") },
+    N_("Fills the selected area consistently with its surroundings; unselected "
+       "pixels stay exactly as they are.") },
   [GEN_PLUGIN_VARY] = { N_("_Vary..."), N_("Make a variation of the image (img2img)"),
     N_("Noises the selection to 'strength' and denoises it again (SDEdit).") },
   [GEN_PLUGIN_VAE] = { N_("VAE _Round Trip..."), N_("Encode and decode through a VAE"),

@@ -27,10 +27,11 @@ const GenCliJobHelp gen_cli_job_help[] = {
     "fills where a mask is white, consistent with the surroundings",
     "Fills where the mask image is white, consistent with the surroundings;\n"
     "pixels outside the mask are kept exactly, gray ones blend.  Pixel models:\n"
-    "--method refine (a smooth fill refined from noise --refine-sigma, seconds)\n"
-    "or repaint (from pure noise with --jump/--resample, minutes).  The embedded\n"
-    "model continues the surrounding colours and shading smoothly; it invents no\n"
-    "structure, which a model trained on such pictures does.  A Stable Diffusion\n"
+    "--method refine (a fill that carries the surrounding colours and edges into\n"
+    "the hole, refined from noise --refine-sigma; seconds) or repaint (from pure\n"
+    "noise with --jump/--resample, minutes).  The embedded model continues the\n"
+    "surrounding colours, shading and edges; it invents no texture or objects,\n"
+    "which a model trained on such pictures does.  A Stable Diffusion\n"
     "pipeline (an inpainting model or an ordinary one) draws --prompt into the\n"
     "hole at its native size: a small hole in a big photo costs one generation.\n"
     "Outpainting: extend the canvas with transparent pixels and make the mask\n"
@@ -88,7 +89,7 @@ static const struct
   { FOR (JOB_INPAINT), "mask", G_OPTION_ARG_FILENAME, offsetof (JobArgs, mask_path), "FILE",
     "fill where this image is white", NULL },
   { FOR (JOB_INPAINT), "method", G_OPTION_ARG_STRING, offsetof (JobArgs, method), "M",
-    "pixel models: refine (a smooth fill refined from noise, seconds) or repaint (from pure "
+    "pixel models: refine (an edge-guided fill refined from noise, seconds) or repaint (from pure "
     "noise, minutes)", "refine" },
   { FOR (JOB_INPAINT), "refine-sigma", G_OPTION_ARG_DOUBLE, offsetof (JobArgs, refine_sigma), "N",
     "the noise level refine starts from, 0..255", "25" },

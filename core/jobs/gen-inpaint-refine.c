@@ -1,6 +1,7 @@
 /* gen-inpaint-refine.c — inpaint's default for pixel models: the hole's
- * harmonic fill (gen-inpaint-fill.c), which continues the surroundings'
- * colours but not their detail, refined by the diffusion prior from a
+ * harmonic fill with its edges carried on by edge-guided diffusion
+ * (gen-inpaint-fill.c), which continues the surroundings' colours and
+ * edges but not their texture, refined by the diffusion prior from a
  * moderate noise level only (SDEdit, Meng et al. 2022), the known pixels
  * re-imposed at every step (RePaint, Lugmayr et al. 2022, eq. 8).  A small
  * prior cannot invent a photo's content from pure noise, but it is a strong
@@ -13,7 +14,7 @@
 #include <string.h>
 
 float *
-gen_inpaint_fill (const GenPixels *in, const float *mask, GError **error)
+gen_inpaint_fill (const GenPixels *in, const float *mask, const gint *cancel, GError **error)
 {
   gsize n = (gsize) in->width * in->height;
   GenPixels filled = *in;
@@ -32,7 +33,15 @@ gen_inpaint_fill (const GenPixels *in, const float *mask, GError **error)
   memcpy (filled.data, in->data, sizeof (float) * n * in->channels);
   for (gsize i = 0; i < n; i++)
     unknown[i] = mask[i] > 0.0f;
-  ok = gen_inpaint_harmonic (&filled, in->channels >= 3 ? 3 : 1, unknown, error);
+  {
+    GenEdgeGuided eg = GEN_EDGE_GUIDED_DEFAULT;
+    int colour = in->channels >= 3 ? 3 : 1;
+
+    eg.cancel = cancel;
+
+    ok = gen_inpaint_harmonic (&filled, colour, unknown, error)
+         && gen_inpaint_edge_guided (&filled, colour, unknown, &eg, error);
+  }
   g_free (unknown);
   if (!ok)
     g_clear_pointer (&filled.data, g_free);

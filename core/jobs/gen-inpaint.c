@@ -1,4 +1,4 @@
-/* gen-inpaint.c — the inpaint job: for pixel models a refined harmonic
+/* gen-inpaint.c — the inpaint job: for pixel models a refined edge-guided
  * fill (gen-inpaint-refine.c) or RePaint, masked latent blending with a
  * VAE, a Stable Diffusion pipeline as diffusers runs it (gen-inpaint-sd.c);
  * on the mask's bounding box plus context. */
@@ -195,7 +195,7 @@ inpaint_crop (GenPipeline *p, const GenJobOptions *o, const GenPixels *in, const
   if (!gen_space_init (&s, &r, in->height, in->width, error))
     goto out;
   n = s.mc * s.mh * s.mw;
-  if (refine && !(filled.data = gen_inpaint_fill (in, mask, error)))
+  if (refine && !(filled.data = gen_inpaint_fill (in, mask, o->cancel, error)))
     goto out;
   if (!(x0k = gen_job_to_model_space (&r, &s, refine ? &filled : in, error))
       || !(m = mask_to_model_space (mask, in->width, in->height, &s, error))

@@ -286,9 +286,12 @@ gboolean gen_job_denoise_fast (GenRun *r, GenSpace *s, const GenPixels *in, doub
 
 /* ---- inpaint's refined fill (gen-inpaint-refine.c) ----------------------------- */
 
-/* IN (a crop) with its colour channels harmonic-filled where MASK > 0: a new
- * buffer of IN's layout (g_free), or NULL with an error. */
-float   *gen_inpaint_fill (const GenPixels *in, const float *mask, GError **error);
+/* IN (a crop) with its colour channels filled where MASK > 0 (the harmonic
+ * fill, then edge-guided diffusion: gen-inpaint-fill.h): a new buffer of
+ * IN's layout (g_free), or NULL with an error (CANCELLED once *CANCEL is
+ * nonzero, if CANCEL is not NULL). */
+float   *gen_inpaint_fill (const GenPixels *in, const float *mask, const gint *cancel,
+                           GError **error);
 /* X (out) = the fill XF [mc, mh, mw] refined by the model: noised to the
  * options' inpaint σ with a noise drawn from RNG, then the options' steps of
  * deterministic DDIM down to 0, with XF re-imposed outside the mask M

@@ -50,8 +50,8 @@ typedef struct
  * blend latents). */
 typedef enum
 {
-  GEN_INPAINT_REFINE,   /* a harmonic fill of the hole refined by the model from a
-                           moderate noise level (SDEdit, Meng et al. 2022): seconds */
+  GEN_INPAINT_REFINE,   /* an edge-guided fill of the hole refined by the model from
+                           a moderate noise level (SDEdit, Meng et al. 2022): seconds */
   GEN_INPAINT_REPAINT   /* RePaint from pure noise (Lugmayr et al. 2022): minutes */
 } GenInpaintMethod;
 
@@ -144,7 +144,7 @@ gboolean gen_job_denoise_quality (GenPipeline *p, const GenJobOptions *opts, con
 /* Fills where MASK > 0, consistent with the surroundings: the result is
  * MASK·fill + (1 − MASK)·IN per pixel, so pixels with MASK == 0 come back
  * bit-exact and soft masks blend.  Pixel models, by opts->inpaint: the
- * hole's harmonic fill refined with opts->steps deterministic DDIM steps
+ * hole's edge-guided fill refined with opts->steps deterministic DDIM steps
  * from opts->inpaint_sigma, the known pixels re-imposed at each step; or
  * RePaint resampling (Lugmayr et al. 2022) with JUMP_LENGTH and RESAMPLE
  * count (checked whichever the method).  With a VAE, masked latent
