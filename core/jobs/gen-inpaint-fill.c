@@ -4,6 +4,7 @@
  * each level (Young 1954). */
 #include "gen-inpaint-fill.h"
 #include "gen-error.h"
+#include "gen-job-private.h"
 #include "gen-ops.h"
 
 #include <math.h>
@@ -261,17 +262,6 @@ gen_inpaint_harmonic (GenPixels *img, int colour, const guint8 *unknown, GError 
 #define EG_SIGMA  0.8f   /* pre-smoothing of the gradients */
 #define EG_DT     0.2f   /* time step (stable: D's eigenvalues are ≤ 1) */
 
-/* reflect-101 (…, 2, 1, 0, 1, 2, …) index into [0, n) */
-static int
-reflect_index (int i, int n)
-{
-  if (n == 1)
-    return 0;
-  while (i < 0 || i >= n)
-    i = i < 0 ? -i : 2 * (n - 1) - i;
-  return i;
-}
-
 /* One iteration's work, split by rows over the core's threads. */
 typedef struct
 {
@@ -314,7 +304,7 @@ eg_part (int part, int parts, gpointer data)
           float *t = e->tmp + (gsize) y * w;
 
           for (int x = -r; x < w + r; x++)
-            row[x + r] = sp[reflect_index (x, w)];
+            row[x + r] = sp[(int) gen_pixels_reflect (x, w)];
           memset (t, 0, sizeof (float) * w);
           for (int j = 0; j <= 2 * r; j++)
             for (int x = 0; x < w; x++)
@@ -329,7 +319,7 @@ eg_part (int part, int parts, gpointer data)
         memset (d, 0, sizeof (float) * w);
         for (int j = 0; j <= 2 * r; j++)
           {
-            const float *t = e->tmp + (gsize) reflect_index (y + j - r, e->h) * w;
+            const float *t = e->tmp + (gsize) (int) gen_pixels_reflect (y + j - r, e->h) * w;
 
             for (int x = 0; x < w; x++)
               d[x] += e->k[j] * t[x];
