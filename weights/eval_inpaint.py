@@ -305,7 +305,7 @@ def main():
               " (brush strokes in a box of that size) per image and size at fixed seeds, the hole"
               " painted gray in every method's input.  PSNR (dB) over the hole's pixels, mean over"
               " the images; classical fills at their best setting per size on these same images"
-              " (an upper bound for them); ours untuned.  gmic %s, OpenCV %s." % (
+              " (an upper bound for them); ours not tuned on them.  gmic %s, OpenCV %s." % (
                   source, ", ".join(map(str, sizes)), gmic_version(args), cv2.__version__), ""]
         md += lines + [""] + ["    " + g for g in grids] + [""]
         if timing:
