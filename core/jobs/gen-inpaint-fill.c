@@ -269,9 +269,11 @@ typedef struct
   gsize        n;
   const float *k;       /* the current blur's kernel, radius r */
   int          r;
+  float        k_sigma[63], k_rho[63];
+  int          r_sigma, r_rho;
   const float *src;     /* blur: source plane */
   float       *dst;     /* blur: destination plane (may be src) */
-  float       *u, *un, *us, *gx, *gy, *j11, *j12, *j22, *tmp, *rows;
+  float       *u, *un, *us, *j11, *j12, *j22, *tmp, *rows;
   const guint8 *unknown; /* the image's, with its stride */
   int          stride, x0, y0;
   float        alpha;
@@ -381,19 +383,27 @@ eg_part (int part, int parts, gpointer data)
         }
 }
 
-/* Gaussian blur of the plane SRC into DST (may be SRC) through E's TMP:
- * separable, radius ceil(3σ) (at most 31), weights normalised, reflect-101
- * edges; each pass runs over whole rows, so the compiler vectorises it. */
-static void
-eg_blur (EgPass *e, int parts, const float *src, float *dst, float sigma)
+/* K = the Gaussian kernel of SIGMA: radius ceil(3σ) (at most 31), weights
+ * normalised; returns the radius. */
+static int
+eg_kernel (float *k, float sigma)
 {
-  float k[63], sum = 0.0f;
+  float sum = 0.0f;
   int r = MIN ((int) ceilf (3.0f * sigma), 31);
 
   for (int i = -r; i <= r; i++)
     sum += k[i + r] = expf (-(float) (i * i) / (2.0f * sigma * sigma));
   for (int i = 0; i <= 2 * r; i++)
     k[i] /= sum;
+  return r;
+}
+
+/* Gaussian blur (kernel K of radius R) of the plane SRC into DST (may be
+ * SRC) through E's TMP: separable, reflect-101 edges; each pass runs over
+ * whole rows, so the compiler vectorises it. */
+static void
+eg_blur (EgPass *e, int parts, const float *src, float *dst, const float *k, int r)
+{
   e->k = k, e->r = r, e->src = src, e->dst = dst;
   e->stage = EG_BLUR_H;
   gen_parallel_for (parts, eg_part, e);
@@ -436,12 +446,17 @@ gen_inpaint_edge_guided (GenPixels *img, int colour, const guint8 *unknown,
   e.u = buf, e.un = e.u + n * colour, e.us = e.un + n * colour;
   e.j11 = e.us + n * colour, e.j12 = e.j11 + n, e.j22 = e.j12 + n, e.tmp = e.j22 + n;
   e.rows = e.tmp + n;
+  e.r_sigma = eg_kernel (e.k_sigma, EG_SIGMA);
+  e.r_rho = eg_kernel (e.k_rho, eg->rho);
   for (int c = 0; c < colour; c++)
     for (int y = 0; y < h; y++)
       for (int x = 0; x < w; x++)
         e.u[c * n + (gsize) y * w + x]
           = img->data[((gsize) (y0 + y) * img->width + x0 + x) * img->channels + c];
 
+  /* the known pixels never change: both buffers hold them from here on,
+   * and each step writes every unknown pixel of the next iterate */
+  memcpy (e.un, e.u, sizeof (float) * n * colour);
   for (int it = 0; it < eg->iterations; it++)
     {
       if (eg->cancel && g_atomic_int_get (eg->cancel))
@@ -451,13 +466,12 @@ gen_inpaint_edge_guided (GenPixels *img, int colour, const guint8 *unknown,
           return FALSE;
         }
       for (int c = 0; c < colour; c++)
-        eg_blur (&e, parts, e.u + c * n, e.us + c * n, EG_SIGMA);
+        eg_blur (&e, parts, e.u + c * n, e.us + c * n, e.k_sigma, e.r_sigma);
       e.stage = EG_TENSOR;
       gen_parallel_for (parts, eg_part, &e);
-      eg_blur (&e, parts, e.j11, e.j11, eg->rho);
-      eg_blur (&e, parts, e.j12, e.j12, eg->rho);
-      eg_blur (&e, parts, e.j22, e.j22, eg->rho);
-      memcpy (e.un, e.u, sizeof (float) * n * colour);
+      eg_blur (&e, parts, e.j11, e.j11, e.k_rho, e.r_rho);
+      eg_blur (&e, parts, e.j12, e.j12, e.k_rho, e.r_rho);
+      eg_blur (&e, parts, e.j22, e.j22, e.k_rho, e.r_rho);
       e.stage = EG_UPDATE;
       gen_parallel_for (parts, eg_part, &e);
       {
