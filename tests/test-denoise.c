@@ -1,7 +1,9 @@
 /* test-denoise — denoise's quality mode and noise estimate: the ×8
  * self-ensemble equals the mean of eight single runs on flipped and turned
- * images made here, through the public API; the noise estimate finds the
+ * images made here, through the public API; the patch filter comes after
+ * the model and before the blend; the noise estimate finds the
  * RMS of white, signal-dependent and demosaiced noise made here. */
+#include "gen-denoise-wiener.h"
 #include "gen-error.h"
 #include "gen-job.h"
 #include "test-util.h"
@@ -120,6 +122,7 @@ options (int steps)
   gen_job_options_init (&o);
   o.threads = 1;
   o.steps = steps;
+  o.denoise_patches = FALSE;   /* the model's part; test_patches adds the filter */
   return o;
 }
 
@@ -389,6 +392,78 @@ test_noise_estimate_edges (void)
   g_rand_free (rand);
 }
 
+/* Fast denoise with the patch filter on is the model's estimate, then
+ * gen_denoise_wiener at the sigma used (given or estimated), then the
+ * strength and mask blend; the filter is on by default, off in sample
+ * mode; RGBA keeps its alpha. */
+static void
+test_patches (Model *m, gconstpointer data)
+{
+  const int w = 40, h = 33;
+  GenJobOptions o = options (1), dflt;
+  GenPixels in = pattern (w, h, 4), plain = pixels_new (w, h, 4), on = pixels_new (w, h, 4);
+  GenPixels half = pixels_new (w, h, 4), samp = pixels_new (w, h, 4), samp_on = pixels_new (w, h, 4);
+  GenWiener wiener = GEN_WIENER_DEFAULT;
+  GError *error = NULL;
+  GRand *rand = g_rand_new_with_seed (5);
+  double used = 0.0, used_on = 0.0, moved = 0.0;
+
+  (void) data;
+  /* white noise of σ 60 on the colour channels: the filter's kind of noise, strong
+   * enough to stand out of the residual against this tiny random model's estimate */
+  for (int i = 0; i < w * h * 4; i++)
+    if (i % 4 != 3)
+      in.data[i] = CLAMP (in.data[i] + (float) (60.0 * gauss (rand) / 255.0), 0.0f, 1.0f);
+  g_rand_free (rand);
+  gen_job_options_init (&dflt);
+  g_assert_true (dflt.denoise_patches);
+  g_assert_true (gen_job_denoise (m->p, &o, &in, NULL, GEN_DENOISE_FAST, -1.0, 1.0, &plain, &used,
+                                  &error));
+  o.denoise_patches = TRUE;
+  g_assert_true (gen_job_denoise (m->p, &o, &in, NULL, GEN_DENOISE_FAST, -1.0, 1.0, &on, &used_on,
+                                  &error));
+  g_assert_true (gen_job_denoise (m->p, &o, &in, NULL, GEN_DENOISE_FAST, -1.0, 0.5, &half, NULL,
+                                  &error));
+  g_assert_no_error (error);
+  g_assert_cmpfloat (used, ==, used_on);
+  g_assert_cmpfloat (used, >, 0.0);
+  for (int i = 0; i < w * h * 4; i++)
+    moved = MAX (moved, fabs (on.data[i] - plain.data[i]));
+  g_assert_cmpfloat (moved, >, 1e-3);   /* the filter ran */
+  moved = 0.0;
+  g_assert_true (gen_denoise_wiener (&in, &plain, used, &wiener, &error));
+  g_assert_no_error (error);
+  for (int i = 0; i < w * h * 4; i++)
+    {
+      g_assert_cmpfloat (fabs (plain.data[i] - on.data[i]), <, 1e-6);
+      g_assert_cmpfloat (fabs (half.data[i] - (in.data[i] + 0.5f * (on.data[i] - in.data[i]))), <,
+                         1e-6);
+      if (i % 4 == 3)
+        g_assert_true (on.data[i] == in.data[i]);
+    }
+  /* sample mode is left alone */
+  o.denoise_patches = FALSE;
+  g_assert_true (gen_job_denoise (m->p, &o, &in, NULL, GEN_DENOISE_SAMPLE, 20.0, 1.0, &samp, NULL,
+                                  &error));
+  o.denoise_patches = TRUE;
+  g_assert_true (gen_job_denoise (m->p, &o, &in, NULL, GEN_DENOISE_SAMPLE, 20.0, 1.0, &samp_on,
+                                  NULL, &error));
+  g_assert_no_error (error);
+  g_assert_true (memcmp (samp.data, samp_on.data, sizeof (float) * w * h * 4) == 0);
+  /* and the filter did something */
+  g_assert_true (gen_job_denoise (m->p, &o, &in, NULL, GEN_DENOISE_FAST, 20.0, 1.0, &on, NULL,
+                                  &error));
+  o.denoise_patches = FALSE;
+  g_assert_true (gen_job_denoise (m->p, &o, &in, NULL, GEN_DENOISE_FAST, 20.0, 1.0, &plain, NULL,
+                                  &error));
+  g_assert_no_error (error);
+  for (int i = 0; i < w * h * 4; i++)
+    moved = MAX (moved, fabs (on.data[i] - plain.data[i]));
+  g_assert_cmpfloat (moved, >, 1e-3);
+  g_free (in.data), g_free (plain.data), g_free (on.data), g_free (half.data);
+  g_free (samp.data), g_free (samp_on.data);
+}
+
 int
 main (int argc, char **argv)
 {
@@ -397,6 +472,7 @@ main (int argc, char **argv)
   ADD ("/denoise/ensemble/fast", test_ensemble_fast);
   ADD ("/denoise/ensemble/sample", test_ensemble_sample);
   ADD ("/denoise/ensemble/tiles", test_ensemble_tiles);
+  ADD ("/denoise/patches", test_patches);
   g_test_add_func ("/denoise/quality-names", test_quality_names);
   g_test_add_func ("/denoise/noise-estimate/kinds", test_noise_estimate_kinds);
   g_test_add_func ("/denoise/noise-estimate/edges", test_noise_estimate_edges);

@@ -80,6 +80,9 @@ static const struct
     "fast: one prediction, the best PSNR; sample: --steps reverse steps, sharper", "fast" },
   { FOR (JOB_DENOISE), "quality", G_OPTION_ARG_STRING, offsetof (JobArgs, quality), "fast|best",
     "best: the mean over the image's 8 flips and turns (8x slower, about +0.2 dB)", "fast" },
+  { FOR (JOB_DENOISE), "patches", G_OPTION_ARG_STRING, offsetof (JobArgs, patches), "on|off",
+    "fast mode: after the model, average the image's similar patches (collaborative Wiener "
+    "filtering, BM3D's second step)", "on" },
   { FOR (JOB_DENOISE), "strength", G_OPTION_ARG_DOUBLE, offsetof (JobArgs, strength), "S",
     "how much of the result to apply, 0..1", "1" },
   { FOR (JOB_VARY), "strength", G_OPTION_ARG_DOUBLE, offsetof (JobArgs, strength), "S",

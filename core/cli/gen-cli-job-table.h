@@ -30,7 +30,7 @@ extern const guint gen_cli_n_jobs;
  * of another job is still accepted (and ignored), as it always was. */
 typedef struct
 {
-  char    *sigma, *mode, *quality, *mask_path, *method, *prompt, *negative;
+  char    *sigma, *mode, *quality, *patches, *mask_path, *method, *prompt, *negative;
   double   strength, refine_sigma, guidance;
   int      width, height, count, jump, resample, frames, clip_skip;
   gboolean sample;

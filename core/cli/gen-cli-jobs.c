@@ -495,6 +495,14 @@ run_job (JobKind kind, int argc, char **argv, GError **error)
               ok = FALSE;
               break;
             }
+          if (a.patches && strcmp (a.patches, "on") != 0 && strcmp (a.patches, "off") != 0)
+            {
+              g_set_error (error, GEN_ERROR, GEN_ERROR_INVALID,
+                           "--patches must be on or off, not '%s'", a.patches);
+              ok = FALSE;
+              break;
+            }
+          opts.denoise_patches = !(a.patches && strcmp (a.patches, "off") == 0);
           ok = gen_job_denoise_quality (p, &opts, &pa, mask, dm, dq, sig,
                                         a.strength < 0 ? 1.0 : a.strength, &po[0],
                                         &used, error);
@@ -556,6 +564,7 @@ out:
   g_free (a.sigma);
   g_free (a.mode);
   g_free (a.quality);
+  g_free (a.patches);
   g_free (a.mask_path);
   g_free (a.method);
   g_free (a.prompt);

@@ -3,6 +3,7 @@
  * deterministic DDIM from the matching timestep — once, or averaged over the
  * image's eight flips and turns — blended by strength and mask. */
 #include "gen-job-private.h"
+#include "gen-denoise-wiener.h"
 
 #include <math.h>
 #include <string.h>
@@ -178,6 +179,16 @@ gen_job_denoise_quality (GenPipeline *p, const GenJobOptions *o, const GenPixels
       if (gen_run_cancelled (&r, error)
           || !gen_job_denoise_fast (&r, &s, in, abar, t, ensemble, res, error))
         goto out;
+      if (o->denoise_patches)
+        {
+          GenWiener wiener = GEN_WIENER_DEFAULT;
+          GenPixels est = *out;
+
+          wiener.cancel = o->cancel;
+          est.data = res;
+          if (!gen_denoise_wiener (in, &est, sigma, &wiener, error))
+            goto out;
+        }
       gen_run_tick (&r);
     }
   else

@@ -78,6 +78,9 @@ typedef struct
                                        denoise, vary and the VAE build their result in them
                                        directly (one image-sized buffer less) */
   GenJobStats     *stats;       /* NULL, or filled in when the job returns */
+  gboolean         denoise_patches; /* fast denoise: the model's estimate refined by
+                                       collaborative Wiener filtering of the image's similar
+                                       patches (gen-denoise-wiener.h); default TRUE */
   GenInpaintMethod inpaint;     /* default GEN_INPAINT_REFINE */
   double           inpaint_sigma; /* refine: the noise level it starts from, 0..255 scale;
                                      0 = default (GEN_INPAINT_DEFAULT_SIGMA) */

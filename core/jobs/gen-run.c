@@ -18,6 +18,7 @@ gen_job_options_init (GenJobOptions *o)
   o->sigmas = GEN_SIGMAS_DEFAULT;
   o->steps = 30;
   o->inpaint = GEN_INPAINT_REFINE;
+  o->denoise_patches = TRUE;
   o->guidance = 7.5;
 }
 

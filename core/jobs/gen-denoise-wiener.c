@@ -1,0 +1,715 @@
+/* gen-denoise-wiener.c — collaborative Wiener filtering guided by an
+ * estimate: the second step of BM3D (Dabov, Foi, Katkovnik & Egiazarian,
+ * "Image denoising by sparse 3-D transform-domain collaborative filtering",
+ * IEEE TIP 16(8), 2007, sec. III-B) in the opponent colour space of CBM3D
+ * (the same authors, ICIP 2007), with the model's denoised image as the
+ * basic estimate.  The model knows local image structure; this step adds
+ * what it cannot see through its tiles: the image's own repeated patches.
+ *
+ * The work goes tile by tile of reference patches.  A tile keeps the 2D
+ * spectra of the patches its groups use and sums each patch's filtered,
+ * weighted spectra; as the inverse 2D transform is linear, every patch
+ * position is transformed back once per tile, not once per group.  Tiles
+ * are grouped in stripes whose writes only reach the next stripe, so the
+ * even stripes run side by side, then the odd ones, and each pixel's sums
+ * come in the same order whatever the thread count. */
+#include "gen-denoise-wiener.h"
+#include "gen-error.h"
+#include "gen-ops-private.h"   /* GEN_CLONES: the loops below vectorise */
+
+#include <math.h>
+#include <string.h>
+
+#define N          GEN_WIENER_PATCH
+#define NN         (N * N)
+#define MAX_GROUP  32
+#define MAX_SEARCH 64
+#define TILE_ROWS  16   /* reference patches per tile: rows (at least; see tile_rows) */
+#define TILE_COLS  48   /* and columns */
+
+typedef struct
+{
+  const GenPixels *noisy, *est;
+  const GenWiener *prm;
+  int              w, h, nc;   /* image; colour channels filtered (1 or 3) */
+  int              pw, ph;     /* patch positions per row and column */
+  float            nvar[3 * NN]; /* the noise's variance per channel and 2D DCT frequency */
+  float            tau;
+  int             *ry, *rx;    /* reference patches' rows and columns */
+  int              nry, nrx;
+  int              tile_r, tile_c; /* a tile's rows and columns of reference patches */
+  int              tiles_y, tiles_x;
+  int             *offs;       /* [noffs][2] dy, dx: (0, 0) first, then raster order */
+  int              noffs;
+  float            dct[N][N];  /* orthonormal DCT-II, [frequency][sample] */
+  float            dct_t[N][N]; /* its transpose, [sample][frequency] */
+  float            kaiser[NN];
+  float           *num, *den;  /* [nc][h][w] the weighted sums */
+  int              phase;      /* the stripes of this parity run now */
+  gint             next;       /* the phase's next stripe, counted from 0 */
+  gint             failed;     /* 1 out of memory, 2 cancelled */
+} Wiener;
+
+/* One worker's buffers, sized for the largest tile. */
+typedef struct
+{
+  float  *z, *p;        /* [nc][rh][rw] noisy and estimate, opponent, 0..255 */
+  float  *lum;          /* [rh][rw] the estimate's luma (mean of R, G, B) */
+  float  *sz, *sp;      /* [pos][nc][NN] 2D spectra of the patches */
+  float  *acc;          /* [pos][nc][NN] filtered spectra, weighted and summed */
+  float  *wacc;         /* [pos][nc] their weights' sum */
+  guint8 *have;         /* [pos] spectra made */
+  guint8 *used;         /* [pos] acc and wacc started */
+  float  *sq;           /* [span rows][span cols] squared luma differences */
+  float  *vsum, *hsum;  /* [span cols] their column sums over a patch, then row sums */
+  float  *best_d;       /* [tile refs][max_group] closest distances, ascending */
+  int    *best_o;       /* [tile refs][max_group] their offsets */
+  int    *best_n;       /* [tile refs] */
+  float  *gz, *gp, *tmp; /* [max_group][nc][NN] a group */
+} Work;
+
+/* A tile's place: reference index ranges, patch positions [py0, py1] ×
+ * [px0, px1] its groups may reach, and their pixels (rh × rw from py0, px0). */
+typedef struct
+{
+  int i0, i1, j0, j1;
+  int py0, py1, px0, px1;
+  int lh, lw, rh, rw;
+} Tile;
+
+static double
+bessel_i0 (double x)
+{
+  double sum = 1.0, term = 1.0;
+
+  for (int k = 1; k < 50; k++)
+    {
+      term *= (x / (2.0 * k)) * (x / (2.0 * k));
+      sum += term;
+    }
+  return sum;
+}
+
+static void
+tile_place (const Wiener *wf, int ti, int tj, Tile *t)
+{
+  int R = wf->prm->search;
+
+  t->i0 = ti * wf->tile_r, t->i1 = MIN (wf->nry, t->i0 + wf->tile_r);
+  t->j0 = tj * wf->tile_c, t->j1 = MIN (wf->nrx, t->j0 + wf->tile_c);
+  t->py0 = MAX (0, wf->ry[t->i0] - R), t->py1 = MIN (wf->ph - 1, wf->ry[t->i1 - 1] + R);
+  t->px0 = MAX (0, wf->rx[t->j0] - R), t->px1 = MIN (wf->pw - 1, wf->rx[t->j1 - 1] + R);
+  t->lh = t->py1 - t->py0 + 1, t->lw = t->px1 - t->px0 + 1;
+  t->rh = t->lh + N - 1, t->rw = t->lw + N - 1;
+}
+
+static void
+work_free (Work *wk)
+{
+  g_free (wk->z);
+  g_free (wk->p);
+  g_free (wk->lum);
+  g_free (wk->sz);
+  g_free (wk->sp);
+  g_free (wk->acc);
+  g_free (wk->wacc);
+  g_free (wk->have);
+  g_free (wk->used);
+  g_free (wk->sq);
+  g_free (wk->vsum);
+  g_free (wk->hsum);
+  g_free (wk->best_d);
+  g_free (wk->best_o);
+  g_free (wk->best_n);
+  g_free (wk->gz);
+  g_free (wk->gp);
+  g_free (wk->tmp);
+  memset (wk, 0, sizeof *wk);
+}
+
+static gboolean
+work_alloc (Work *wk, const Wiener *wf)
+{
+  int R = wf->prm->search, step = wf->prm->step, m = wf->prm->max_group;
+  /* the largest tile: its references span at most (count − 1)·step + 1 */
+  gsize span_r = (gsize) (wf->tile_r - 1) * step + 1, span_c = (gsize) (wf->tile_c - 1) * step + 1;
+  gsize lh = MIN ((gsize) wf->ph, span_r + 2 * R), lw = MIN ((gsize) wf->pw, span_c + 2 * R);
+  gsize pix = (lh + N - 1) * (lw + N - 1), pos = lh * lw, refs = (gsize) wf->tile_r * wf->tile_c;
+  gsize srows = MIN ((gsize) wf->h, span_r + N - 1), scols = MIN ((gsize) wf->w, span_c + N - 1);
+  int nc = wf->nc;
+
+  memset (wk, 0, sizeof *wk);
+  wk->z = g_try_new (float, pix * nc);
+  wk->p = g_try_new (float, pix * nc);
+  wk->lum = g_try_new (float, pix);
+  wk->sz = g_try_new (float, pos * nc * NN);
+  wk->sp = g_try_new (float, pos * nc * NN);
+  wk->acc = g_try_new (float, pos * nc * NN);
+  wk->wacc = g_try_new (float, pos * nc);
+  wk->have = g_try_new (guint8, pos);
+  wk->used = g_try_new (guint8, pos);
+  wk->sq = g_try_new (float, srows * scols);
+  wk->vsum = g_try_new (float, scols);
+  wk->hsum = g_try_new (float, scols);
+  wk->best_d = g_try_new (float, refs * m);
+  wk->best_o = g_try_new (int, refs * m);
+  wk->best_n = g_try_new (int, refs);
+  wk->gz = g_try_new (float, (gsize) m * nc * NN);
+  wk->gp = g_try_new (float, (gsize) m * nc * NN);
+  wk->tmp = g_try_new (float, (gsize) m * nc * NN);
+  if (wk->z && wk->p && wk->lum && wk->sz && wk->sp && wk->acc && wk->wacc && wk->have
+      && wk->used && wk->sq && wk->vsum && wk->hsum && wk->best_d && wk->best_o && wk->best_n && wk->gz
+      && wk->gp && wk->tmp)
+    return TRUE;
+  work_free (wk);
+  return FALSE;
+}
+
+/* The H×W pixels from (Y0, X0) of IMG in opponent space, 0..255, into
+ * DST [nc][h][w]; the luma (mean of R, G, B) into LUM [h][w] if not NULL. */
+GEN_CLONES static void
+load_opponent (const Wiener *wf, const GenPixels *img, int y0, int x0, int h, int w, float *dst,
+               float *lum)
+{
+  gsize plane = (gsize) h * w;
+  const float r3 = (float) (255.0 / sqrt (3.0)), r2 = (float) (255.0 / sqrt (2.0)),
+              r6 = (float) (255.0 / sqrt (6.0));
+
+  for (int y = 0; y < h; y++)
+    for (int x = 0; x < w; x++)
+      {
+        const float *a = img->data + ((gsize) (y0 + y) * wf->w + x0 + x) * img->channels;
+        gsize l = (gsize) y * w + x;
+
+        if (wf->nc == 3)
+          {
+            dst[l] = r3 * (a[0] + a[1] + a[2]);
+            dst[plane + l] = r2 * (a[0] - a[2]);
+            dst[2 * plane + l] = r6 * (a[0] - 2.0f * a[1] + a[2]);
+            if (lum)
+              lum[l] = 255.0f * (a[0] + a[1] + a[2]) / 3.0f;
+          }
+        else
+          {
+            dst[l] = 255.0f * a[0];
+            if (lum)
+              lum[l] = dst[l];
+          }
+      }
+}
+
+/* The tile's pixels of NOISY and EST, and the estimate's luma. */
+static void
+tile_load (const Wiener *wf, const Tile *t, Work *wk)
+{
+  load_opponent (wf, wf->noisy, t->py0, t->px0, t->rh, t->rw, wk->z, NULL);
+  load_opponent (wf, wf->est, t->py0, t->px0, t->rh, t->rw, wk->p, wk->lum);
+}
+
+/* Block matching: for each reference of the tile, the offsets of its
+ * closest patches (distance ≤ tau), the reference first, then ascending,
+ * ties in offset order. */
+GEN_CLONES static void
+tile_match (const Wiener *wf, const Tile *t, Work *wk)
+{
+  int m = wf->prm->max_group, nj = t->j1 - t->j0;
+  /* the references' pixels in tile coordinates: rows [sy0, sy1), columns [sx0, sx1) */
+  int sy0 = wf->ry[t->i0] - t->py0, sy1 = wf->ry[t->i1 - 1] - t->py0 + N;
+  int sx0 = wf->rx[t->j0] - t->px0, sx1 = wf->rx[t->j1 - 1] - t->px0 + N;
+  int sw = sx1 - sx0;
+
+  for (int r = 0; r < (t->i1 - t->i0) * nj; r++)
+    wk->best_n[r] = 0;
+  for (int o = 0; o < wf->noffs; o++)
+    {
+      int dy = wf->offs[2 * o], dx = wf->offs[2 * o + 1];
+
+      /* squared differences of the luma and its shift, 0 where the shift
+       * leaves the tile (only references without a candidate read them) */
+      for (int y = sy0; y < sy1; y++)
+        {
+          float *sq = wk->sq + (gsize) (y - sy0) * sw;
+          const float *a = wk->lum + (gsize) y * t->rw, *b;
+          int xa = MAX (sx0, -dx), xb = MIN (sx1, t->rw - dx);
+
+          if (y + dy < 0 || y + dy >= t->rh || xa >= xb)
+            {
+              memset (sq, 0, sizeof (float) * sw);
+              continue;
+            }
+          b = wk->lum + (gsize) (y + dy) * t->rw;
+          for (int x = sx0; x < xa; x++)
+            sq[x - sx0] = 0.0f;
+          for (int x = xa; x < xb; x++)
+            {
+              float d = a[x] - b[x + dx];
+
+              sq[x - sx0] = d * d;
+            }
+          for (int x = xb; x < sx1; x++)
+            sq[x - sx0] = 0.0f;
+        }
+      for (int i = t->i0; i < t->i1; i++)
+        {
+          int cy = wf->ry[i] + dy;
+          float *vs = wk->vsum, *hs = wk->hsum;
+
+          if (cy < 0 || cy >= wf->ph)
+            continue;
+          {
+            const float *q = wk->sq + (gsize) (wf->ry[i] - t->py0 - sy0) * sw;
+
+            G_STATIC_ASSERT (N == 8);
+            for (int x = 0; x < sw; x++)
+              vs[x] = ((q[x] + q[sw + x]) + (q[2 * sw + x] + q[3 * sw + x]))
+                      + ((q[4 * sw + x] + q[5 * sw + x]) + (q[6 * sw + x] + q[7 * sw + x]));
+            /* then along the row: hs[x] = the sum of the patch at column x */
+            for (int x = 0; x + N <= sw; x++)
+              hs[x] = ((vs[x] + vs[x + 1]) + (vs[x + 2] + vs[x + 3]))
+                      + ((vs[x + 4] + vs[x + 5]) + (vs[x + 6] + vs[x + 7]));
+          }
+          for (int j = t->j0; j < t->j1; j++)
+            {
+              int cx = wf->rx[j] + dx, r = (i - t->i0) * nj + (j - t->j0), n, k;
+              float *bd = wk->best_d + (gsize) r * m;
+              int *bo = wk->best_o + (gsize) r * m;
+              float d = hs[wf->rx[j] - t->px0 - sx0] * (1.0f / NN);
+
+              if (cx < 0 || cx >= wf->pw)
+                continue;
+              n = wk->best_n[r];
+              if (!(d <= wf->tau) || (n == m && !(d < bd[m - 1])))
+                continue;
+              k = n < m ? n : m - 1;
+              for (; k > 0 && bd[k - 1] > d; k--)
+                bd[k] = bd[k - 1], bo[k] = bo[k - 1];
+              bd[k] = d, bo[k] = o;
+              if (n < m)
+                wk->best_n[r] = n + 1;
+            }
+        }
+    }
+}
+
+/* The 2D DCT of the patch at tile pixel (Y, X) of each of the NC planes
+ * [rh][rw] of SRC into DST [nc][NN]. */
+GEN_CLONES static void
+patch_dct (const Wiener *wf, const float *src, int rh, int rw, int y, int x, float *dst)
+{
+  for (int c = 0; c < wf->nc; c++)
+    {
+      const float *s = src + (gsize) c * rh * rw + (gsize) y * rw + x;
+      float t[N][N];
+
+      float *d = dst + c * NN;
+
+      /* the innermost loops run along a row of 8, so they vectorise */
+      for (int k = 0; k < N; k++)      /* columns: t[k][b] = Σ_a C[k][a] X[a][b] */
+        {
+          for (int b = 0; b < N; b++)
+            t[k][b] = 0.0f;
+          for (int a = 0; a < N; a++)
+            for (int b = 0; b < N; b++)
+              t[k][b] += wf->dct[k][a] * s[(gsize) a * rw + b];
+        }
+      for (int k = 0; k < N; k++)      /* rows: S[k][l] = Σ_b C[l][b] t[k][b] = Σ_b t[k][b] Cᵀ[b][l] */
+        {
+          for (int l = 0; l < N; l++)
+            d[k * N + l] = 0.0f;
+          for (int b = 0; b < N; b++)
+            for (int l = 0; l < N; l++)
+              d[k * N + l] += t[k][b] * wf->dct_t[b][l];
+        }
+    }
+}
+
+/* Orthonormal Haar transform across the G patches of V [g][lanes]: pair
+ * sums to the first half, pair differences to the second, then again on
+ * the first half. */
+GEN_CLONES static void
+haar_forward (float *v, float *tmp, int g, int lanes)
+{
+  const float r = (float) M_SQRT1_2;
+
+  for (int len = g; len > 1; len /= 2)
+    {
+      int h = len / 2;
+
+      for (int i = 0; i < h; i++)
+        for (int l = 0; l < lanes; l++)
+          {
+            float a = v[(2 * i) * lanes + l], b = v[(2 * i + 1) * lanes + l];
+
+            tmp[i * lanes + l] = r * (a + b);
+            tmp[(h + i) * lanes + l] = r * (a - b);
+          }
+      memcpy (v, tmp, sizeof (float) * len * lanes);
+    }
+}
+
+GEN_CLONES static void
+haar_inverse (float *v, float *tmp, int g, int lanes)
+{
+  const float r = (float) M_SQRT1_2;
+
+  for (int len = 2; len <= g; len *= 2)
+    {
+      int h = len / 2;
+
+      for (int i = 0; i < h; i++)
+        for (int l = 0; l < lanes; l++)
+          {
+            float s = v[i * lanes + l], d = v[(h + i) * lanes + l];
+
+            tmp[(2 * i) * lanes + l] = r * (s + d);
+            tmp[(2 * i + 1) * lanes + l] = r * (s - d);
+          }
+      memcpy (v, tmp, sizeof (float) * len * lanes);
+    }
+}
+
+/* Each reference's group: gathered, filtered in the 3D transform domain,
+ * and its patches' weighted spectra summed per position. */
+GEN_CLONES static void
+tile_filter (const Wiener *wf, const Tile *t, Work *wk)
+{
+  int m = wf->prm->max_group, nj = t->j1 - t->j0, nc = wf->nc, lanes = nc * NN;
+
+  memset (wk->have, 0, (gsize) t->lh * t->lw);
+  memset (wk->used, 0, (gsize) t->lh * t->lw);
+  for (int i = t->i0; i < t->i1; i++)
+    for (int j = t->j0; j < t->j1; j++)
+      {
+        int r = (i - t->i0) * nj + (j - t->j0), n = wk->best_n[r], g = 1;
+        const int *bo = wk->best_o + (gsize) r * m;
+        int pos[MAX_GROUP];
+        float sumw[3] = { 0.0f, 0.0f, 0.0f };
+
+        while (2 * g <= n)
+          g *= 2;
+        for (int k = 0; k < g; k++)
+          {
+            int ly = wf->ry[i] + wf->offs[2 * bo[k]] - t->py0,
+                lx = wf->rx[j] + wf->offs[2 * bo[k] + 1] - t->px0;
+            int q = pos[k] = ly * t->lw + lx;
+
+            if (!wk->have[q])
+              {
+                patch_dct (wf, wk->z, t->rh, t->rw, ly, lx, wk->sz + (gsize) q * lanes);
+                patch_dct (wf, wk->p, t->rh, t->rw, ly, lx, wk->sp + (gsize) q * lanes);
+                wk->have[q] = 1;
+              }
+            memcpy (wk->gz + (gsize) k * lanes, wk->sz + (gsize) q * lanes, sizeof (float) * lanes);
+            memcpy (wk->gp + (gsize) k * lanes, wk->sp + (gsize) q * lanes, sizeof (float) * lanes);
+          }
+        haar_forward (wk->gz, wk->tmp, g, lanes);
+        haar_forward (wk->gp, wk->tmp, g, lanes);
+        for (int k = 0; k < g; k++)
+          for (int c = 0; c < nc; c++)
+            for (int f = 0; f < NN; f++)
+              {
+                gsize l = (gsize) k * lanes + c * NN + f;
+                float e2 = wk->gp[l] * wk->gp[l], v = wf->nvar[c * NN + f], gain = e2 / (e2 + v);
+
+                wk->gz[l] *= gain;
+                sumw[c] += gain * gain * v;
+              }
+        haar_inverse (wk->gz, wk->tmp, g, lanes);
+        for (int c = 0; c < nc; c++)
+          sumw[c] = sumw[c] > 0.0f ? 1.0f / sumw[c] : 1.0f;
+        for (int k = 0; k < g; k++)
+          {
+            int q = pos[k];
+            float *acc = wk->acc + (gsize) q * lanes, *wacc = wk->wacc + (gsize) q * nc;
+            const float *e = wk->gz + (gsize) k * lanes;
+
+            if (!wk->used[q])
+              {
+                memset (acc, 0, sizeof (float) * lanes);
+                memset (wacc, 0, sizeof (float) * nc);
+                wk->used[q] = 1;
+              }
+            for (int c = 0; c < nc; c++)
+              {
+                for (int f = 0; f < NN; f++)
+                  acc[c * NN + f] += sumw[c] * e[c * NN + f];
+                wacc[c] += sumw[c];
+              }
+          }
+      }
+}
+
+/* Every position the tile's groups reached, back to pixels (one inverse
+ * 2D DCT each) and into the image's sums under the Kaiser window. */
+GEN_CLONES static void
+tile_flush (Wiener *wf, const Tile *t, Work *wk)
+{
+  int nc = wf->nc;
+  gsize plane = (gsize) wf->w * wf->h;
+
+  for (int ly = 0; ly < t->lh; ly++)
+    for (int lx = 0; lx < t->lw; lx++)
+      {
+        int q = ly * t->lw + lx;
+
+        if (!wk->used[q])
+          continue;
+        for (int c = 0; c < nc; c++)
+          {
+            const float *s = wk->acc + (gsize) q * nc * NN + c * NN;
+            float wsum = wk->wacc[q * nc + c], tt[N][N];
+
+            for (int k = 0; k < N; k++)   /* tt[k][b] = Σ_l S[k][l] C[l][b] */
+              {
+                for (int b = 0; b < N; b++)
+                  tt[k][b] = 0.0f;
+                for (int l = 0; l < N; l++)
+                  for (int b = 0; b < N; b++)
+                    tt[k][b] += s[k * N + l] * wf->dct[l][b];
+              }
+            for (int a = 0; a < N; a++)   /* X[a][b] = Σ_k Cᵀ[a][k] tt[k][b] */
+              {
+                gsize row = c * plane + (gsize) (t->py0 + ly + a) * wf->w + t->px0 + lx;
+                float v[N];
+
+                for (int b = 0; b < N; b++)
+                  v[b] = 0.0f;
+                for (int k = 0; k < N; k++)
+                  for (int b = 0; b < N; b++)
+                    v[b] += wf->dct_t[a][k] * tt[k][b];
+                for (int b = 0; b < N; b++)
+                  {
+                    wf->num[row + b] += wf->kaiser[a * N + b] * v[b];
+                    wf->den[row + b] += wf->kaiser[a * N + b] * wsum;
+                  }
+              }
+          }
+      }
+}
+
+static void
+stripes_part (int part, int parts, gpointer data)
+{
+  Wiener *wf = data;
+  Work wk;
+
+  (void) part, (void) parts;
+  if (!work_alloc (&wk, wf))
+    {
+      g_atomic_int_set (&wf->failed, 1);
+      return;
+    }
+  for (;;)
+    {
+      int stripe = 2 * g_atomic_int_add (&wf->next, 1) + wf->phase;
+
+      if (stripe >= wf->tiles_y)
+        break;
+      for (int tj = 0; tj < wf->tiles_x; tj++)
+        {
+          Tile t;
+
+          if (g_atomic_int_get (&wf->failed))
+            goto out;
+          if (wf->prm->cancel && g_atomic_int_get (wf->prm->cancel))
+            {
+              g_atomic_int_set (&wf->failed, 2);
+              goto out;
+            }
+          tile_place (wf, stripe, tj, &t);
+          tile_load (wf, &t, &wk);
+          tile_match (wf, &t, &wk);
+          tile_filter (wf, &t, &wk);
+          tile_flush (wf, &t, &wk);
+        }
+    }
+out:
+  work_free (&wk);
+}
+
+/* WF->nvar: σ² everywhere for white noise; with SPECTRUM, the shape of
+ * the mean square of the 2D spectra of NOISY − EST over the image's
+ * non-overlapping patches, scaled so that its mean is σ² (the noise level
+ * keeps the total power, the residual gives how it spreads over channels
+ * and frequencies: JPEG moves the chroma's to the low ones).  FALSE when
+ * the first channel's highest frequencies (both 6 or 7) hold under
+ * STARVED of the mean: noise smoothed by demosaicing, whose low
+ * frequencies the residual under-counts, so filtering would keep noise the
+ * estimate had removed. */
+#define STARVED 0.1
+
+static gboolean
+noise_spectrum (Wiener *wf, double sigma, gboolean spectrum)
+{
+  double sum[3 * NN] = { 0.0 }, mean = 0.0;
+  float z[3 * NN], p[3 * NN], dz[3 * NN], dp[3 * NN];
+
+  double high = 0.0;
+
+  for (int f = 0; f < wf->nc * NN; f++)
+    wf->nvar[f] = (float) (sigma * sigma);
+  if (!spectrum)
+    return TRUE;
+  for (int y = 0; y + N <= wf->h; y += N)
+    for (int x = 0; x + N <= wf->w; x += N)
+      {
+        load_opponent (wf, wf->noisy, y, x, N, N, z, NULL);
+        load_opponent (wf, wf->est, y, x, N, N, p, NULL);
+        patch_dct (wf, z, N, N, 0, 0, dz);
+        patch_dct (wf, p, N, N, 0, 0, dp);
+        for (int f = 0; f < wf->nc * NN; f++)
+          sum[f] += (double) (dz[f] - dp[f]) * (dz[f] - dp[f]);
+      }
+  for (int f = 0; f < wf->nc * NN; f++)
+    mean += sum[f] / (wf->nc * NN);
+  if (!(mean > 0.0))
+    return TRUE;
+  for (int k = N - 2; k < N; k++)
+    for (int l = N - 2; l < N; l++)
+      high += sum[k * N + l] / 4.0;
+  if (high < STARVED * mean)
+    return FALSE;
+  for (int f = 0; f < wf->nc * NN; f++)
+    wf->nvar[f] = (float) (sigma * sigma * sum[f] / mean);
+  return TRUE;
+}
+
+/* Reference positions along a side of L pixels: every STEP, and the last. */
+static int *
+ref_grid (int l, int step, int *count)
+{
+  int n = (l - N) / step + 1, *r;
+  gboolean extra = (n - 1) * step != l - N;
+
+  r = g_new (int, n + extra);
+  for (int i = 0; i < n; i++)
+    r[i] = i * step;
+  if (extra)
+    r[n] = l - N;
+  *count = n + extra;
+  return r;
+}
+
+gboolean
+gen_denoise_wiener (const GenPixels *noisy, GenPixels *est, double sigma, const GenWiener *prm,
+                    GError **error)
+{
+  Wiener wf = { 0 };
+  int R = prm->search, m = prm->max_group;
+  gsize plane, total;
+  gboolean ok = FALSE;
+
+  if (noisy->width != est->width || noisy->height != est->height
+      || noisy->channels != est->channels)
+    {
+      g_set_error (error, GEN_ERROR, GEN_ERROR_INVALID,
+                   "denoise: the estimate's shape differs from the image's");
+      return FALSE;
+    }
+  if (!(sigma > 0.0 && sigma <= 255.0) || R < 0 || R > MAX_SEARCH || prm->step < 1
+      || prm->step > N || m < 1 || m > MAX_GROUP || (m & (m - 1)) || !(prm->tau < 1e12)
+      || !(prm->beta >= 0.0 && prm->beta <= 50.0))
+    {
+      g_set_error (error, GEN_ERROR, GEN_ERROR_INVALID,
+                   "denoise: collaborative filtering needs a sigma in (0, 255], a search "
+                   "radius 0..%d, a step 1..%d and a group size that is a power of two "
+                   "up to %d",
+                   MAX_SEARCH, N, MAX_GROUP);
+      return FALSE;
+    }
+  if (noisy->width < N || noisy->height < N)
+    return TRUE;   /* no whole patch: the estimate stands */
+
+  wf.noisy = noisy, wf.est = est, wf.prm = prm;
+  wf.w = noisy->width, wf.h = noisy->height, wf.nc = noisy->channels >= 3 ? 3 : 1;
+  wf.pw = wf.w - N + 1, wf.ph = wf.h - N + 1;
+  wf.tau = (float) (prm->tau >= 0.0 ? prm->tau : sigma <= 40.0 ? 400.0 : 3500.0);
+  for (int k = 0; k < N; k++)
+    for (int a = 0; a < N; a++)
+      wf.dct[k][a] = wf.dct_t[a][k]
+        = (float) (cos (M_PI * (a + 0.5) * k / N) * sqrt ((k == 0 ? 1.0 : 2.0) / N));
+  {
+    double kw[N];
+
+    for (int a = 0; a < N; a++)
+      {
+        double u = 2.0 * a / (N - 1) - 1.0;
+
+        kw[a] = bessel_i0 (prm->beta * sqrt (MAX (0.0, 1.0 - u * u))) / bessel_i0 (prm->beta);
+      }
+    for (int a = 0; a < N; a++)
+      for (int b = 0; b < N; b++)
+        wf.kaiser[a * N + b] = (float) (kw[a] * kw[b]);
+  }
+  if (!noise_spectrum (&wf, sigma, prm->spectrum))
+    return TRUE;   /* demosaiced noise: the estimate stands */
+  wf.noffs = (2 * R + 1) * (2 * R + 1);
+  wf.offs = g_new (int, 2 * wf.noffs);
+  wf.offs[0] = wf.offs[1] = 0;
+  for (int dy = -R, o = 1; dy <= R; dy++)
+    for (int dx = -R; dx <= R; dx++)
+      if (dy || dx)
+        wf.offs[2 * o] = dy, wf.offs[2 * o + 1] = dx, o++;
+  wf.ry = ref_grid (wf.h, prm->step, &wf.nry);
+  wf.rx = ref_grid (wf.w, prm->step, &wf.nrx);
+  /* stripes at least 2R + N rows high, so stripe k's writes miss stripe k + 2's */
+  wf.tile_r = MAX (TILE_ROWS, (2 * R + N + prm->step - 1) / prm->step);
+  wf.tile_c = TILE_COLS;
+  wf.tiles_y = (wf.nry + wf.tile_r - 1) / wf.tile_r;
+  wf.tiles_x = (wf.nrx + wf.tile_c - 1) / wf.tile_c;
+
+  plane = (gsize) wf.w * wf.h;
+  if (!g_size_checked_mul (&total, plane, (gsize) wf.nc)
+      || !(wf.num = g_try_new0 (float, total)) || !(wf.den = g_try_new0 (float, total)))
+    {
+      g_set_error (error, GEN_ERROR, GEN_ERROR_NO_MEMORY,
+                   "denoise: out of memory for collaborative filtering");
+      goto out;
+    }
+  for (wf.phase = 0; wf.phase < 2 && !wf.failed; wf.phase++)
+    {
+      int stripes = (wf.tiles_y - wf.phase + 1) / 2;
+
+      wf.next = 0;
+      if (stripes > 0)
+        gen_parallel_for (MAX (1, MIN (gen_parallel_parts (), stripes)), stripes_part, &wf);
+    }
+  if (wf.failed)
+    {
+      if (wf.failed == 2)
+        g_set_error (error, GEN_ERROR, GEN_ERROR_CANCELLED, "cancelled");
+      else
+        g_set_error (error, GEN_ERROR, GEN_ERROR_NO_MEMORY,
+                     "denoise: out of memory for collaborative filtering");
+      goto out;
+    }
+  {
+    const float r3 = (float) (1.0 / (255.0 * sqrt (3.0))), r2 = (float) (1.0 / (255.0 * sqrt (2.0))),
+                r6 = (float) (1.0 / (255.0 * sqrt (6.0)));
+
+    for (gsize i = 0; i < plane; i++)
+      {
+        float *d = est->data + i * est->channels;
+
+        if (wf.nc == 3)
+          {
+            float o0 = wf.num[i] / wf.den[i], o1 = wf.num[plane + i] / wf.den[plane + i],
+                  o2 = wf.num[2 * plane + i] / wf.den[2 * plane + i];
+
+            d[0] = CLAMP (r3 * o0 + r2 * o1 + r6 * o2, 0.0f, 1.0f);
+            d[1] = CLAMP (r3 * o0 - 2.0f * r6 * o2, 0.0f, 1.0f);
+            d[2] = CLAMP (r3 * o0 - r2 * o1 + r6 * o2, 0.0f, 1.0f);
+          }
+        else
+          d[0] = CLAMP (wf.num[i] / (255.0f * wf.den[i]), 0.0f, 1.0f);
+      }
+  }
+  ok = TRUE;
+out:
+  g_free (wf.num);
+  g_free (wf.den);
+  g_free (wf.offs);
+  g_free (wf.ry);
+  g_free (wf.rx);
+  return ok;
+}
