@@ -402,7 +402,8 @@ test_patches (Model *m, gconstpointer data)
   const int w = 40, h = 33;
   GenJobOptions o = options (1), dflt;
   GenPixels in = pattern (w, h, 4), plain = pixels_new (w, h, 4), on = pixels_new (w, h, 4);
-  GenPixels half = pixels_new (w, h, 4), samp = pixels_new (w, h, 4), samp_on = pixels_new (w, h, 4);
+  GenPixels half = pixels_new (w, h, 4), samp = pixels_new (w, h, 4);
+  GenPixels samp_on = pixels_new (w, h, 4);
   GenWiener wiener = GEN_WIENER_DEFAULT;
   GError *error = NULL;
   GRand *rand = g_rand_new_with_seed (5);

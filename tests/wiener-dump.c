@@ -64,8 +64,8 @@ main (int argc, char **argv)
       g_clear_error (&error);
       status = 1;
     }
-  else if (!(f = fopen (argv[7], "wb")) || fwrite (est.data, sizeof (float), w * h * c, f) != w * h * c
-           || fclose (f) != 0)
+  else if (!(f = fopen (argv[7], "wb"))
+           || fwrite (est.data, sizeof (float), w * h * c, f) != w * h * c || fclose (f) != 0)
     {
       fprintf (stderr, "wiener-dump: cannot write %s\n", argv[7]);
       status = 1;

@@ -65,6 +65,8 @@ typedef struct
   float  *best_d;       /* [tile refs][max_group] closest distances, ascending */
   int    *best_o;       /* [tile refs][max_group] their offsets */
   int    *best_n;       /* [tile refs] */
+  float  *lim;          /* [tile refs] distances below this are kept */
+  int    *col;          /* [tile columns] a reference column's place in hsum */
   float  *gz, *gp, *tmp; /* [max_group][nc][NN] a group */
 } Work;
 
@@ -121,6 +123,8 @@ work_free (Work *wk)
   g_free (wk->best_d);
   g_free (wk->best_o);
   g_free (wk->best_n);
+  g_free (wk->lim);
+  g_free (wk->col);
   g_free (wk->gz);
   g_free (wk->gp);
   g_free (wk->tmp);
@@ -154,12 +158,14 @@ work_alloc (Work *wk, const Wiener *wf)
   wk->best_d = g_try_new (float, refs * m);
   wk->best_o = g_try_new (int, refs * m);
   wk->best_n = g_try_new (int, refs);
+  wk->lim = g_try_new (float, refs);
+  wk->col = g_try_new (int, wf->tile_c);
   wk->gz = g_try_new (float, (gsize) m * nc * NN);
   wk->gp = g_try_new (float, (gsize) m * nc * NN);
   wk->tmp = g_try_new (float, (gsize) m * nc * NN);
   if (wk->z && wk->p && wk->lum && wk->sz && wk->sp && wk->acc && wk->wacc && wk->have
-      && wk->used && wk->sq && wk->vsum && wk->hsum && wk->best_d && wk->best_o && wk->best_n && wk->gz
-      && wk->gp && wk->tmp)
+      && wk->used && wk->sq && wk->vsum && wk->hsum && wk->best_d && wk->best_o && wk->best_n
+      && wk->lim && wk->col && wk->gz && wk->gp && wk->tmp)
     return TRUE;
   work_free (wk);
   return FALSE;
@@ -206,6 +212,50 @@ tile_load (const Wiener *wf, const Tile *t, Work *wk)
   load_opponent (wf, wf->est, t->py0, t->px0, t->rh, t->rw, wk->p, wk->lum);
 }
 
+/* A reference's closest candidates while they are searched: a max-heap of
+ * (distance, offset), so the largest kept is at [0]. */
+static inline gboolean
+key_above (float da, int oa, float db, int ob)
+{
+  return da > db || (da == db && oa > ob);
+}
+
+/* Adds (D, O) to the heap of N entries (room for one more). */
+static inline void
+heap_up (float *bd, int *bo, int n, float d, int o)
+{
+  int k = n;
+
+  while (k > 0 && key_above (d, o, bd[(k - 1) / 2], bo[(k - 1) / 2]))
+    {
+      bd[k] = bd[(k - 1) / 2], bo[k] = bo[(k - 1) / 2];
+      k = (k - 1) / 2;
+    }
+  bd[k] = d, bo[k] = o;
+}
+
+/* Replaces the heap's (of M entries) largest with the smaller (D, O). */
+static inline void
+heap_down (float *bd, int *bo, int m, float d, int o)
+{
+  int k = 0;
+
+  for (;;)
+    {
+      int c = 2 * k + 1;
+
+      if (c >= m)
+        break;
+      if (c + 1 < m && key_above (bd[c + 1], bo[c + 1], bd[c], bo[c]))
+        c++;
+      if (!key_above (bd[c], bo[c], d, o))
+        break;
+      bd[k] = bd[c], bo[k] = bo[c];
+      k = c;
+    }
+  bd[k] = d, bo[k] = o;
+}
+
 /* Block matching: for each reference of the tile, the offsets of its
  * closest patches (distance ≤ tau), the reference first, then ascending,
  * ties in offset order. */
@@ -219,10 +269,20 @@ tile_match (const Wiener *wf, const Tile *t, Work *wk)
   int sw = sx1 - sx0;
 
   for (int r = 0; r < (t->i1 - t->i0) * nj; r++)
-    wk->best_n[r] = 0;
+    wk->best_n[r] = 0, wk->lim[r] = wf->tau;
+  for (int j = t->j0; j < t->j1; j++)
+    wk->col[j - t->j0] = wf->rx[j] - t->px0 - sx0;
   for (int o = 0; o < wf->noffs; o++)
     {
-      int dy = wf->offs[2 * o], dx = wf->offs[2 * o + 1];
+      int dy = wf->offs[2 * o], dx = wf->offs[2 * o + 1], ja = t->j0, jb = t->j1;
+
+      /* the references whose candidate at this offset lies in the image */
+      while (ja < jb && wf->rx[ja] + dx < 0)
+        ja++;
+      while (jb > ja && wf->rx[jb - 1] + dx >= wf->pw)
+        jb--;
+      if (ja == jb)
+        continue;
 
       /* squared differences of the luma and its shift, 0 where the shift
        * leaves the tile (only references without a candidate read them) */
@@ -268,57 +328,79 @@ tile_match (const Wiener *wf, const Tile *t, Work *wk)
               hs[x] = ((vs[x] + vs[x + 1]) + (vs[x + 2] + vs[x + 3]))
                       + ((vs[x + 4] + vs[x + 5]) + (vs[x + 6] + vs[x + 7]));
           }
-          for (int j = t->j0; j < t->j1; j++)
+          for (int j = ja, r = (i - t->i0) * nj + (ja - t->j0); j < jb; j++, r++)
             {
-              int cx = wf->rx[j] + dx, r = (i - t->i0) * nj + (j - t->j0), n, k;
+              float d = hs[wk->col[j - t->j0]] * (1.0f / NN);
               float *bd = wk->best_d + (gsize) r * m;
-              int *bo = wk->best_o + (gsize) r * m;
-              float d = hs[wf->rx[j] - t->px0 - sx0] * (1.0f / NN);
+              int *bo = wk->best_o + (gsize) r * m, n = wk->best_n[r];
 
-              if (cx < 0 || cx >= wf->pw)
+              /* lim: tau while the list fills, then the largest kept
+               * (offsets come in order, so an equal distance loses its tie) */
+              if (!(d < wk->lim[r]) && !(n < m && d == wf->tau))
                 continue;
-              n = wk->best_n[r];
-              if (!(d <= wf->tau) || (n == m && !(d < bd[m - 1])))
-                continue;
-              k = n < m ? n : m - 1;
-              for (; k > 0 && bd[k - 1] > d; k--)
-                bd[k] = bd[k - 1], bo[k] = bo[k - 1];
-              bd[k] = d, bo[k] = o;
               if (n < m)
-                wk->best_n[r] = n + 1;
+                heap_up (bd, bo, n, d, o), wk->best_n[r] = ++n;
+              else
+                heap_down (bd, bo, m, d, o);
+              if (n == m)
+                wk->lim[r] = MIN (bd[0], wk->lim[r]);
             }
         }
     }
+  /* each reference's closest, ascending (ties in offset order) */
+  for (int r = 0; r < (t->i1 - t->i0) * nj; r++)
+    {
+      float *bd = wk->best_d + (gsize) r * m;
+      int *bo = wk->best_o + (gsize) r * m;
+
+      for (int k = 1; k < wk->best_n[r]; k++)
+        {
+          float d = bd[k];
+          int o = bo[k], q = k;
+
+          for (; q > 0 && key_above (bd[q - 1], bo[q - 1], d, o); q--)
+            bd[q] = bd[q - 1], bo[q] = bo[q - 1];
+          bd[q] = d, bo[q] = o;
+        }
+    }
 }
+
+/* Eight floats, one patch row, as one vector (GCC and clang's vector
+ * extension: the clones make it one AVX register); V8U reads and writes
+ * them in place at any float's alignment, as immintrin.h's __m256_u does. */
+typedef float V8 __attribute__ ((vector_size (8 * sizeof (float))));
+typedef float V8U __attribute__ ((vector_size (8 * sizeof (float)), aligned (4), may_alias));
+#define LOAD8(p)     (*(const V8U *) (p))
+#define STORE8(p, v) (*(V8U *) (p) = (v))
 
 /* The 2D DCT of the patch at tile pixel (Y, X) of each of the NC planes
  * [rh][rw] of SRC into DST [nc][NN]. */
 GEN_CLONES static void
 patch_dct (const Wiener *wf, const float *src, int rh, int rw, int y, int x, float *dst)
 {
+  G_STATIC_ASSERT (N == 8);
   for (int c = 0; c < wf->nc; c++)
     {
       const float *s = src + (gsize) c * rh * rw + (gsize) y * rw + x;
-      float t[N][N];
+      V8 row[N], t[N];
 
-      float *d = dst + c * NN;
-
-      /* the innermost loops run along a row of 8, so they vectorise */
+      for (int a = 0; a < N; a++)
+        row[a] = LOAD8 (s + (gsize) a * rw);
       for (int k = 0; k < N; k++)      /* columns: t[k][b] = Σ_a C[k][a] X[a][b] */
         {
-          for (int b = 0; b < N; b++)
-            t[k][b] = 0.0f;
-          for (int a = 0; a < N; a++)
-            for (int b = 0; b < N; b++)
-              t[k][b] += wf->dct[k][a] * s[(gsize) a * rw + b];
+          V8 v = row[0] * wf->dct[k][0];
+
+          for (int a = 1; a < N; a++)
+            v += row[a] * wf->dct[k][a];
+          t[k] = v;
         }
-      for (int k = 0; k < N; k++)      /* rows: S[k][l] = Σ_b C[l][b] t[k][b] = Σ_b t[k][b] Cᵀ[b][l] */
+      for (int k = 0; k < N; k++)      /* rows: S[k][l] = Σ_b t[k][b] C[l][b] */
         {
-          for (int l = 0; l < N; l++)
-            d[k * N + l] = 0.0f;
-          for (int b = 0; b < N; b++)
-            for (int l = 0; l < N; l++)
-              d[k * N + l] += t[k][b] * wf->dct_t[b][l];
+          V8 v = LOAD8 (wf->dct_t[0]) * t[k][0];
+
+          for (int b = 1; b < N; b++)
+            v += LOAD8 (wf->dct_t[b]) * t[k][b];
+          STORE8 (dst + c * NN + k * N, v);
         }
     }
 }
@@ -457,31 +539,27 @@ tile_flush (Wiener *wf, const Tile *t, Work *wk)
         for (int c = 0; c < nc; c++)
           {
             const float *s = wk->acc + (gsize) q * nc * NN + c * NN;
-            float wsum = wk->wacc[q * nc + c], tt[N][N];
+            float wsum = wk->wacc[q * nc + c];
+            V8 tt[N];
 
             for (int k = 0; k < N; k++)   /* tt[k][b] = Σ_l S[k][l] C[l][b] */
               {
-                for (int b = 0; b < N; b++)
-                  tt[k][b] = 0.0f;
-                for (int l = 0; l < N; l++)
-                  for (int b = 0; b < N; b++)
-                    tt[k][b] += s[k * N + l] * wf->dct[l][b];
-              }
-            for (int a = 0; a < N; a++)   /* X[a][b] = Σ_k Cᵀ[a][k] tt[k][b] */
-              {
-                gsize row = c * plane + (gsize) (t->py0 + ly + a) * wf->w + t->px0 + lx;
-                float v[N];
+                V8 v = LOAD8 (wf->dct[0]) * s[k * N];
 
-                for (int b = 0; b < N; b++)
-                  v[b] = 0.0f;
-                for (int k = 0; k < N; k++)
-                  for (int b = 0; b < N; b++)
-                    v[b] += wf->dct_t[a][k] * tt[k][b];
-                for (int b = 0; b < N; b++)
-                  {
-                    wf->num[row + b] += wf->kaiser[a * N + b] * v[b];
-                    wf->den[row + b] += wf->kaiser[a * N + b] * wsum;
-                  }
+                for (int l = 1; l < N; l++)
+                  v += LOAD8 (wf->dct[l]) * s[k * N + l];
+                tt[k] = v;
+              }
+            for (int a = 0; a < N; a++)   /* X[a][b] = Σ_k C[k][a] tt[k][b] */
+              {
+                float *nu = wf->num + c * plane + (gsize) (t->py0 + ly + a) * wf->w + t->px0 + lx;
+                float *de = wf->den + (nu - wf->num);
+                V8 v = tt[0] * wf->dct_t[a][0], kw = LOAD8 (wf->kaiser + a * N);
+
+                for (int k = 1; k < N; k++)
+                  v += tt[k] * wf->dct_t[a][k];
+                STORE8 (nu, LOAD8 (nu) + kw * v);
+                STORE8 (de, LOAD8 (de) + kw * wsum);
               }
           }
       }
@@ -684,7 +762,8 @@ gen_denoise_wiener (const GenPixels *noisy, GenPixels *est, double sigma, const 
       goto out;
     }
   {
-    const float r3 = (float) (1.0 / (255.0 * sqrt (3.0))), r2 = (float) (1.0 / (255.0 * sqrt (2.0))),
+    const float r3 = (float) (1.0 / (255.0 * sqrt (3.0))),
+                r2 = (float) (1.0 / (255.0 * sqrt (2.0))),
                 r6 = (float) (1.0 / (255.0 * sqrt (6.0)));
 
     for (gsize i = 0; i < plane; i++)
