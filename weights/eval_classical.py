@@ -28,6 +28,8 @@ Methods (needs the Debian packages gegl, gmic and python3-opencv):
   - OpenCV `cv2.fastNlMeansDenoisingColored(img, None, h, h, 7, 21)`; h tuned.
   - ours: `generative denoise --mode fast --sigma S IN -o OUT` (the C core,
     the given model folder, the true sigma; nothing tuned).
+  - ours_model: the same with `--patches off`: the model's estimate alone,
+    without the collaborative Wiener filtering of similar patches after it.
   - ours_best: the same with `--quality best` (the mean over the image's 8
     flips and turns: 8x the time).
 
@@ -130,10 +132,12 @@ def opencv_nlm(inp, out, h, sigma, args):
     cv2.imwrite(out, res)
 
 
-def ours(inp, out, _, sigma, args, quality="fast"):
+def ours(inp, out, _, sigma, args, quality="fast", patches="on"):
     cmd = [args.cli, "denoise", "-q", "--mode", "fast", "--sigma", "%g" % sigma, inp, "-o", out]
     if quality != "fast":
         cmd[3:3] = ["--quality", quality]
+    if patches != "on":
+        cmd[3:3] = ["--patches", patches]
     if args.model:
         cmd[2:2] = ["--model", args.model]
     run(cmd)
@@ -141,6 +145,10 @@ def ours(inp, out, _, sigma, args, quality="fast"):
 
 def ours_best(inp, out, _, sigma, args):
     ours(inp, out, _, sigma, args, "best")
+
+
+def ours_model(inp, out, _, sigma, args):
+    ours(inp, out, _, sigma, args, "fast", "off")
 
 
 def r1(xs):
@@ -157,6 +165,7 @@ METHODS = [
      lambda s: r1([s * m for m in (0.2, 0.28, 0.4, 0.56, 0.8)]), gmic_denoise),
     ("opencv", "OpenCV NL-means", "h",
      lambda s: r1([s * m for m in (0.5, 0.6, 0.7, 0.8, 0.9, 1.0)]), opencv_nlm),
+    ("ours_model", "ours (model only)", None, lambda s: [None], ours_model),
     ("ours", "ours (fast)", None, lambda s: [None], ours),
     ("ours_best", "ours (best, ×8)", None, lambda s: [None], ours_best),
 ]

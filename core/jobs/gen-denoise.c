@@ -184,6 +184,9 @@ gen_job_denoise_quality (GenPipeline *p, const GenJobOptions *o, const GenPixels
           GenWiener wiener = GEN_WIENER_DEFAULT;
           GenPixels est = *out;
 
+          /* the model is done: its tile arenas go before the filter's buffers
+           * (24 bytes a pixel) come, so the job's peak stays the model's */
+          gen_run_release_arenas (&r);
           wiener.cancel = o->cancel;
           est.data = res;
           if (!gen_denoise_wiener (in, &est, sigma, &wiener, error))

@@ -83,6 +83,8 @@ typedef struct
   int                  done, total;   /* model evaluations, for the progress callback */
   GenArena            *arenas[GEN_MAX_THREADS]; /* each tile worker's activations,
                                                          made before the workers start */
+  gsize                arena_peak;    /* the most one released arena held, for the stats */
+  int                  arena_workers; /* how many arenas were released */
   /* text conditioning (gen-text-cond.c); NULL / 0 without a text encoder */
   float               *ctx;           /* [batch, ctx_len, hidden]: [negative,] prompt */
   int64_t              ctx_len;
@@ -99,6 +101,9 @@ typedef struct
 void     gen_run_init (GenRun *r, GenPipeline *p, const GenJobOptions *o, int total);
 /* Fills the options' stats, frees the arenas, gives the threads back. */
 void     gen_run_clear (GenRun *r);
+/* Frees the arenas now (a job's model work is done), keeping their figures
+ * for the stats. */
+void     gen_run_release_arenas (GenRun *r);
 /* One evaluation done: the progress callback. */
 void     gen_run_tick (GenRun *r);
 /* TRUE with GEN_ERROR_CANCELLED when the options' cancel flag is set. */

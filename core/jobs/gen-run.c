@@ -39,27 +39,33 @@ gen_run_init (GenRun *r, GenPipeline *p, const GenJobOptions *o, int total)
 }
 
 void
-gen_run_clear (GenRun *r)
+gen_run_release_arenas (GenRun *r)
 {
-  gsize most = 0;
   int workers = 0;
-
-  g_clear_pointer (&r->ctx, g_free);
-  g_clear_pointer (&r->tcond, g_free);
 
   for (int i = 0; i < GEN_MAX_THREADS; i++)
     if (r->arenas[i])
       {
         /* every worker the tilers started counts, whether or not a tile
          * was left for it when its thread came up */
-        most = MAX (most, gen_arena_peak_bytes (r->arenas[i]));
+        r->arena_peak = MAX (r->arena_peak, gen_arena_peak_bytes (r->arenas[i]));
         workers++;
         g_clear_pointer (&r->arenas[i], gen_arena_free);
       }
+  r->arena_workers = MAX (r->arena_workers, workers);
+}
+
+void
+gen_run_clear (GenRun *r)
+{
+  g_clear_pointer (&r->ctx, g_free);
+  g_clear_pointer (&r->tcond, g_free);
+
+  gen_run_release_arenas (r);
   if (r->o->stats)
     {
-      r->o->stats->activation_bytes = most;
-      r->o->stats->workers = workers;
+      r->o->stats->activation_bytes = r->arena_peak;
+      r->o->stats->workers = r->arena_workers;
     }
   g_timer_destroy (r->timer);
   gen_set_threads (r->outer_threads);
