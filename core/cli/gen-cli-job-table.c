@@ -20,10 +20,11 @@ const GenCliJobHelp gen_cli_job_help[] = {
     "Removes noise from an image.  The noise level is estimated (and printed)\n"
     "unless --sigma gives it; fast mode makes one prediction (the best PSNR)\n"
     "and then averages the image's similar patches with it (--patches off\n"
-    "skips that: about 0.5 dB less on white noise, 40% faster); sample mode runs\n"
-    "--steps reverse steps from that level (sharper).  --quality best averages\n"
-    "the model's predictions over the image's 8 flips and turns: 8x the work,\n"
-    "+0.2 dB where the patch step stands aside (demosaiced noise) or is off.",
+    "skips that: about 0.5 dB less on white noise, a third faster); sample mode\n"
+    "runs --steps reverse steps from that level (sharper).  --quality best\n"
+    "averages the model's predictions over the image's 8 flips and turns: 4x\n"
+    "the time, +0.01 dB on white noise with the patch step (+0.2 dB without);\n"
+    "worse on demosaiced noise, whose colour mosaic the flips turn.",
     "generative denoise --sigma 25 noisy.png -o clean.png" },
   { "inpaint", "IN", "--mask M IN -o OUT",
     "fills where a mask is white, consistent with the surroundings",
@@ -81,8 +82,8 @@ static const struct
   { FOR (JOB_DENOISE), "mode", G_OPTION_ARG_STRING, offsetof (JobArgs, mode), "fast|sample",
     "fast: one prediction, the best PSNR; sample: --steps reverse steps, sharper", "fast" },
   { FOR (JOB_DENOISE), "quality", G_OPTION_ARG_STRING, offsetof (JobArgs, quality), "fast|best",
-    "best: the model's mean over the image's 8 flips and turns (8x slower; +0.2 dB without the "
-    "patch step, next to nothing with it)", "fast" },
+    "best: the model's mean over the image's 8 flips and turns (4x slower; +0.01 dB with the "
+    "patch step, +0.2 dB without; worse on demosaiced noise)", "fast" },
   { FOR (JOB_DENOISE), "patches", G_OPTION_ARG_STRING, offsetof (JobArgs, patches), "on|off",
     "fast mode: after the model, average the image's similar patches (collaborative Wiener "
     "filtering, BM3D's second step; skipped for demosaiced noise)", "on" },
