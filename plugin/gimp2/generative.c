@@ -101,9 +101,10 @@ const GenGimp2Arg gen_gimp2_args[GEN_GIMP2_N_ARGS] = {
   [GEN_GIMP2_ARG_FRAMES] = { GIMP_PDB_INT32, "frames", N_("Number of frames (1..256)"),
     N_("_Frames:"), V (frames), 1, 256, SCALE, NULL },
   [GEN_GIMP2_ARG_QUALITY] = { GIMP_PDB_INT32, "quality",
-    N_("Denoise quality { fast (0), best: the image's 8 flips and turns averaged, a little "
-       "better, 8× slower (1) }"),
-    N_("_Quality:"), V (quality), 0, 1, COMBO, N_("Fast|Best (8× slower)") },
+    N_("Denoise quality { fast (0), best: the model's estimate averaged over the image's 8 "
+       "flips and turns, 4× slower and next to no better than fast; worse on "
+       "demosaiced noise (1) }"),
+    N_("_Quality:"), V (quality), 0, 1, COMBO, N_("Fast|Best (4× slower)") },
   [GEN_GIMP2_ARG_CONTEXT] = { GIMP_PDB_INT32, "context",
     N_("How many pixels of the picture around the selection the model may look at "
        "to fill it (0..1024)"),
