@@ -9,19 +9,9 @@
  * = fill); OUT: the filled image, same layout (every channel filled). */
 #include "gen-inpaint-fill.h"
 #include "gen-ops.h"
+#include "test-util.h"
 
 #include <stdio.h>
-
-static gboolean
-read_exact (const char *path, void *buf, gsize n)
-{
-  FILE *f = fopen (path, "rb");
-  gboolean ok = f && fread (buf, 1, n, f) == n && fgetc (f) == EOF;
-
-  if (f)
-    fclose (f);
-  return ok;
-}
 
 int
 main (int argc, char **argv)

@@ -7,6 +7,7 @@
 
 #include <glib/gstdio.h>
 #include <math.h>
+#include <stdio.h>
 #include <string.h>
 
 Tensors *
@@ -270,3 +271,13 @@ tmp_dir_remove (char *dir)
   g_free (dir);
 }
 
+gboolean
+read_exact (const char *path, void *buf, gsize n)
+{
+  FILE *f = fopen (path, "rb");
+  gboolean ok = f && fread (buf, 1, n, f) == n && fgetc (f) == EOF;
+
+  if (f)
+    fclose (f);
+  return ok;
+}

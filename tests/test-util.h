@@ -46,6 +46,9 @@ void     expect_load_error (char *dir, int code, const char *needle1, const char
 /* Temporary folders: a new empty one (g_free'd by tmp_dir_remove), the
  * number of entries in one, and removing one with its files and (empty)
  * subfolders, which also frees DIR. */
+/* TRUE when PATH holds exactly N bytes, read into BUF (the dump tools' raw inputs). */
+gboolean read_exact (const char *path, void *buf, gsize n);
+
 char    *tmp_dir_new (void);
 guint    tmp_dir_count (const char *dir);
 void     tmp_dir_remove (char *dir);

@@ -8,19 +8,9 @@
  * noise's spectrum, 0 takes it white. */
 #include "gen-denoise-wiener.h"
 #include "gen-ops.h"
+#include "test-util.h"
 
 #include <stdio.h>
-
-static gboolean
-read_exact (const char *path, void *buf, gsize n)
-{
-  FILE *f = fopen (path, "rb");
-  gboolean ok = f && fread (buf, 1, n, f) == n && fgetc (f) == EOF;
-
-  if (f)
-    fclose (f);
-  return ok;
-}
 
 int
 main (int argc, char **argv)

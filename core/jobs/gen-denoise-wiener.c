@@ -50,9 +50,10 @@ typedef struct
   gint             failed;     /* 1 out of memory, 2 cancelled */
 } Wiener;
 
-/* One worker's buffers, sized for the largest tile. */
+/* One worker's buffers, sized for the largest tile, in one block. */
 typedef struct
 {
+  char   *block;        /* all of the below */
   float  *z, *p;        /* [nc][rh][rw] noisy and estimate, opponent, 0..255 */
   float  *lum;          /* [rh][rw] the estimate's luma (mean of R, G, B) */
   float  *sz, *sp;      /* [pos][nc][NN] 2D spectra of the patches */
@@ -108,27 +109,19 @@ tile_place (const Wiener *wf, int ti, int tj, Tile *t)
 static void
 work_free (Work *wk)
 {
-  g_free (wk->z);
-  g_free (wk->p);
-  g_free (wk->lum);
-  g_free (wk->sz);
-  g_free (wk->sp);
-  g_free (wk->acc);
-  g_free (wk->wacc);
-  g_free (wk->have);
-  g_free (wk->used);
-  g_free (wk->sq);
-  g_free (wk->vsum);
-  g_free (wk->hsum);
-  g_free (wk->best_d);
-  g_free (wk->best_o);
-  g_free (wk->best_n);
-  g_free (wk->lim);
-  g_free (wk->col);
-  g_free (wk->gz);
-  g_free (wk->gp);
-  g_free (wk->tmp);
+  g_free (wk->block);
   memset (wk, 0, sizeof *wk);
+}
+
+/* Carves N elements of SIZE bytes from *AT (64-byte steps) and returns them;
+ * with BASE NULL it only counts, from address 0. */
+static void *
+carve (char *base, gsize *at, gsize n, gsize size)
+{
+  void *p = base ? base + *at : NULL;
+
+  *at += (n * size + 63) / 64 * 64;
+  return p;
 }
 
 static gboolean
@@ -140,35 +133,39 @@ work_alloc (Work *wk, const Wiener *wf)
   gsize lh = MIN ((gsize) wf->ph, span_r + 2 * R), lw = MIN ((gsize) wf->pw, span_c + 2 * R);
   gsize pix = (lh + N - 1) * (lw + N - 1), pos = lh * lw, refs = (gsize) wf->tile_r * wf->tile_c;
   gsize srows = MIN ((gsize) wf->h, span_r + N - 1), scols = MIN ((gsize) wf->w, span_c + N - 1);
-  int nc = wf->nc;
+  gsize nc = (gsize) wf->nc, group = (gsize) m * nc * NN;
+  char *base = NULL;
 
   memset (wk, 0, sizeof *wk);
-  wk->z = g_try_new (float, pix * nc);
-  wk->p = g_try_new (float, pix * nc);
-  wk->lum = g_try_new (float, pix);
-  wk->sz = g_try_new (float, pos * nc * NN);
-  wk->sp = g_try_new (float, pos * nc * NN);
-  wk->acc = g_try_new (float, pos * nc * NN);
-  wk->wacc = g_try_new (float, pos * nc);
-  wk->have = g_try_new (guint8, pos);
-  wk->used = g_try_new (guint8, pos);
-  wk->sq = g_try_new (float, srows * scols);
-  wk->vsum = g_try_new (float, scols);
-  wk->hsum = g_try_new (float, scols);
-  wk->best_d = g_try_new (float, refs * m);
-  wk->best_o = g_try_new (int, refs * m);
-  wk->best_n = g_try_new (int, refs);
-  wk->lim = g_try_new (float, refs);
-  wk->col = g_try_new (int, wf->tile_c);
-  wk->gz = g_try_new (float, (gsize) m * nc * NN);
-  wk->gp = g_try_new (float, (gsize) m * nc * NN);
-  wk->tmp = g_try_new (float, (gsize) m * nc * NN);
-  if (wk->z && wk->p && wk->lum && wk->sz && wk->sp && wk->acc && wk->wacc && wk->have
-      && wk->used && wk->sq && wk->vsum && wk->hsum && wk->best_d && wk->best_o && wk->best_n
-      && wk->lim && wk->col && wk->gz && wk->gp && wk->tmp)
-    return TRUE;
-  work_free (wk);
-  return FALSE;
+  /* one block for all: measured on the first pass, carved on the second */
+  for (int pass = 0; pass < 2; pass++)
+    {
+      gsize at = 0;
+
+      wk->z = carve (base, &at, pix * nc, sizeof (float));
+      wk->p = carve (base, &at, pix * nc, sizeof (float));
+      wk->lum = carve (base, &at, pix, sizeof (float));
+      wk->sz = carve (base, &at, pos * nc * NN, sizeof (float));
+      wk->sp = carve (base, &at, pos * nc * NN, sizeof (float));
+      wk->acc = carve (base, &at, pos * nc * NN, sizeof (float));
+      wk->wacc = carve (base, &at, pos * nc, sizeof (float));
+      wk->have = carve (base, &at, pos, 1);
+      wk->used = carve (base, &at, pos, 1);
+      wk->sq = carve (base, &at, srows * scols, sizeof (float));
+      wk->vsum = carve (base, &at, scols, sizeof (float));
+      wk->hsum = carve (base, &at, scols, sizeof (float));
+      wk->best_d = carve (base, &at, refs * m, sizeof (float));
+      wk->best_o = carve (base, &at, refs * m, sizeof (int));
+      wk->best_n = carve (base, &at, refs, sizeof (int));
+      wk->lim = carve (base, &at, refs, sizeof (float));
+      wk->col = carve (base, &at, wf->tile_c, sizeof (int));
+      wk->gz = carve (base, &at, group, sizeof (float));
+      wk->gp = carve (base, &at, group, sizeof (float));
+      wk->tmp = carve (base, &at, group, sizeof (float));
+      if (pass == 0 && !(base = wk->block = g_try_malloc (at)))
+        return FALSE;
+    }
+  return TRUE;
 }
 
 /* The H×W pixels from (Y0, X0) of IMG in opponent space, 0..255, into
