@@ -408,7 +408,7 @@ patch_dct (const Wiener *wf, const float *src, int rh, int rw, int y, int x, flo
 GEN_CLONES static void
 haar_forward (float *v, float *tmp, int g, int lanes)
 {
-  const float r = (float) M_SQRT1_2;
+  const float r = (float) (1.0 / G_SQRT2);
 
   for (int len = g; len > 1; len /= 2)
     {
@@ -429,7 +429,7 @@ haar_forward (float *v, float *tmp, int g, int lanes)
 GEN_CLONES static void
 haar_inverse (float *v, float *tmp, int g, int lanes)
 {
-  const float r = (float) M_SQRT1_2;
+  const float r = (float) (1.0 / G_SQRT2);
 
   for (int len = 2; len <= g; len *= 2)
     {
@@ -702,7 +702,7 @@ gen_denoise_wiener (const GenPixels *noisy, GenPixels *est, double sigma, const 
   for (int k = 0; k < N; k++)
     for (int a = 0; a < N; a++)
       wf.dct[k][a] = wf.dct_t[a][k]
-        = (float) (cos (M_PI * (a + 0.5) * k / N) * sqrt ((k == 0 ? 1.0 : 2.0) / N));
+        = (float) (cos (G_PI * (a + 0.5) * k / N) * sqrt ((k == 0 ? 1.0 : 2.0) / N));
   {
     double kw[N];
 
