@@ -24,7 +24,8 @@
 #define NN         (N * N)
 #define MAX_GROUP  32
 #define MAX_SEARCH 64
-#define TILE_ROWS  16   /* reference patches per tile: rows (at least; see tile_rows) */
+#define TILE_ROWS  16   /* reference patches per tile: rows (at least; see the stripes
+                         * in gen_denoise_wiener) */
 #define TILE_COLS  48   /* and columns */
 
 typedef struct
@@ -402,15 +403,29 @@ patch_dct (const Wiener *wf, const float *src, int rh, int rw, int y, int x, flo
     }
 }
 
-/* Orthonormal Haar transform across the G patches of V [g][lanes]: pair
- * sums to the first half, pair differences to the second, then again on
- * the first half. */
+/* Orthonormal Haar transform across the G rows SRC[0..g) of LANES floats
+ * each, into V [g][lanes]: pair sums to the first half, pair differences to
+ * the second, then again on the first half.  The first level reads the rows
+ * where they are (a group's patches, gathered on the way). */
 GEN_CLONES static void
-haar_forward (float *v, float *tmp, int g, int lanes)
+haar_forward (const float *const *src, float *v, float *tmp, int g, int lanes)
 {
   const float r = (float) (1.0 / G_SQRT2);
 
-  for (int len = g; len > 1; len /= 2)
+  if (g == 1)
+    {
+      memcpy (v, src[0], sizeof (float) * lanes);
+      return;
+    }
+  for (int i = 0; i < g / 2; i++)
+    for (int l = 0; l < lanes; l++)
+      {
+        float a = src[2 * i][l], b = src[2 * i + 1][l];
+
+        v[i * lanes + l] = r * (a + b);
+        v[(g / 2 + i) * lanes + l] = r * (a - b);
+      }
+  for (int len = g / 2; len > 1; len /= 2)
     {
       int h = len / 2;
 
@@ -462,6 +477,7 @@ tile_filter (const Wiener *wf, const Tile *t, Work *wk)
         int r = (i - t->i0) * nj + (j - t->j0), n = wk->best_n[r], g = 1;
         const int *bo = wk->best_o + (gsize) r * m;
         int pos[MAX_GROUP];
+        const float *rz[MAX_GROUP], *rp[MAX_GROUP];
         float sumw[3] = { 0.0f, 0.0f, 0.0f };
 
         while (2 * g <= n)
@@ -478,11 +494,11 @@ tile_filter (const Wiener *wf, const Tile *t, Work *wk)
                 patch_dct (wf, wk->p, t->rh, t->rw, ly, lx, wk->sp + (gsize) q * lanes);
                 wk->have[q] = 1;
               }
-            memcpy (wk->gz + (gsize) k * lanes, wk->sz + (gsize) q * lanes, sizeof (float) * lanes);
-            memcpy (wk->gp + (gsize) k * lanes, wk->sp + (gsize) q * lanes, sizeof (float) * lanes);
+            rz[k] = wk->sz + (gsize) q * lanes;
+            rp[k] = wk->sp + (gsize) q * lanes;
           }
-        haar_forward (wk->gz, wk->tmp, g, lanes);
-        haar_forward (wk->gp, wk->tmp, g, lanes);
+        haar_forward (rz, wk->gz, wk->tmp, g, lanes);
+        haar_forward (rp, wk->gp, wk->tmp, g, lanes);
         for (int k = 0; k < g; k++)
           for (int c = 0; c < nc; c++)
             for (int f = 0; f < NN; f++)
@@ -618,7 +634,6 @@ noise_spectrum (Wiener *wf, double sigma, gboolean spectrum)
 {
   double sum[3 * NN] = { 0.0 }, mean = 0.0;
   float z[3 * NN], p[3 * NN], dz[3 * NN], dp[3 * NN];
-
   double high = 0.0;
 
   for (int f = 0; f < wf->nc * NN; f++)
