@@ -2,7 +2,8 @@
  * self-ensemble equals the mean of eight single runs on flipped and turned
  * images made here, through the public API; the patch filter comes after
  * the model and before the blend; the noise estimate finds the
- * RMS of white, signal-dependent and demosaiced noise made here. */
+ * RMS of white, signal-dependent and demosaiced noise made here, and the
+ * Bayer phase of demosaiced noise, which fast denoise aligns. */
 #include "gen-denoise-wiener.h"
 #include "gen-error.h"
 #include "gen-job.h"
@@ -286,13 +287,14 @@ typedef enum { WHITE, SHOT, DEMOSAIC } NoiseKind;
 
 /* Noise of KIND on CLEAN with variance A·x + B (x the clean value): white
  * (A = 0), per pixel (shot and read noise), or measured on an RGGB mosaic
- * and demosaiced bilinearly, which correlates it between neighbours.
- * Returns the noisy image in 0..1 and its effective σ in *RMS. */
+ * whose red sites are on rows of parity PY and columns of parity PX, and
+ * demosaiced bilinearly, which correlates it between neighbours.  Returns
+ * the noisy image in 0..1 and its effective σ in *RMS. */
 static GenPixels
-noisy_image (const double *clean, int w, int h, NoiseKind kind, double a, double b, GRand *rand,
-             double *rms)
+noisy_image_at (const double *clean, int w, int h, NoiseKind kind, double a, double b, int py,
+                int px, GRand *rand, double *rms)
 {
-  GenPixels px = pixels_new (w, h, 3);
+  GenPixels out = pixels_new (w, h, 3);
   double *n = g_new0 (double, (gsize) w * h * 3), sum = 0.0;
 
   for (int y = 0; y < h; y++)
@@ -301,7 +303,8 @@ noisy_image (const double *clean, int w, int h, NoiseKind kind, double a, double
         {
           gsize k = ((gsize) y * w + x) * 3 + c;
           /* which channel an RGGB mosaic measures here */
-          int site = (y % 2 == 0) ? (x % 2 == 0 ? 0 : 1) : (x % 2 == 0 ? 1 : 2);
+          int sy = (y + py) % 2, sx = (x + px) % 2;
+          int site = sy == 0 ? (sx == 0 ? 0 : 1) : (sx == 0 ? 1 : 2);
 
           if (kind != DEMOSAIC || site == c)
             n[k] = sqrt (a * clean[k] + b) * gauss (rand);
@@ -330,12 +333,19 @@ noisy_image (const double *clean, int w, int h, NoiseKind kind, double a, double
     }
   for (gsize k = 0; k < (gsize) w * h * 3; k++)
     {
-      px.data[k] = (float) ((clean[k] + n[k]) / 255.0);
+      out.data[k] = (float) ((clean[k] + n[k]) / 255.0);
       sum += n[k] * n[k];
     }
   *rms = sqrt (sum / ((double) w * h * 3));
   g_free (n);
-  return px;
+  return out;
+}
+
+static GenPixels
+noisy_image (const double *clean, int w, int h, NoiseKind kind, double a, double b, GRand *rand,
+             double *rms)
+{
+  return noisy_image_at (clean, w, h, kind, a, b, 0, 0, rand, rms);
 }
 
 /* The estimate is the noise's RMS for white, signal-dependent and
@@ -389,6 +399,143 @@ test_noise_estimate_edges (void)
   est = gen_estimate_noise (&gray);
   g_assert_cmpfloat (fabs (est - 20.0), <, 2.0);
   g_free (flat.data), g_free (tiny.data), g_free (gray.data);
+  g_rand_free (rand);
+}
+
+/* The mosaic's phase is found for demosaiced noise at each of the four
+ * places a red site can take, and not for white or signal-dependent noise,
+ * gray images or images too small to tell. */
+static void
+test_bayer_detect (void)
+{
+  const int w = 128, h = 96;
+  GRand *rand = g_rand_new_with_seed (21);
+  double *clean = clean_image (w, h), rms;
+  GenPixels gray = pixels_new (w, h, 1), tiny = pixels_new (6, 6, 3);
+  int py, px;
+
+  for (int level = 0; level < 2; level++)
+    for (int q = 0; q < 4; q++)
+      {
+        GenPixels n = noisy_image_at (clean, w, h, DEMOSAIC, level ? 4.0 : 0.4, level ? 88.0 : 12.0,
+                                      q >> 1, q & 1, rand, &rms);
+
+        g_assert_true (gen_estimate_bayer_phase (&n, &py, &px));
+        g_assert_cmpint (py, ==, q >> 1);
+        g_assert_cmpint (px, ==, q & 1);
+        g_free (n.data);
+      }
+  for (int kind = WHITE; kind <= SHOT; kind++)
+    {
+      GenPixels n = noisy_image (clean, w, h, kind, kind == SHOT ? 4.0 : 0.0, 88.0, rand, &rms);
+
+      g_assert_false (gen_estimate_bayer_phase (&n, &py, &px));
+      g_assert_cmpint (py, ==, 0);
+      g_assert_cmpint (px, ==, 0);
+      g_free (n.data);
+    }
+  for (int i = 0; i < w * h; i++)
+    gray.data[i] = (float) (0.5 + 20.0 * gauss (rand) / 255.0);
+  g_assert_false (gen_estimate_bayer_phase (&gray, &py, &px));
+  g_assert_false (gen_estimate_bayer_phase (&tiny, &py, &px));
+  g_free (clean), g_free (gray.data), g_free (tiny.data);
+  g_rand_free (rand);
+}
+
+/* IN's rows Y0.. and columns X0.. as an image of W×H. */
+static GenPixels
+crop (const GenPixels *in, int y0, int x0, int w, int h)
+{
+  GenPixels c = pixels_new (w, h, in->channels);
+
+  for (int y = 0; y < h; y++)
+    memcpy (c.data + (gsize) y * w * in->channels,
+            in->data + ((gsize) (y + y0) * in->width + x0) * in->channels,
+            sizeof (float) * w * in->channels);
+  return c;
+}
+
+/* A mirrored, then turned: its transpose (a new image). */
+static GenPixels
+transpose (const GenPixels *a)
+{
+  GenPixels m = mirror (a), t = turn (&m);
+
+  g_free (m.data);
+  return t;
+}
+
+/* Fast denoise of an image whose mosaic has its red sites on odd rows and
+ * columns is, bit for bit, the denoise of the image with one more row and
+ * column in front (reflected), whose red sites are on even ones: the model
+ * sees the same pixels.  On a mosaic, best quality is the mean of the
+ * image's run and its transpose's, the flips and turns that keep the sites. */
+static void
+test_bayer_shift (Model *m, gconstpointer data)
+{
+  const int w = 48, h = 40;
+  GRand *rand = g_rand_new_with_seed (23);
+  double *clean = clean_image (w + 1, h + 1), rms, err = 0.0, gain = 0.0;
+  GenPixels big = noisy_image_at (clean, w + 1, h + 1, DEMOSAIC, 4.0, 88.0, 0, 0, rand, &rms);
+  GenJobOptions o = options (1);
+  GError *error = NULL;
+  int py, px, c = 3;
+
+  (void) data;
+  /* row 0 and column 0 as the reflection of rows and columns 1.. would give them */
+  memcpy (big.data, big.data + (gsize) 2 * (w + 1) * c, sizeof (float) * (w + 1) * c);
+  for (int y = 0; y < h + 1; y++)
+    memcpy (big.data + (gsize) y * (w + 1) * c, big.data + ((gsize) y * (w + 1) + 2) * c,
+            sizeof (float) * c);
+  {
+    GenPixels in = crop (&big, 1, 1, w, h);
+
+    g_assert_true (gen_estimate_bayer_phase (&in, &py, &px));
+    g_assert_true (py == 1 && px == 1);
+    g_assert_true (gen_estimate_bayer_phase (&big, &py, &px));
+    g_assert_true (py == 0 && px == 0);
+    for (int q = GEN_DENOISE_QUALITY_FAST; q <= GEN_DENOISE_QUALITY_BEST; q++)
+      {
+        GenPixels a = pixels_new (w, h, c), b = pixels_new (w + 1, h + 1, c), bc;
+
+        g_assert_true (gen_job_denoise_quality (m->p, &o, &in, NULL, GEN_DENOISE_FAST, q, 20.0,
+                                                1.0, &a, NULL, &error));
+        g_assert_true (gen_job_denoise_quality (m->p, &o, &big, NULL, GEN_DENOISE_FAST, q, 20.0,
+                                                1.0, &b, NULL, &error));
+        g_assert_no_error (error);
+        bc = crop (&b, 1, 1, w, h);
+        g_assert_true (memcmp (a.data, bc.data, sizeof (float) * w * h * c) == 0);
+        g_free (a.data), g_free (b.data), g_free (bc.data);
+      }
+    g_free (in.data);
+  }
+  {
+    GenPixels best = pixels_new (w + 1, h + 1, c), one = pixels_new (w + 1, h + 1, c);
+    GenPixels t = transpose (&big), td = pixels_new (h + 1, w + 1, c), back;
+
+    g_assert_true (gen_job_denoise_quality (m->p, &o, &big, NULL, GEN_DENOISE_FAST,
+                                            GEN_DENOISE_QUALITY_BEST, 20.0, 1.0, &best, NULL,
+                                            &error));
+    g_assert_true (gen_job_denoise_quality (m->p, &o, &big, NULL, GEN_DENOISE_FAST,
+                                            GEN_DENOISE_QUALITY_FAST, 20.0, 1.0, &one, NULL,
+                                            &error));
+    g_assert_true (gen_job_denoise_quality (m->p, &o, &t, NULL, GEN_DENOISE_FAST,
+                                            GEN_DENOISE_QUALITY_FAST, 20.0, 1.0, &td, NULL,
+                                            &error));
+    g_assert_no_error (error);
+    back = transpose (&td);
+    for (gsize i = 0; i < (gsize) (w + 1) * (h + 1) * c; i++)
+      {
+        err = MAX (err, fabs ((one.data[i] + back.data[i]) / 2.0 - best.data[i]));
+        gain = MAX (gain, fabs (one.data[i] - best.data[i]));
+      }
+    if (g_test_verbose ())
+      g_printerr ("mosaic: best vs the mean of 2 runs %.2g; vs one run %.3f\n", err, gain);
+    g_assert_cmpfloat (err, <, 2e-6);
+    g_assert_cmpfloat (gain, >, 1e-3);
+    g_free (best.data), g_free (one.data), g_free (t.data), g_free (td.data), g_free (back.data);
+  }
+  g_free (clean), g_free (big.data);
   g_rand_free (rand);
 }
 
@@ -474,6 +621,8 @@ main (int argc, char **argv)
   ADD ("/denoise/ensemble/sample", test_ensemble_sample);
   ADD ("/denoise/ensemble/tiles", test_ensemble_tiles);
   ADD ("/denoise/patches", test_patches);
+  ADD ("/denoise/bayer/shift", test_bayer_shift);
+  g_test_add_func ("/denoise/bayer/detect", test_bayer_detect);
   g_test_add_func ("/denoise/quality-names", test_quality_names);
   g_test_add_func ("/denoise/noise-estimate/kinds", test_noise_estimate_kinds);
   g_test_add_func ("/denoise/noise-estimate/edges", test_noise_estimate_edges);

@@ -17,6 +17,9 @@ typedef struct
   float            scale;       /* sqrt (ᾱ) */
   double           abar, t;
   float           *res;         /* [h][w][in->channels] accumulator */
+  int              oy, ox;      /* the image's place on the tiles' canvas */
+  const int       *ks;          /* ensemble: the flips and turns averaged */
+  int              nk;
   float           *scratch[GEN_MAX_THREADS]; /* ensemble: each worker's three tile
                                                       buffers, made on its first tile */
 } FastDenoise;
@@ -32,11 +35,12 @@ fast_fill (gpointer data, int64_t y0, int64_t x0, GenTensor *tile)
   for (int64_t y = 0; y < th; y++)
     {
       const float *row = in->data
-                         + gen_pixels_reflect (y0 + y, in->height) * in->width * in->channels;
+                         + gen_pixels_reflect (y0 + y - f->oy, in->height) * in->width
+                               * in->channels;
 
       for (int64_t x = 0; x < tw; x++)
         {
-          const float *s = row + gen_pixels_reflect (x0 + x, in->width) * in->channels;
+          const float *s = row + gen_pixels_reflect (x0 + x - f->ox, in->width) * in->channels;
 
           for (int c = 0; c < f->mc; c++)
             {
@@ -62,8 +66,8 @@ fast_tile (gpointer data, int worker, const GenTensor *in, GenTensor *out, GErro
   return TRUE;
 }
 
-/* The x0 prediction of the tile IN into OUT, as the mean of its eight
- * flips and turns, each clamped to [-1, 1] as a single pass's result is. */
+/* The x0 prediction of the tile IN into OUT, as the mean of its flips and
+ * turns F->ks, each clamped to [-1, 1] as a single pass's result is. */
 static gboolean
 fast_tile_ensemble (gpointer data, int worker, const GenTensor *in, GenTensor *out,
                     GError **error)
@@ -77,8 +81,9 @@ fast_tile_ensemble (gpointer data, int worker, const GenTensor *in, GenTensor *o
     return FALSE;
   tin = f->scratch[worker], tout = tin + n, acc = tout + n;
   memset (acc, 0, sizeof (float) * n);
-  for (int k = 0; k < GEN_DIHEDRAL_N; k++)
+  for (int e = 0; e < f->nk; e++)
     {
+      int k = f->ks[e];
       gboolean swap = gen_dihedral_swaps (k);
       GenTensor ti = gen_tensor_view (tin, 1, c, swap ? w : h, swap ? h : w);
       GenTensor to = gen_tensor_view (tout, 1, c, swap ? w : h, swap ? h : w);
@@ -94,7 +99,7 @@ fast_tile_ensemble (gpointer data, int worker, const GenTensor *in, GenTensor *o
       gen_dihedral_undo_add (k, tout, c, h, w, acc);
     }
   for (int64_t i = 0; i < n; i++)
-    out->data[i] = acc[i] / GEN_DIHEDRAL_N;
+    out->data[i] = acc[i] / f->nk;
   return TRUE;
 }
 
@@ -107,10 +112,10 @@ fast_accum (gpointer data, int64_t oy0, int64_t ox0, const GenTensor *tile, cons
   int64_t th = tile->ne[2], tw = tile->ne[3];
   int colour = in->channels >= 3 ? 3 : 1;
 
-  for (int64_t y = 0; y < th && oy0 + y < in->height; y++)
-    for (int64_t x = 0; x < tw && ox0 + x < in->width; x++)
+  for (int64_t y = MAX (0, f->oy - oy0); y < th && oy0 + y - f->oy < in->height; y++)
+    for (int64_t x = MAX (0, f->ox - ox0); x < tw && ox0 + x - f->ox < in->width; x++)
       {
-        float *d = f->res + ((oy0 + y) * in->width + ox0 + x) * in->channels;
+        float *d = f->res + ((oy0 + y - f->oy) * in->width + ox0 + x - f->ox) * in->channels;
         float w = wy[y] * wx[x], v[3];
 
         for (int c = 0; c < 3; c++)
@@ -123,11 +128,18 @@ fast_accum (gpointer data, int64_t oy0, int64_t ox0, const GenTensor *tile, cons
       }
 }
 
+/* The flips and turns that keep a Bayer mosaic's sites where they were on a
+ * tile of even sides: the identity and the transpose (K = 5). */
+static const int all_ks[GEN_DIHEDRAL_N] = { 0, 1, 2, 3, 4, 5, 6, 7 }, mosaic_ks[] = { 0, 5 };
+
 gboolean
 gen_job_denoise_fast (GenRun *r, GenSpace *s, const GenPixels *in, double abar, double t,
-                      gboolean ensemble, float *res, GError **error)
+                      gboolean ensemble, int oy, int ox, gboolean mosaic, float *res,
+                      GError **error)
 {
-  FastDenoise f = { r, in, (int) s->mc, (float) sqrt (abar), abar, t, res, { NULL } };
+  FastDenoise f = { r, in, (int) s->mc, (float) sqrt (abar), abar, t, res, oy, ox,
+                    mosaic ? mosaic_ks : all_ks,
+                    mosaic ? (int) G_N_ELEMENTS (mosaic_ks) : GEN_DIHEDRAL_N, { NULL } };
   const float *sy = gen_tiler_wsum_y (s->unet_tiler), *sx = gen_tiler_wsum_x (s->unet_tiler);
   int colour = in->channels >= 3 ? 3 : 1;
   gsize n = (gsize) in->width * in->height * in->channels;
@@ -147,7 +159,7 @@ gen_job_denoise_fast (GenRun *r, GenSpace *s, const GenPixels *in, double abar, 
         gsize k = ((gsize) y * in->width + x) * in->channels;
 
         for (int c = 0; c < colour; c++)
-          res[k + c] = CLAMP (res[k + c] / (sy[y] * sx[x]), 0.0f, 1.0f);
+          res[k + c] = CLAMP (res[k + c] / (sy[y + oy] * sx[x + ox]), 0.0f, 1.0f);
         if (in->channels == 2 || in->channels == 4)
           res[k + colour] = in->data[k + colour];
       }

@@ -129,8 +129,8 @@ gen_job_denoise_quality (GenPipeline *p, const GenJobOptions *o, const GenPixels
   gboolean ensemble = quality == GEN_DENOISE_QUALITY_BEST;
   double abar, t;
   gint64 n;
-  int steps;
-  gboolean ok = FALSE;
+  int steps, py = 0, px = 0;
+  gboolean mosaic = FALSE, ok = FALSE;
 
   if (!gen_pipeline_need_unet (p, "denoise", FALSE, error) || !gen_pixels_check (in, "denoise", error)
       || !gen_pixels_same_shape (in, out, "denoise", error))
@@ -167,8 +167,13 @@ gen_job_denoise_quality (GenPipeline *p, const GenJobOptions *o, const GenPixels
   abar = 1.0 / (1.0 + pow (2.0 * sigma / 255.0, 2));
   t = gen_job_timestep_for_abar (p->sched, abar);
   steps = MAX (1, o->steps);
+  /* noise demosaiced from a Bayer mosaic: fast mode moves the image so that
+   * its red sites fall where the model learnt them, on even rows and columns
+   * of the tiles (sample mode takes the image as it is) */
+  if (sigma > 0.0 && mode == GEN_DENOISE_FAST)
+    mosaic = gen_estimate_bayer_phase (in, &py, &px);
   gen_run_init (&r, p, o, mode == GEN_DENOISE_FAST ? 1 : ensemble ? GEN_DIHEDRAL_N * steps : steps);
-  if (!gen_space_init (&s, &r, in->height, in->width, error))
+  if (!gen_space_init (&s, &r, in->height + py, in->width + px, error))
     goto out;
   n = s.mc * s.mh * s.mw;
   if (!(res = gen_job_result_new (o, in, out, error)))
@@ -177,7 +182,7 @@ gen_job_denoise_quality (GenPipeline *p, const GenJobOptions *o, const GenPixels
   if (sigma > 0.0 && mode == GEN_DENOISE_FAST)
     {
       if (gen_run_cancelled (&r, error)
-          || !gen_job_denoise_fast (&r, &s, in, abar, t, ensemble, res, error))
+          || !gen_job_denoise_fast (&r, &s, in, abar, t, ensemble, py, px, mosaic, res, error))
         goto out;
       if (o->denoise_patches)
         {

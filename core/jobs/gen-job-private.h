@@ -282,12 +282,17 @@ void     gen_dihedral_undo_add (int k, const float *src, int64_t c, int64_t h, i
 /* ---- fast denoise (gen-denoise-fast.c) ----------------------------------------- */
 
 /* RES (IN's layout) = the x0 prediction of IN at ᾱ ABAR, timestep T, clamped
- * to 0..1, alpha from IN; streamed tile by tile from the pixels.  ENSEMBLE:
- * each tile is denoised in its eight flips and turns, each clamped, turned
- * back and averaged (eight times the work; three more tile buffers per
- * worker, nothing of the image's size). */
+ * to 0..1, alpha from IN; streamed tile by tile from the pixels.  The tiles
+ * cover a canvas of IN's size plus OY rows and OX columns (S was made for
+ * it), with IN's pixel (y, x) at (y + OY, x + OX) and reflected around it.
+ * ENSEMBLE: each tile is denoised in its eight flips and turns, each
+ * clamped, turned back and averaged (eight times the work; three more tile
+ * buffers per worker, nothing of the image's size); with MOSAIC only in
+ * the two that keep a Bayer mosaic's sites (the identity and the
+ * transpose: the tiles' sides are even). */
 gboolean gen_job_denoise_fast (GenRun *r, GenSpace *s, const GenPixels *in, double abar, double t,
-                               gboolean ensemble, float *res, GError **error);
+                               gboolean ensemble, int oy, int ox, gboolean mosaic, float *res,
+                               GError **error);
 
 /* ---- inpaint's refined fill (gen-inpaint-refine.c) ----------------------------- */
 
