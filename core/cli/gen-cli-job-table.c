@@ -24,7 +24,7 @@ const GenCliJobHelp gen_cli_job_help[] = {
     "runs --steps reverse steps from that level (sharper).  --quality best\n"
     "averages the model's predictions over the image's 8 flips and turns: 4x\n"
     "the time, +0.01 dB on white noise with the patch step (+0.2 dB without);\n"
-    "worse on demosaiced noise, whose colour mosaic the flips turn.",
+    "on demosaiced noise over the 2 that keep the colour mosaic.",
     "generative denoise --sigma 25 noisy.png -o clean.png" },
   { "inpaint", "IN", "--mask M IN -o OUT",
     "fills where a mask is white, consistent with the surroundings",
@@ -83,7 +83,7 @@ static const struct
     "fast: one prediction, the best PSNR; sample: --steps reverse steps, sharper", "fast" },
   { FOR (JOB_DENOISE), "quality", G_OPTION_ARG_STRING, offsetof (JobArgs, quality), "fast|best",
     "best: the model's mean over the image's 8 flips and turns (4x slower; +0.01 dB with the "
-    "patch step, +0.2 dB without; worse on demosaiced noise)", "fast" },
+    "patch step, +0.2 dB without; on demosaiced noise the 2 that keep the mosaic)", "fast" },
   { FOR (JOB_DENOISE), "patches", G_OPTION_ARG_STRING, offsetof (JobArgs, patches), "on|off",
     "fast mode: after the model, average the image's similar patches (collaborative Wiener "
     "filtering, BM3D's second step; skipped for demosaiced noise)", "on" },

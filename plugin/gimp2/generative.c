@@ -102,8 +102,7 @@ const GenGimp2Arg gen_gimp2_args[GEN_GIMP2_N_ARGS] = {
     N_("_Frames:"), V (frames), 1, 256, SCALE, NULL },
   [GEN_GIMP2_ARG_QUALITY] = { GIMP_PDB_INT32, "quality",
     N_("Denoise quality { fast (0), best: the model's estimate averaged over the image's 8 "
-       "flips and turns, 4× slower and next to no better than fast; worse on "
-       "demosaiced noise (1) }"),
+       "flips and turns, 4× slower and next to no better than fast (1) }"),
     N_("_Quality:"), V (quality), 0, 1, COMBO, N_("Fast|Best (4× slower)") },
   [GEN_GIMP2_ARG_CONTEXT] = { GIMP_PDB_INT32, "context",
     N_("How many pixels of the picture around the selection the model may look at "

@@ -167,7 +167,7 @@ generative_create_procedure (GimpPlugIn *plug_in, const gchar *name)
       gimp_procedure_add_choice_argument (p, "quality", _("_Quality"),
                                           _("Best averages the model's estimates of the image in "
                                             "its 8 flips and turns: 4× slower, next to no better "
-                                            "than Fast, worse on demosaiced noise"),
+                                            "than Fast"),
                                           gimp_choice_new_with_values (
                                             "fast", GEN_DENOISE_QUALITY_FAST, _("Fast"), NULL,
                                             "best", GEN_DENOISE_QUALITY_BEST, _("Best (4× slower)"), NULL,
