@@ -44,13 +44,15 @@ _K_GREEN = torch.tensor([[0, 1, 0], [1, 4, 1], [0, 1, 0]], dtype=torch.float32) 
 _K_RB = torch.tensor([[1, 2, 1], [2, 4, 2], [1, 2, 1]], dtype=torch.float32) / 4
 
 
-def bayer_masks(h, w):
-    """[3, H, W] 0/1 masks of an RGGB mosaic: which channel each pixel measures."""
+def bayer_masks(h, w, phase=(0, 0)):
+    """[3, H, W] 0/1 masks of an RGGB mosaic: which channel each pixel measures.
+    PHASE (py, px): the parities of the rows and columns of the red sites."""
+    py, px = phase
     m = torch.zeros(3, h, w)
-    m[0, 0::2, 0::2] = 1
-    m[1, 0::2, 1::2] = 1
-    m[1, 1::2, 0::2] = 1
-    m[2, 1::2, 1::2] = 1
+    m[0, py::2, px::2] = 1
+    m[1, py::2, 1 - px::2] = 1
+    m[1, 1 - py::2, px::2] = 1
+    m[2, 1 - py::2, 1 - px::2] = 1
     return m
 
 
@@ -87,12 +89,13 @@ def poisson_gaussian(clean, a, b, gen):
     return pg_variance(clean, a, b).sqrt() * z
 
 
-def demosaiced(clean, a, b, gen):
-    """Poisson-Gaussian noise measured on an RGGB mosaic and demosaiced
-    bilinearly, rescaled so that its expected mean variance equals that of the
-    undemosaiced noise (demosaicing averages, which lowers it)."""
+def demosaiced(clean, a, b, gen, phase=(0, 0)):
+    """Poisson-Gaussian noise measured on an RGGB mosaic (its red sites at
+    PHASE's row and column parities) and demosaiced bilinearly, rescaled so
+    that its expected mean variance equals that of the undemosaiced noise
+    (demosaicing averages, which lowers it)."""
     _, _, h, w = clean.shape
-    m = bayer_masks(h, w)[None]
+    m = bayer_masks(h, w, phase)[None]
     var = pg_variance(clean, a, b)
     n = _demosaic(m * var.sqrt() * torch.randn(clean.shape, generator=gen))
     # expected variance after demosaicing: the kernels' squares over the mosaic's variances
@@ -165,16 +168,20 @@ def eval_noisy(clean, kind, level, seed, index):
     """The evaluation protocol's noisy image for KIND at LEVEL: clean [H, W, 3]
     float64 0..255 (numpy) -> noisy uint8-valued float64 [H, W, 3] and the
     effective sigma (RMS of noisy - clean).  KIND: "gaussian" (LEVEL = sigma),
-    "pg" (LEVEL a key of PG_LEVELS), "demosaic" (PG_LEVELS key), "jpeg" (LEVEL =
+    "pg" (LEVEL a key of PG_LEVELS), "demosaic" (PG_LEVELS key; the mosaic's
+    red sites on the rows and columns of parity ((INDEX mod 4) >> 1, INDEX mod 2)), "jpeg" (LEVEL =
     quality; Gaussian sigma 15 then JPEG).  Seeded by (seed, kind, level, index)."""
     tag = sum(ord(c) * 31 ** i for i, c in enumerate("%s/%s" % (kind, level))) % (2 ** 31)
     gen = torch.Generator().manual_seed(int(np.random.default_rng([seed, tag, index]).integers(2 ** 62)))
     x = torch.from_numpy(clean).float().permute(2, 0, 1)[None]
     if kind == "gaussian":
         n = torch.randn(x.shape, generator=gen) * float(level)
-    elif kind in ("pg", "demosaic"):
-        a, b = PG_LEVELS[level]
-        n = (poisson_gaussian if kind == "pg" else demosaiced)(x, a, b, gen)
+    elif kind == "pg":
+        n = poisson_gaussian(x, *PG_LEVELS[level], gen)
+    elif kind == "demosaic":
+        # a photo's mosaic can start on any of its four sites: image INDEX gets
+        # the (INDEX mod 4)-th, so every phase is measured
+        n = demosaiced(x, *PG_LEVELS[level], gen, phase=((index % 4) >> 1, index % 2))
     elif kind == "jpeg":
         n = jpeg_noise(x, torch.randn(x.shape, generator=gen) * 15.0, int(level))
     else:

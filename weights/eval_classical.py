@@ -167,7 +167,7 @@ METHODS = [
      lambda s: r1([s * m for m in (0.5, 0.6, 0.7, 0.8, 0.9, 1.0)]), opencv_nlm),
     ("ours_model", "ours (model only)", None, lambda s: [None], ours_model),
     ("ours", "ours (fast)", None, lambda s: [None], ours),
-    ("ours_best", "ours (best, ×8)", None, lambda s: [None], ours_best),
+    ("ours_best", "ours (best)", None, lambda s: [None], ours_best),
 ]
 
 
