@@ -164,12 +164,19 @@ def mixed(clean, sigma, kinds, gen, rng, shot_frac=(0.3, 0.95), jpeg_quality=(70
     return out, eff
 
 
+def eval_phase(index):
+    """The evaluation's Bayer phase for image INDEX: (row, column) parities of
+    the red sites, (INDEX mod 4)-th of the four, so that every phase is measured
+    (a photo's mosaic can start on any of its sites)."""
+    return (index % 4) >> 1, index % 2
+
+
 def eval_noisy(clean, kind, level, seed, index):
     """The evaluation protocol's noisy image for KIND at LEVEL: clean [H, W, 3]
     float64 0..255 (numpy) -> noisy uint8-valued float64 [H, W, 3] and the
     effective sigma (RMS of noisy - clean).  KIND: "gaussian" (LEVEL = sigma),
     "pg" (LEVEL a key of PG_LEVELS), "demosaic" (PG_LEVELS key; the mosaic's
-    red sites on the rows and columns of parity ((INDEX mod 4) >> 1, INDEX mod 2)), "jpeg" (LEVEL =
+    phase eval_phase(INDEX)), "jpeg" (LEVEL =
     quality; Gaussian sigma 15 then JPEG).  Seeded by (seed, kind, level, index)."""
     tag = sum(ord(c) * 31 ** i for i, c in enumerate("%s/%s" % (kind, level))) % (2 ** 31)
     gen = torch.Generator().manual_seed(int(np.random.default_rng([seed, tag, index]).integers(2 ** 62)))
@@ -179,9 +186,7 @@ def eval_noisy(clean, kind, level, seed, index):
     elif kind == "pg":
         n = poisson_gaussian(x, *PG_LEVELS[level], gen)
     elif kind == "demosaic":
-        # a photo's mosaic can start on any of its four sites: image INDEX gets
-        # the (INDEX mod 4)-th, so every phase is measured
-        n = demosaiced(x, *PG_LEVELS[level], gen, phase=((index % 4) >> 1, index % 2))
+        n = demosaiced(x, *PG_LEVELS[level], gen, phase=eval_phase(index))
     elif kind == "jpeg":
         n = jpeg_noise(x, torch.randn(x.shape, generator=gen) * 15.0, int(level))
     else:

@@ -57,14 +57,17 @@ def psnr(a, b):
     return 10 * math.log10(255.0 ** 2 / mse)
 
 
-def denoise_image(model, sched, noisy, sigma, multiple):
-    """NOISY [H, W, 3] float 0..255 -> [H, W, 3] uint8."""
+def denoise_image(model, sched, noisy, sigma, multiple, shift=(0, 0)):
+    """NOISY [H, W, 3] float 0..255 -> [H, W, 3] uint8.  SHIFT (rows, columns):
+    reflected ones put in front, as the C core does to line a Bayer mosaic's
+    red sites up with the even rows and columns the model learnt them on."""
     h, w, _ = noisy.shape
+    sy, sx = shift
     x = torch.from_numpy(noisy).float().permute(2, 0, 1)[None]
-    ph, pw = (-h) % multiple, (-w) % multiple
-    if ph or pw:
-        x = F.pad(x, (0, pw, 0, ph), mode="reflect")
-    y = train.denoise_fast(model, sched, x, sigma)[0, :, :h, :w]
+    ph, pw = (-(h + sy)) % multiple, (-(w + sx)) % multiple
+    if sy or sx or ph or pw:
+        x = F.pad(x, (sx, pw, sy, ph), mode="reflect")
+    y = train.denoise_fast(model, sched, x, sigma)[0, :, sy:sy + h, sx:sx + w]
     return y.round().clamp(0, 255).permute(1, 2, 0).numpy().astype(np.uint8)
 
 
@@ -109,7 +112,9 @@ def main():
             else:
                 noisy, s_i = camera_noise.eval_noisy(clean, args.noise, level, args.seed, i)
                 sigma += s_i / len(files)
-            out = denoise_image(model, sched, noisy, s_i, multiple)
+            # demosaiced noise: its known phase lined up (the C core finds it)
+            shift = camera_noise.eval_phase(i) if args.noise == "demosaic" else (0, 0)
+            out = denoise_image(model, sched, noisy, s_i, multiple, shift)
             p_noisy.append(psnr(noisy, clean))
             p_out.append(psnr(out, clean))
         dt = time.time() - t0
