@@ -148,7 +148,8 @@ def main():
     for k, (o, hd, dn) in enumerate(inp):
         tiles += [(T(o), "original"), (T(hd), "hole %d×%d" % (h, h)), (T(dn), "inpainted")]
         seps.append(len(tiles))
-    rows.append(("inpaint (RePaint, DDIM %d steps): McMaster crops %d×%d, original | holed | inpainted"
+    rows.append(("inpaint (the default: an edge-guided fill refined by the model, DDIM %d steps): "
+                 "McMaster crops %d×%d, original | holed | inpainted"
                  % (args.steps, c, c), tiles, seps[:-1]))
     tiles = [(T(ia), "A")] + [(T(f), "%d/%d" % (k + 1, args.frames + 1)) for k, f in enumerate(frames)] \
         + [(T(ib), "B")]
