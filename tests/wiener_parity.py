@@ -69,20 +69,20 @@ def grid(length, step):
 
 
 def noise_variance(z, p, nc, sigma, t2):
-    """[nc][64] the noise's variance per channel and frequency: the mean
-    square of the 2D spectra of z - p over the non-overlapping patches from
-    (0, 0), scaled to mean sigma^2; None when the first channel's four
-    highest frequencies (both indices 6 or 7) hold under 0.1 of that mean."""
+    """([nc][64] the noise's variance per channel and frequency, [nc] kept):
+    the mean square of the 2D spectra of z - p over the non-overlapping
+    patches from (0, 0), scaled to mean sigma^2; a channel is kept (the
+    estimate stands there) when its four highest frequencies (both indices 6
+    or 7) hold under 0.1 of that mean."""
     h, w = z.shape[:2]
     r = (z - p)[:h // N * N, :w // N * N]
     blocks = r.reshape(h // N, N, w // N, N, nc).transpose(0, 2, 4, 1, 3).reshape(-1, nc, N * N)
     power = ((blocks @ t2.T) ** 2).mean(0)
     mean = power.mean()
     if mean <= 0:
-        return np.full((nc, N * N), sigma ** 2)
-    if power[0].reshape(N, N)[N - 2:, N - 2:].mean() < 0.1 * mean:
-        return None
-    return sigma ** 2 * power / mean
+        return np.full((nc, N * N), sigma ** 2), np.zeros(nc, bool)
+    high = power.reshape(nc, N, N)[:, N - 2:, N - 2:].mean((1, 2))
+    return sigma ** 2 * power / mean, high < 0.1 * mean
 
 
 def reference(noisy, est, sigma, search, step, group, spectrum, beta=2.0):
@@ -102,8 +102,9 @@ def reference(noisy, est, sigma, search, step, group, spectrum, beta=2.0):
     t2 = np.kron(dct_matrix(N), dct_matrix(N))
     kw = np.kaiser(N, beta)
     kwin = np.outer(kw, kw)
-    var = noise_variance(z, p, nc, sigma, t2) if spectrum else np.full((nc, N * N), sigma ** 2)
-    if var is None:
+    var, keep = (noise_variance(z, p, nc, sigma, t2) if spectrum
+                 else (np.full((nc, N * N), sigma ** 2), np.zeros(nc, bool)))
+    if keep.all():
         return est.copy()
     num = np.zeros((h, w, nc))
     den = np.zeros((h, w, nc))
@@ -138,6 +139,7 @@ def reference(noisy, est, sigma, search, step, group, spectrum, beta=2.0):
                 num[cy:cy + N, cx:cx + N] += kwin[..., None] * wgt * patch
                 den[cy:cy + N, cx:cx + N] += kwin[..., None] * wgt
     o = num / den
+    o[..., keep] = p[..., keep]
     out = est.copy()
     if nc == 3:
         out[..., :3] = np.clip((o @ OPP) / 255.0, 0.0, 1.0)
@@ -182,6 +184,7 @@ def main():
         (130, 70, 3, 25.0, 6, 3, 32, True, "white"),   # three stripes of tiles: 1 and 3 threads
         (40, 48, 3, 20.0, 6, 3, 32, True, "chroma"),   # coloured: low-pass chroma noise
         (40, 48, 3, 20.0, 6, 3, 32, True, "smooth"),   # starved of high frequencies: unchanged
+        (40, 48, 3, 20.0, 6, 3, 32, True, "luma"),     # white luma, starved chroma: chroma kept
     ]
     failed = 0
     with tempfile.TemporaryDirectory() as tmp:
@@ -195,9 +198,14 @@ def main():
             if kind == "chroma":     # the same low-passed noise on R and B, white on G
                 lp = (noise + np.roll(noise, 1, 0) + np.roll(noise, 1, 1) + np.roll(noise, (1, 1), (0, 1))) / 2
                 noise[..., 0] = noise[..., 2] = lp[..., 0]
-            elif kind == "smooth":   # every channel low-passed twice over
-                for axis in (0, 1, 0, 1):
+            elif kind == "smooth":   # every channel low-passed three times over
+                for axis in (0, 1, 0, 1, 0, 1):
                     noise = (noise + np.roll(noise, 1, axis)) / math.sqrt(2)
+            elif kind == "luma":     # white on the luma, low-passed twice over on the chroma
+                smooth = noise.copy()
+                for axis in (0, 1, 0, 1):
+                    smooth = (smooth + np.roll(smooth, 1, axis)) / math.sqrt(2)
+                noise = (noise @ OPP.T)[..., :1] * OPP[0] + (smooth @ OPP.T)[..., 1:] @ OPP[1:]
             noisy = np.clip(np.round((clean + noise) * 255) / 255.0, 0, 1)
             # a first estimate: the noisy image pulled halfway to the clean one, blurred a little
             est = 0.5 * (noisy + clean)
@@ -212,7 +220,12 @@ def main():
             err = np.abs(got - want)
             cc = 3 if c >= 3 else 1
             mse = lambda a: float(np.mean((a[..., :cc] - clean[..., :cc]) ** 2))
+            # the chroma kept: the output's equals the estimate's, where nothing was clipped
+            chroma = (np.abs((got - est)[..., :3] @ OPP[1:].T)[(got[..., :3] > 0).all(-1)
+                                                                & (got[..., :3] < 1).all(-1)].max()
+                      if kind == "luma" else 0.0)
             ok = (err.max() <= 1e-4 and err.mean() <= 1e-6 and np.array_equal(got, got3)
+                  and chroma <= 1e-5
                   and (c != 4 or np.array_equal(got[..., 3], est[..., 3].astype("<f4")))
                   and (kept if kind == "smooth" else (mse(got) < mse(est) and not kept)))
             if args.verbose or not ok:

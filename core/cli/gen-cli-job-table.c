@@ -86,7 +86,8 @@ static const struct
     "patch step, +0.2 dB without; on demosaiced noise the 2 that keep the mosaic)", "fast" },
   { FOR (JOB_DENOISE), "patches", G_OPTION_ARG_STRING, offsetof (JobArgs, patches), "on|off",
     "fast mode: after the model, average the image's similar patches (collaborative Wiener "
-    "filtering, BM3D's second step; skipped for demosaiced noise)", "on" },
+    "filtering, BM3D's second step; not where the noise was smoothed: demosaiced noise, JPEG's "
+    "chroma)", "on" },
   { FOR (JOB_DENOISE), "strength", G_OPTION_ARG_DOUBLE, offsetof (JobArgs, strength), "S",
     "how much of the result to apply, 0..1", "1" },
   { FOR (JOB_VARY), "strength", G_OPTION_ARG_DOUBLE, offsetof (JobArgs, strength), "S",

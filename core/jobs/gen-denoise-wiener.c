@@ -35,6 +35,7 @@ typedef struct
   int              w, h, nc;   /* image; colour channels filtered (1 or 3) */
   int              pw, ph;     /* patch positions per row and column */
   float            nvar[3 * NN]; /* the noise's variance per channel and 2D DCT frequency */
+  gboolean         keep[3];    /* channels where the estimate stands (starved noise) */
   float            tau;
   int             *ry, *rx;    /* reference patches' rows and columns */
   int              nry, nrx;
@@ -622,11 +623,12 @@ out:
  * the mean square of the 2D spectra of NOISY − EST over the image's
  * non-overlapping patches, scaled so that its mean is σ² (the noise level
  * keeps the total power, the residual gives how it spreads over channels
- * and frequencies: JPEG moves the chroma's to the low ones).  FALSE when
- * the first channel's highest frequencies (both 6 or 7) hold under
- * STARVED of the mean: noise smoothed by demosaicing, whose low
+ * and frequencies).  WF->keep: the channels whose highest frequencies
+ * (both 6 or 7) hold under STARVED of the mean: noise smoothed before it
+ * reached the image (by demosaicing, or JPEG's halved chroma), whose low
  * frequencies the residual under-counts, so filtering would keep noise the
- * estimate had removed. */
+ * estimate had removed; there the estimate stands.  FALSE when every
+ * channel is kept. */
 #define STARVED 0.1
 
 static gboolean
@@ -634,10 +636,12 @@ noise_spectrum (Wiener *wf, double sigma, gboolean spectrum)
 {
   double sum[3 * NN] = { 0.0 }, mean = 0.0;
   float z[3 * NN], p[3 * NN], dz[3 * NN], dp[3 * NN];
-  double high = 0.0;
+  int kept = 0;
 
   for (int f = 0; f < wf->nc * NN; f++)
     wf->nvar[f] = (float) (sigma * sigma);
+  for (int c = 0; c < 3; c++)
+    wf->keep[c] = FALSE;
   if (!spectrum)
     return TRUE;
   for (int y = 0; y + N <= wf->h; y += N)
@@ -654,10 +658,17 @@ noise_spectrum (Wiener *wf, double sigma, gboolean spectrum)
     mean += sum[f] / (wf->nc * NN);
   if (!(mean > 0.0))
     return TRUE;
-  for (int k = N - 2; k < N; k++)
-    for (int l = N - 2; l < N; l++)
-      high += sum[k * N + l] / 4.0;
-  if (high < STARVED * mean)
+  for (int c = 0; c < wf->nc; c++)
+    {
+      double high = 0.0;
+
+      for (int k = N - 2; k < N; k++)
+        for (int l = N - 2; l < N; l++)
+          high += sum[c * NN + k * N + l] / 4.0;
+      wf->keep[c] = high < STARVED * mean;
+      kept += wf->keep[c];
+    }
+  if (kept == wf->nc)
     return FALSE;
   for (int f = 0; f < wf->nc * NN; f++)
     wf->nvar[f] = (float) (sigma * sigma * sum[f] / mean);
@@ -732,7 +743,7 @@ gen_denoise_wiener (const GenPixels *noisy, GenPixels *est, double sigma, const 
         wf.kaiser[a * N + b] = (float) (kw[a] * kw[b]);
   }
   if (!noise_spectrum (&wf, sigma, prm->spectrum))
-    return TRUE;   /* demosaiced noise: the estimate stands */
+    return TRUE;   /* demosaiced noise in every channel: the estimate stands */
   wf.noffs = (2 * R + 1) * (2 * R + 1);
   wf.offs = g_new (int, 2 * wf.noffs);
   wf.offs[0] = wf.offs[1] = 0;
@@ -786,6 +797,14 @@ gen_denoise_wiener (const GenPixels *noisy, GenPixels *est, double sigma, const 
           {
             float o0 = wf.num[i] / wf.den[i], o1 = wf.num[plane + i] / wf.den[plane + i],
                   o2 = wf.num[2 * plane + i] / wf.den[2 * plane + i];
+
+            /* a kept channel: the estimate's, as load_opponent makes it */
+            if (wf.keep[0])
+              o0 = (float) (255.0 / sqrt (3.0)) * (d[0] + d[1] + d[2]);
+            if (wf.keep[1])
+              o1 = (float) (255.0 / sqrt (2.0)) * (d[0] - d[2]);
+            if (wf.keep[2])
+              o2 = (float) (255.0 / sqrt (6.0)) * (d[0] - 2.0f * d[1] + d[2]);
 
             d[0] = CLAMP (r3 * o0 + r2 * o1 + r6 * o2, 0.0f, 1.0f);
             d[1] = CLAMP (r3 * o0 - 2.0f * r6 * o2, 0.0f, 1.0f);

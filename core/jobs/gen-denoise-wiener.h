@@ -37,10 +37,12 @@ typedef struct
  * The noise's variance per channel and 2D DCT frequency is σ² (white), or
  * with WIENER->spectrum the shape of the residual NOISY − EST's power over
  * the image's non-overlapping patches scaled to a mean of σ² (coloured
- * noise such as JPEG's).  When that residual's luma holds almost nothing
- * at the highest frequencies (under 0.1 of its mean power in the 2×2 of
- * frequencies 6 and 7: noise smoothed by demosaicing, whose power the
- * residual under-counts where it matters), EST is left as it is.
+ * noise such as JPEG's).  Where a channel of that residual holds almost
+ * nothing at the highest frequencies (under 0.1 of the mean power in the
+ * 2×2 of frequencies 6 and 7: noise smoothed by demosaicing, or JPEG's
+ * halved chroma, whose power the residual under-counts where it matters),
+ * that channel of EST is left as it is; EST as a whole when every channel
+ * is.
  *
  * Colour images work in an orthonormal opponent space (the luma (R+G+B)/√3
  * and two chroma differences), so the noise stays SIGMA in each channel.
