@@ -36,6 +36,7 @@ typedef struct
   int              pw, ph;     /* patch positions per row and column */
   float            nvar[3 * NN]; /* the noise's variance per channel and 2D DCT frequency */
   gboolean         keep[3];    /* channels where the estimate stands (starved noise) */
+  int              nf, fch[3]; /* the channels filtered (those not kept) */
   float            tau;
   int             *ry, *rx;    /* reference patches' rows and columns */
   int              nry, nrx;
@@ -58,9 +59,9 @@ typedef struct
   char   *block;        /* all of the below */
   float  *z, *p;        /* [nc][rh][rw] noisy and estimate, opponent, 0..255 */
   float  *lum;          /* [rh][rw] the estimate's luma (mean of R, G, B) */
-  float  *sz, *sp;      /* [pos][nc][NN] 2D spectra of the patches */
-  float  *acc;          /* [pos][nc][NN] filtered spectra, weighted and summed */
-  float  *wacc;         /* [pos][nc] their weights' sum */
+  float  *sz, *sp;      /* [pos][nf][NN] 2D spectra of the patches' filtered channels */
+  float  *acc;          /* [pos][nf][NN] filtered spectra, weighted and summed */
+  float  *wacc;         /* [pos][nf] their weights' sum */
   guint8 *have;         /* [pos] spectra made */
   guint8 *used;         /* [pos] acc and wacc started */
   float  *sq;           /* [span rows][span cols] squared luma differences */
@@ -70,7 +71,7 @@ typedef struct
   int    *best_n;       /* [tile refs] */
   float  *lim;          /* [tile refs] distances below this are kept */
   int    *col;          /* [tile columns] a reference column's place in hsum */
-  float  *gz, *gp, *tmp; /* [max_group][nc][NN] a group */
+  float  *gz, *gp, *tmp; /* [max_group][nf][NN] a group */
 } Work;
 
 /* A tile's place: reference index ranges, patch positions [py0, py1] ×
@@ -135,7 +136,7 @@ work_alloc (Work *wk, const Wiener *wf)
   gsize lh = MIN ((gsize) wf->ph, span_r + 2 * R), lw = MIN ((gsize) wf->pw, span_c + 2 * R);
   gsize pix = (lh + N - 1) * (lw + N - 1), pos = lh * lw, refs = (gsize) wf->tile_r * wf->tile_c;
   gsize srows = MIN ((gsize) wf->h, span_r + N - 1), scols = MIN ((gsize) wf->w, span_c + N - 1);
-  gsize nc = (gsize) wf->nc, group = (gsize) m * nc * NN;
+  gsize nc = (gsize) wf->nc, nf = (gsize) wf->nf, group = (gsize) m * nf * NN;
   char *base = NULL;
 
   memset (wk, 0, sizeof *wk);
@@ -147,10 +148,10 @@ work_alloc (Work *wk, const Wiener *wf)
       wk->z = carve (base, &at, pix * nc, sizeof (float));
       wk->p = carve (base, &at, pix * nc, sizeof (float));
       wk->lum = carve (base, &at, pix, sizeof (float));
-      wk->sz = carve (base, &at, pos * nc * NN, sizeof (float));
-      wk->sp = carve (base, &at, pos * nc * NN, sizeof (float));
-      wk->acc = carve (base, &at, pos * nc * NN, sizeof (float));
-      wk->wacc = carve (base, &at, pos * nc, sizeof (float));
+      wk->sz = carve (base, &at, pos * nf * NN, sizeof (float));
+      wk->sp = carve (base, &at, pos * nf * NN, sizeof (float));
+      wk->acc = carve (base, &at, pos * nf * NN, sizeof (float));
+      wk->wacc = carve (base, &at, pos * nf, sizeof (float));
       wk->have = carve (base, &at, pos, 1);
       wk->used = carve (base, &at, pos, 1);
       wk->sq = carve (base, &at, srows * scols, sizeof (float));
@@ -372,15 +373,16 @@ typedef float V8U __attribute__ ((vector_size (8 * sizeof (float)), aligned (4),
 #define LOAD8(p)     (*(const V8U *) (p))
 #define STORE8(p, v) (*(V8U *) (p) = (v))
 
-/* The 2D DCT of the patch at tile pixel (Y, X) of each of the NC planes
- * [rh][rw] of SRC into DST [nc][NN]. */
+/* The 2D DCT of the patch at tile pixel (Y, X) of the planes CH[0..NCH)
+ * [rh][rw] of SRC into DST [nch][NN]. */
 GEN_CLONES static void
-patch_dct (const Wiener *wf, const float *src, int rh, int rw, int y, int x, float *dst)
+patch_dct (const Wiener *wf, const float *src, int rh, int rw, int y, int x, const int *ch,
+           int nch, float *dst)
 {
   G_STATIC_ASSERT (N == 8);
-  for (int c = 0; c < wf->nc; c++)
+  for (int i = 0; i < nch; i++)
     {
-      const float *s = src + (gsize) c * rh * rw + (gsize) y * rw + x;
+      const float *s = src + (gsize) ch[i] * rh * rw + (gsize) y * rw + x;
       V8 row[N], t[N];
 
       for (int a = 0; a < N; a++)
@@ -399,7 +401,7 @@ patch_dct (const Wiener *wf, const float *src, int rh, int rw, int y, int x, flo
 
           for (int b = 1; b < N; b++)
             v += LOAD8 (wf->dct_t[b]) * t[k][b];
-          STORE8 (dst + c * NN + k * N, v);
+          STORE8 (dst + i * NN + k * N, v);
         }
     }
 }
@@ -468,7 +470,7 @@ haar_inverse (float *v, float *tmp, int g, int lanes)
 GEN_CLONES static void
 tile_filter (const Wiener *wf, const Tile *t, Work *wk)
 {
-  int m = wf->prm->max_group, nj = t->j1 - t->j0, nc = wf->nc, lanes = nc * NN;
+  int m = wf->prm->max_group, nj = t->j1 - t->j0, nf = wf->nf, lanes = nf * NN;
 
   memset (wk->have, 0, (gsize) t->lh * t->lw);
   memset (wk->used, 0, (gsize) t->lh * t->lw);
@@ -491,8 +493,10 @@ tile_filter (const Wiener *wf, const Tile *t, Work *wk)
 
             if (!wk->have[q])
               {
-                patch_dct (wf, wk->z, t->rh, t->rw, ly, lx, wk->sz + (gsize) q * lanes);
-                patch_dct (wf, wk->p, t->rh, t->rw, ly, lx, wk->sp + (gsize) q * lanes);
+                patch_dct (wf, wk->z, t->rh, t->rw, ly, lx, wf->fch, nf,
+                           wk->sz + (gsize) q * lanes);
+                patch_dct (wf, wk->p, t->rh, t->rw, ly, lx, wf->fch, nf,
+                           wk->sp + (gsize) q * lanes);
                 wk->have[q] = 1;
               }
             rz[k] = wk->sz + (gsize) q * lanes;
@@ -501,31 +505,32 @@ tile_filter (const Wiener *wf, const Tile *t, Work *wk)
         haar_forward (rz, wk->gz, wk->tmp, g, lanes);
         haar_forward (rp, wk->gp, wk->tmp, g, lanes);
         for (int k = 0; k < g; k++)
-          for (int c = 0; c < nc; c++)
+          for (int c = 0; c < nf; c++)
             for (int f = 0; f < NN; f++)
               {
                 gsize l = (gsize) k * lanes + c * NN + f;
-                float e2 = wk->gp[l] * wk->gp[l], v = wf->nvar[c * NN + f], gain = e2 / (e2 + v);
+                float e2 = wk->gp[l] * wk->gp[l], v = wf->nvar[wf->fch[c] * NN + f];
+                float gain = e2 / (e2 + v);
 
                 wk->gz[l] *= gain;
                 sumw[c] += gain * gain * v;
               }
         haar_inverse (wk->gz, wk->tmp, g, lanes);
-        for (int c = 0; c < nc; c++)
+        for (int c = 0; c < nf; c++)
           sumw[c] = sumw[c] > 0.0f ? 1.0f / sumw[c] : 1.0f;
         for (int k = 0; k < g; k++)
           {
             int q = pos[k];
-            float *acc = wk->acc + (gsize) q * lanes, *wacc = wk->wacc + (gsize) q * nc;
+            float *acc = wk->acc + (gsize) q * lanes, *wacc = wk->wacc + (gsize) q * nf;
             const float *e = wk->gz + (gsize) k * lanes;
 
             if (!wk->used[q])
               {
                 memset (acc, 0, sizeof (float) * lanes);
-                memset (wacc, 0, sizeof (float) * nc);
+                memset (wacc, 0, sizeof (float) * nf);
                 wk->used[q] = 1;
               }
-            for (int c = 0; c < nc; c++)
+            for (int c = 0; c < nf; c++)
               {
                 for (int f = 0; f < NN; f++)
                   acc[c * NN + f] += sumw[c] * e[c * NN + f];
@@ -540,7 +545,7 @@ tile_filter (const Wiener *wf, const Tile *t, Work *wk)
 GEN_CLONES static void
 tile_flush (Wiener *wf, const Tile *t, Work *wk)
 {
-  int nc = wf->nc;
+  int nf = wf->nf;
   gsize plane = (gsize) wf->w * wf->h;
 
   for (int ly = 0; ly < t->lh; ly++)
@@ -550,10 +555,10 @@ tile_flush (Wiener *wf, const Tile *t, Work *wk)
 
         if (!wk->used[q])
           continue;
-        for (int c = 0; c < nc; c++)
+        for (int c = 0; c < nf; c++)
           {
-            const float *s = wk->acc + (gsize) q * nc * NN + c * NN;
-            float wsum = wk->wacc[q * nc + c];
+            const float *s = wk->acc + (gsize) q * nf * NN + c * NN;
+            float wsum = wk->wacc[q * nf + c];
             V8 tt[N];
 
             for (int k = 0; k < N; k++)   /* tt[k][b] = Σ_l S[k][l] C[l][b] */
@@ -566,7 +571,8 @@ tile_flush (Wiener *wf, const Tile *t, Work *wk)
               }
             for (int a = 0; a < N; a++)   /* X[a][b] = Σ_k C[k][a] tt[k][b] */
               {
-                float *nu = wf->num + c * plane + (gsize) (t->py0 + ly + a) * wf->w + t->px0 + lx;
+                float *nu = wf->num + wf->fch[c] * plane + (gsize) (t->py0 + ly + a) * wf->w
+                            + t->px0 + lx;
                 float *de = wf->den + (nu - wf->num);
                 V8 v = tt[0] * wf->dct_t[a][0], kw = LOAD8 (wf->kaiser + a * N);
 
@@ -636,6 +642,7 @@ noise_spectrum (Wiener *wf, double sigma, gboolean spectrum)
 {
   double sum[3 * NN] = { 0.0 }, mean = 0.0;
   float z[3 * NN], p[3 * NN], dz[3 * NN], dp[3 * NN];
+  static const int every[3] = { 0, 1, 2 };
   int kept = 0;
 
   for (int f = 0; f < wf->nc * NN; f++)
@@ -649,8 +656,8 @@ noise_spectrum (Wiener *wf, double sigma, gboolean spectrum)
       {
         load_opponent (wf, wf->noisy, y, x, N, N, z, NULL);
         load_opponent (wf, wf->est, y, x, N, N, p, NULL);
-        patch_dct (wf, z, N, N, 0, 0, dz);
-        patch_dct (wf, p, N, N, 0, 0, dp);
+        patch_dct (wf, z, N, N, 0, 0, every, wf->nc, dz);
+        patch_dct (wf, p, N, N, 0, 0, every, wf->nc, dp);
         for (int f = 0; f < wf->nc * NN; f++)
           sum[f] += (double) (dz[f] - dp[f]) * (dz[f] - dp[f]);
       }
@@ -744,6 +751,9 @@ gen_denoise_wiener (const GenPixels *noisy, GenPixels *est, double sigma, const 
   }
   if (!noise_spectrum (&wf, sigma, prm->spectrum))
     return TRUE;   /* demosaiced noise in every channel: the estimate stands */
+  for (int c = 0; c < wf.nc; c++)
+    if (!wf.keep[c])
+      wf.fch[wf.nf++] = c;
   wf.noffs = (2 * R + 1) * (2 * R + 1);
   wf.offs = g_new (int, 2 * wf.noffs);
   wf.offs[0] = wf.offs[1] = 0;
@@ -795,16 +805,13 @@ gen_denoise_wiener (const GenPixels *noisy, GenPixels *est, double sigma, const 
 
         if (wf.nc == 3)
           {
-            float o0 = wf.num[i] / wf.den[i], o1 = wf.num[plane + i] / wf.den[plane + i],
-                  o2 = wf.num[2 * plane + i] / wf.den[2 * plane + i];
-
             /* a kept channel: the estimate's, as load_opponent makes it */
-            if (wf.keep[0])
-              o0 = (float) (255.0 / sqrt (3.0)) * (d[0] + d[1] + d[2]);
-            if (wf.keep[1])
-              o1 = (float) (255.0 / sqrt (2.0)) * (d[0] - d[2]);
-            if (wf.keep[2])
-              o2 = (float) (255.0 / sqrt (6.0)) * (d[0] - 2.0f * d[1] + d[2]);
+            float o0 = wf.keep[0] ? (float) (255.0 / sqrt (3.0)) * (d[0] + d[1] + d[2])
+                                  : wf.num[i] / wf.den[i];
+            float o1 = wf.keep[1] ? (float) (255.0 / sqrt (2.0)) * (d[0] - d[2])
+                                  : wf.num[plane + i] / wf.den[plane + i];
+            float o2 = wf.keep[2] ? (float) (255.0 / sqrt (6.0)) * (d[0] - 2.0f * d[1] + d[2])
+                                  : wf.num[2 * plane + i] / wf.den[2 * plane + i];
 
             d[0] = CLAMP (r3 * o0 + r2 * o1 + r6 * o2, 0.0f, 1.0f);
             d[1] = CLAMP (r3 * o0 - 2.0f * r6 * o2, 0.0f, 1.0f);
