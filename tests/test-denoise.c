@@ -465,11 +465,12 @@ transpose (const GenPixels *a)
   return t;
 }
 
-/* Fast denoise of an image whose mosaic has its red sites on odd rows and
- * columns is, bit for bit, the denoise of the image with one more row and
- * column in front (reflected), whose red sites are on even ones: the model
- * sees the same pixels.  On a mosaic, best quality is the mean of the
- * image's run and its transpose's, the flips and turns that keep the sites. */
+/* Denoise (fast and sample, fast and best quality) of an image whose mosaic
+ * has its red sites on odd rows and columns is, bit for bit, the denoise of
+ * the image with one more row and column in front (reflected), whose red
+ * sites are on even ones: the model sees the same pixels.  On a mosaic, best
+ * quality is the mean of the image's run and its transpose's, the flips and
+ * turns that keep the sites. */
 static void
 test_bayer_shift (Model *m, gconstpointer data)
 {
@@ -477,7 +478,7 @@ test_bayer_shift (Model *m, gconstpointer data)
   GRand *rand = g_rand_new_with_seed (23);
   double *clean = clean_image (w + 1, h + 1), rms, err = 0.0, gain = 0.0;
   GenPixels big = noisy_image_at (clean, w + 1, h + 1, DEMOSAIC, 4.0, 88.0, 0, 0, rand, &rms);
-  GenJobOptions o = options (1);
+  GenJobOptions o = options (2);
   GError *error = NULL;
   int py, px, c = 3;
 
@@ -494,14 +495,16 @@ test_bayer_shift (Model *m, gconstpointer data)
     g_assert_true (py == 1 && px == 1);
     g_assert_true (gen_estimate_bayer_phase (&big, &py, &px));
     g_assert_true (py == 0 && px == 0);
-    for (int q = GEN_DENOISE_QUALITY_FAST; q <= GEN_DENOISE_QUALITY_BEST; q++)
+    for (int k = 0; k < 4; k++)
       {
+        GenDenoiseMode mode = k < 2 ? GEN_DENOISE_FAST : GEN_DENOISE_SAMPLE;
+        GenDenoiseQuality q = k % 2 ? GEN_DENOISE_QUALITY_BEST : GEN_DENOISE_QUALITY_FAST;
         GenPixels a = pixels_new (w, h, c), b = pixels_new (w + 1, h + 1, c), bc;
 
-        g_assert_true (gen_job_denoise_quality (m->p, &o, &in, NULL, GEN_DENOISE_FAST, q, 20.0,
-                                                1.0, &a, NULL, &error));
-        g_assert_true (gen_job_denoise_quality (m->p, &o, &big, NULL, GEN_DENOISE_FAST, q, 20.0,
-                                                1.0, &b, NULL, &error));
+        g_assert_true (gen_job_denoise_quality (m->p, &o, &in, NULL, mode, q, 20.0, 1.0, &a, NULL,
+                                                &error));
+        g_assert_true (gen_job_denoise_quality (m->p, &o, &big, NULL, mode, q, 20.0, 1.0, &b, NULL,
+                                                &error));
         g_assert_no_error (error);
         bc = crop (&b, 1, 1, w, h);
         g_assert_true (memcmp (a.data, bc.data, sizeof (float) * w * h * c) == 0);
@@ -509,32 +512,34 @@ test_bayer_shift (Model *m, gconstpointer data)
       }
     g_free (in.data);
   }
-  {
-    GenPixels best = pixels_new (w + 1, h + 1, c), one = pixels_new (w + 1, h + 1, c);
-    GenPixels t = transpose (&big), td = pixels_new (h + 1, w + 1, c), back;
+  for (int k = 0; k < 2; k++)
+    {
+      GenDenoiseMode mode = k ? GEN_DENOISE_SAMPLE : GEN_DENOISE_FAST;
+      GenPixels best = pixels_new (w + 1, h + 1, c), one = pixels_new (w + 1, h + 1, c);
+      GenPixels t = transpose (&big), td = pixels_new (h + 1, w + 1, c), back;
 
-    g_assert_true (gen_job_denoise_quality (m->p, &o, &big, NULL, GEN_DENOISE_FAST,
-                                            GEN_DENOISE_QUALITY_BEST, 20.0, 1.0, &best, NULL,
-                                            &error));
-    g_assert_true (gen_job_denoise_quality (m->p, &o, &big, NULL, GEN_DENOISE_FAST,
-                                            GEN_DENOISE_QUALITY_FAST, 20.0, 1.0, &one, NULL,
-                                            &error));
-    g_assert_true (gen_job_denoise_quality (m->p, &o, &t, NULL, GEN_DENOISE_FAST,
-                                            GEN_DENOISE_QUALITY_FAST, 20.0, 1.0, &td, NULL,
-                                            &error));
-    g_assert_no_error (error);
-    back = transpose (&td);
-    for (gsize i = 0; i < (gsize) (w + 1) * (h + 1) * c; i++)
-      {
-        err = MAX (err, fabs ((one.data[i] + back.data[i]) / 2.0 - best.data[i]));
-        gain = MAX (gain, fabs (one.data[i] - best.data[i]));
-      }
-    if (g_test_verbose ())
-      g_printerr ("mosaic: best vs the mean of 2 runs %.2g; vs one run %.3f\n", err, gain);
-    g_assert_cmpfloat (err, <, 2e-6);
-    g_assert_cmpfloat (gain, >, 1e-3);
-    g_free (best.data), g_free (one.data), g_free (t.data), g_free (td.data), g_free (back.data);
-  }
+      err = gain = 0.0;
+      g_assert_true (gen_job_denoise_quality (m->p, &o, &big, NULL, mode, GEN_DENOISE_QUALITY_BEST,
+                                              20.0, 1.0, &best, NULL, &error));
+      g_assert_true (gen_job_denoise_quality (m->p, &o, &big, NULL, mode, GEN_DENOISE_QUALITY_FAST,
+                                              20.0, 1.0, &one, NULL, &error));
+      g_assert_true (gen_job_denoise_quality (m->p, &o, &t, NULL, mode, GEN_DENOISE_QUALITY_FAST,
+                                              20.0, 1.0, &td, NULL, &error));
+      g_assert_no_error (error);
+      back = transpose (&td);
+      for (gsize i = 0; i < (gsize) (w + 1) * (h + 1) * c; i++)
+        {
+          err = MAX (err, fabs ((one.data[i] + back.data[i]) / 2.0 - best.data[i]));
+          gain = MAX (gain, fabs (one.data[i] - best.data[i]));
+        }
+      if (g_test_verbose ())
+        g_printerr ("mosaic, %s mode: best vs the mean of 2 runs %.2g; vs one run %.3f\n",
+                    k ? "sample" : "fast", err, gain);
+      g_assert_cmpfloat (err, <, 2e-6);
+      g_assert_cmpfloat (gain, >, 1e-3);
+      g_free (best.data), g_free (one.data), g_free (t.data), g_free (td.data),
+        g_free (back.data);
+    }
   g_free (clean), g_free (big.data);
   g_rand_free (rand);
 }

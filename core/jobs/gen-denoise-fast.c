@@ -128,23 +128,19 @@ fast_accum (gpointer data, int64_t oy0, int64_t ox0, const GenTensor *tile, cons
       }
 }
 
-/* The flips and turns that keep a Bayer mosaic's sites where they were on a
- * tile of even sides: the identity and the transpose (K = 5). */
-static const int all_ks[GEN_DIHEDRAL_N] = { 0, 1, 2, 3, 4, 5, 6, 7 }, mosaic_ks[] = { 0, 5 };
-
 gboolean
 gen_job_denoise_fast (GenRun *r, GenSpace *s, const GenPixels *in, double abar, double t,
                       gboolean ensemble, int oy, int ox, gboolean mosaic, float *res,
                       GError **error)
 {
-  FastDenoise f = { r, in, (int) s->mc, (float) sqrt (abar), abar, t, res, oy, ox,
-                    mosaic ? mosaic_ks : all_ks,
-                    mosaic ? (int) G_N_ELEMENTS (mosaic_ks) : GEN_DIHEDRAL_N, { NULL } };
+  FastDenoise f = { r, in, (int) s->mc, (float) sqrt (abar), abar, t, res, oy, ox, NULL, 0,
+                    { NULL } };
   const float *sy = gen_tiler_wsum_y (s->unet_tiler), *sx = gen_tiler_wsum_x (s->unet_tiler);
   int colour = in->channels >= 3 ? 3 : 1;
   gsize n = (gsize) in->width * in->height * in->channels;
   gboolean ok;
 
+  f.nk = gen_dihedral_ensemble (mosaic, &f.ks);
   memset (res, 0, sizeof (float) * n);
   gen_run_ready_arenas (r, s->unet_tiler);
   ok = gen_tiler_run_with (s->unet_tiler, fast_fill, &f, ensemble ? fast_tile_ensemble : fast_tile,

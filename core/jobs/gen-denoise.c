@@ -65,12 +65,14 @@ denoise_sample (GenRun *r, GenSpace *s, const float *y, double abar, double t, i
   return TRUE;
 }
 
-/* denoise_sample of the canvas Y [mc, ph, pw] in its eight flips and turns,
- * each clamped to [-1, 1], turned back and averaged into X0.  The turned
- * canvases (pw × ph) run in their own model space; ACC is one more buffer. */
+/* denoise_sample of the canvas Y [mc, ph, pw] in the flips and turns KS
+ * [NK], each clamped to [-1, 1], turned back and averaged into X0.  The
+ * turned canvases (pw × ph) run in their own model space; ACC is one more
+ * buffer. */
 static gboolean
 denoise_sample_ensemble (GenRun *r, GenSpace *s, const float *y, double abar, double t,
-                         int steps, float *x, float *mo, float *x0, GError **error)
+                         int steps, const int *ks, int nk, float *x, float *mo, float *x0,
+                         GError **error)
 {
   GenSpace turned;
   gint64 n = s->mc * s->mh * s->mw;
@@ -88,8 +90,10 @@ denoise_sample_ensemble (GenRun *r, GenSpace *s, const float *y, double abar, do
   if (!(acc = gen_job_alloc_floats (n, error)))
     goto out;
   memset (acc, 0, sizeof (float) * n);
-  for (int k = 0; k < GEN_DIHEDRAL_N; k++)
+  for (int e = 0; e < nk; e++)
     {
+      int k = ks[e];
+
       gen_dihedral_apply (k, y, s->mc, s->mh, s->mw, x);
       if (!denoise_sample (r, gen_dihedral_swaps (k) ? &turned : s, x, abar, t, steps, x, mo, x0,
                            error))
@@ -99,7 +103,7 @@ denoise_sample_ensemble (GenRun *r, GenSpace *s, const float *y, double abar, do
       gen_dihedral_undo_add (k, x0, s->mc, s->mh, s->mw, acc);
     }
   for (gint64 i = 0; i < n; i++)
-    x0[i] = acc[i] / GEN_DIHEDRAL_N;
+    x0[i] = acc[i] / nk;
   ok = TRUE;
 out_acc:
   g_free (acc);
@@ -129,7 +133,8 @@ gen_job_denoise_quality (GenPipeline *p, const GenJobOptions *o, const GenPixels
   gboolean ensemble = quality == GEN_DENOISE_QUALITY_BEST;
   double abar, t;
   gint64 n;
-  int steps, py = 0, px = 0;
+  int steps, py = 0, px = 0, nk;
+  const int *ks;
   gboolean mosaic = FALSE, ok = FALSE;
 
   if (!gen_pipeline_need_unet (p, "denoise", FALSE, error) || !gen_pixels_check (in, "denoise", error)
@@ -167,12 +172,14 @@ gen_job_denoise_quality (GenPipeline *p, const GenJobOptions *o, const GenPixels
   abar = 1.0 / (1.0 + pow (2.0 * sigma / 255.0, 2));
   t = gen_job_timestep_for_abar (p->sched, abar);
   steps = MAX (1, o->steps);
-  /* noise demosaiced from a Bayer mosaic: fast mode moves the image so that
-   * its red sites fall where the model learnt them, on even rows and columns
-   * of the tiles (sample mode takes the image as it is) */
-  if (sigma > 0.0 && mode == GEN_DENOISE_FAST)
+  /* noise demosaiced from a Bayer mosaic: the image moves on the model's
+   * canvas so that its red sites fall where the model learnt them, on even
+   * rows and columns of the tiles; the ensemble keeps to the flips and
+   * turns that leave them there */
+  if (sigma > 0.0)
     mosaic = gen_estimate_bayer_phase (in, &py, &px);
-  gen_run_init (&r, p, o, mode == GEN_DENOISE_FAST ? 1 : ensemble ? GEN_DIHEDRAL_N * steps : steps);
+  nk = gen_dihedral_ensemble (mosaic, &ks);
+  gen_run_init (&r, p, o, mode == GEN_DENOISE_FAST ? 1 : ensemble ? nk * steps : steps);
   if (!gen_space_init (&s, &r, in->height + py, in->width + px, error))
     goto out;
   n = s.mc * s.mh * s.mw;
@@ -201,13 +208,14 @@ gen_job_denoise_quality (GenPipeline *p, const GenJobOptions *o, const GenPixels
     }
   else
     {
-      if (!(y = gen_pixels_to_tensor (in, (int) s.mc, s.ph, s.pw, error))
+      if (!(y = gen_pixels_to_tensor_at (in, (int) s.mc, s.ph, s.pw, py, px, error))
           || !(x = gen_job_alloc_floats (n, error)) || !(mo = gen_job_alloc_floats (n, error))
           || !(x0 = gen_job_alloc_floats (n, error)))
         goto out;
       if (sigma > 0.0)
         {
-          if (ensemble ? !denoise_sample_ensemble (&r, &s, y, abar, t, steps, x, mo, x0, error)
+          if (ensemble ? !denoise_sample_ensemble (&r, &s, y, abar, t, steps, ks, nk, x, mo, x0,
+                                                   error)
                        : !denoise_sample (&r, &s, y, abar, t, steps, x, mo, x0, error))
             goto out;
         }
@@ -217,7 +225,7 @@ gen_job_denoise_quality (GenPipeline *p, const GenJobOptions *o, const GenPixels
         GenPixels den = *out;
 
         den.data = res;
-        gen_pixels_from_tensor (x0, (int) s.mc, s.ph, s.pw, in, &den);
+        gen_pixels_from_tensor_at (x0, (int) s.mc, s.ph, s.pw, py, px, in, &den);
       }
     }
 

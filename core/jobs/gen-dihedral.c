@@ -63,6 +63,18 @@ map_planes (int k, float *planes, int64_t c, int64_t h, int64_t w, float *turned
     }
 }
 
+/* The flips and turns that keep a Bayer mosaic's sites where they were on a
+ * canvas whose tiles have even origins and sides: the identity and the
+ * transpose (K = 5), which fixes the top-left corner. */
+static const int all_ks[GEN_DIHEDRAL_N] = { 0, 1, 2, 3, 4, 5, 6, 7 }, mosaic_ks[] = { 0, 5 };
+
+int
+gen_dihedral_ensemble (gboolean mosaic, const int **ks)
+{
+  *ks = mosaic ? mosaic_ks : all_ks;
+  return mosaic ? (int) G_N_ELEMENTS (mosaic_ks) : GEN_DIHEDRAL_N;
+}
+
 void
 gen_dihedral_apply (int k, const float *src, int64_t c, int64_t h, int64_t w, float *dst)
 {

@@ -155,6 +155,12 @@ float   *gen_pixels_to_tensor (const GenPixels *in, int mc, int64_t ph, int64_t 
  * ALPHA_SRC (same size) or opaque. */
 void     gen_pixels_from_tensor (const float *t, int mc, int64_t ph, int64_t pw,
                                  const GenPixels *alpha_src, GenPixels *out);
+/* The same with IN's pixel (y, x) at (y + OY, x + OX) of the tensor, IN
+ * reflected around it; and OUT read from there. */
+float   *gen_pixels_to_tensor_at (const GenPixels *in, int mc, int64_t ph, int64_t pw, int oy,
+                                  int ox, GError **error);
+void     gen_pixels_from_tensor_at (const float *t, int mc, int64_t ph, int64_t pw, int oy, int ox,
+                                    const GenPixels *alpha_src, GenPixels *out);
 
 /* Where a job builds its image-sized result (IN's shape): OUT's own buffer
  * when the options allow it and OUT does not share IN's memory, else a new
@@ -278,6 +284,10 @@ void     gen_dihedral_apply (int k, const float *src, int64_t c, int64_t h, int6
 /* ACC [c][h][w] += the inverse of transform K of SRC [c][h'][w']. */
 void     gen_dihedral_undo_add (int k, const float *src, int64_t c, int64_t h, int64_t w,
                                 float *acc);
+/* The transforms the ensemble averages into *KS, and their count: all eight,
+ * or with MOSAIC the two that keep a Bayer mosaic's sites on a canvas
+ * anchored at its top-left corner (the identity and the transpose). */
+int      gen_dihedral_ensemble (gboolean mosaic, const int **ks);
 
 /* ---- fast denoise (gen-denoise-fast.c) ----------------------------------------- */
 

@@ -120,7 +120,7 @@ double gen_estimate_noise (const GenPixels *in);
 /* Whether IN (RGB) carries noise demosaiced from a Bayer mosaic, and if so
  * the row and column parity of its red sites in *PY, *PX (both 0 when not).
  * The built-in model learnt demosaiced noise with its red sites on even rows
- * and columns, so fast denoise shifts the image by this much before the
+ * and columns, so denoise shifts the image by this much before the
  * model sees it. */
 gboolean gen_estimate_bayer_phase (const GenPixels *in, int *py, int *px);
 

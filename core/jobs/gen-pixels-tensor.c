@@ -71,6 +71,13 @@ gen_pixels_check (const GenPixels *px, const char *what, GError **error)
 float *
 gen_pixels_to_tensor (const GenPixels *in, int mc, int64_t ph, int64_t pw, GError **error)
 {
+  return gen_pixels_to_tensor_at (in, mc, ph, pw, 0, 0, error);
+}
+
+float *
+gen_pixels_to_tensor_at (const GenPixels *in, int mc, int64_t ph, int64_t pw, int oy, int ox,
+                         GError **error)
+{
   float *t = gen_job_alloc_floats ((gsize) mc * ph * pw, error);
   int colour = in->channels >= 3 ? 3 : 1;
 
@@ -79,8 +86,8 @@ gen_pixels_to_tensor (const GenPixels *in, int mc, int64_t ph, int64_t pw, GErro
   for (int64_t y = 0; y < ph; y++)
     for (int64_t x = 0; x < pw; x++)
       {
-        const float *s = in->data + (gen_pixels_reflect (y, in->height) * in->width
-                                     + gen_pixels_reflect (x, in->width)) * in->channels;
+        const float *s = in->data + (gen_pixels_reflect (y - oy, in->height) * in->width
+                                     + gen_pixels_reflect (x - ox, in->width)) * in->channels;
         for (int c = 0; c < mc; c++)
           {
             float v;
@@ -101,6 +108,13 @@ void
 gen_pixels_from_tensor (const float *t, int mc, int64_t ph, int64_t pw,
                         const GenPixels *alpha_src, GenPixels *out)
 {
+  gen_pixels_from_tensor_at (t, mc, ph, pw, 0, 0, alpha_src, out);
+}
+
+void
+gen_pixels_from_tensor_at (const float *t, int mc, int64_t ph, int64_t pw, int oy, int ox,
+                           const GenPixels *alpha_src, GenPixels *out)
+{
   int colour = out->channels >= 3 ? 3 : 1;
   gboolean has_alpha = out->channels == 2 || out->channels == 4;
 
@@ -112,7 +126,7 @@ gen_pixels_from_tensor (const float *t, int mc, int64_t ph, int64_t pw,
         float v[3];
 
         for (int c = 0; c < 3; c++)
-          v[c] = t[((mc == 1 ? 0 : c) * ph + y) * pw + x] * 0.5f + 0.5f;
+          v[c] = t[((mc == 1 ? 0 : c) * ph + y + oy) * pw + x + ox] * 0.5f + 0.5f;
         if (colour == 1)
           d[0] = CLAMP ((v[0] + v[1] + v[2]) / 3.0f, 0.0f, 1.0f);
         else
