@@ -18,6 +18,7 @@
 #include "gen-ops-private.h"   /* GEN_CLONES: the loops below vectorise */
 
 #include <math.h>
+#include <stdlib.h>
 #include <string.h>
 
 #define N          GEN_WIENER_PATCH
@@ -42,7 +43,10 @@ typedef struct
   int              nry, nrx;
   int              tile_r, tile_c; /* a tile's rows and columns of reference patches */
   int              tiles_y, tiles_x;
-  int             *offs;       /* [noffs][2] dy, dx: (0, 0) first, then raster order */
+  int             *offs;       /* [noffs][2] dy, dx: (0, 0) first, then raster order; an
+                                * offset's index there is its rank in ties */
+  int             *order;      /* [noffs] the indices by distance from (0, 0): matching
+                                * meets near (and mostly closer) patches first */
   int              noffs;
   float            dct[N][N];  /* orthonormal DCT-II, [frequency][sample] */
   float            dct_t[N][N]; /* its transpose, [sample][frequency] */
@@ -258,7 +262,10 @@ heap_down (float *bd, int *bo, int m, float d, int o)
 
 /* Block matching: for each reference of the tile, the offsets of its
  * closest patches (distance ≤ tau), the reference first, then ascending,
- * ties in offset order. */
+ * ties in offset order.  The offsets are met nearest first, so the list's
+ * bar falls early and few later candidates reach the heap; ties are decided
+ * by the offset's rank, not by when it comes, so the order does not change
+ * the result. */
 GEN_CLONES static void
 tile_match (const Wiener *wf, const Tile *t, Work *wk)
 {
@@ -272,8 +279,9 @@ tile_match (const Wiener *wf, const Tile *t, Work *wk)
     wk->best_n[r] = 0, wk->lim[r] = wf->tau;
   for (int j = t->j0; j < t->j1; j++)
     wk->col[j - t->j0] = wf->rx[j] - t->px0 - sx0;
-  for (int o = 0; o < wf->noffs; o++)
+  for (int oi = 0; oi < wf->noffs; oi++)
     {
+      int o = wf->order[oi];
       int dy = wf->offs[2 * o], dx = wf->offs[2 * o + 1], ja = t->j0, jb = t->j1;
 
       /* the references whose candidate at this offset lies in the image */
@@ -323,10 +331,15 @@ tile_match (const Wiener *wf, const Tile *t, Work *wk)
             for (int x = 0; x < sw; x++)
               vs[x] = ((q[x] + q[sw + x]) + (q[2 * sw + x] + q[3 * sw + x]))
                       + ((q[4 * sw + x] + q[5 * sw + x]) + (q[6 * sw + x] + q[7 * sw + x]));
-            /* then along the row: hs[x] = the sum of the patch at column x */
+            /* then along the row: hs[x] = the sum of the patch at column x,
+             * ((vs[x] + vs[x+1]) + (vs[x+2] + vs[x+3])) + (… x+4 .. x+7), as
+             * pair sums, sums of pairs of them, and of those */
+            for (int x = 0; x + 2 <= sw; x++)
+              hs[x] = vs[x] + vs[x + 1];
+            for (int x = 0; x + 4 <= sw; x++)
+              vs[x] = hs[x] + hs[x + 2];
             for (int x = 0; x + N <= sw; x++)
-              hs[x] = ((vs[x] + vs[x + 1]) + (vs[x + 2] + vs[x + 3]))
-                      + ((vs[x + 4] + vs[x + 5]) + (vs[x + 6] + vs[x + 7]));
+              hs[x] = vs[x] + vs[x + 4];
           }
           for (int j = ja, r = (i - t->i0) * nj + (ja - t->j0); j < jb; j++, r++)
             {
@@ -334,16 +347,16 @@ tile_match (const Wiener *wf, const Tile *t, Work *wk)
               float *bd = wk->best_d + (gsize) r * m;
               int *bo = wk->best_o + (gsize) r * m, n = wk->best_n[r];
 
-              /* lim: tau while the list fills, then the largest kept
-               * (offsets come in order, so an equal distance loses its tie) */
-              if (!(d < wk->lim[r]) && !(n < m && d == wf->tau))
+              /* lim: tau while the list fills, then the largest kept; an
+               * equal distance wins on a lower rank */
+              if (!(d <= wk->lim[r]) || (n == m && d == wk->lim[r] && o > bo[0]))
                 continue;
               if (n < m)
                 heap_up (bd, bo, n, d, o), wk->best_n[r] = ++n;
               else
                 heap_down (bd, bo, m, d, o);
               if (n == m)
-                wk->lim[r] = MIN (bd[0], wk->lim[r]);
+                wk->lim[r] = bd[0];
             }
         }
     }
@@ -682,6 +695,14 @@ noise_spectrum (Wiener *wf, double sigma, gboolean spectrum)
   return TRUE;
 }
 
+static int
+key_cmp (const void *a, const void *b)
+{
+  gint64 x = *(const gint64 *) a, y = *(const gint64 *) b;
+
+  return (x > y) - (x < y);
+}
+
 /* Reference positions along a side of L pixels: every STEP, and the last. */
 static int *
 ref_grid (int l, int step, int *count)
@@ -761,6 +782,18 @@ gen_denoise_wiener (const GenPixels *noisy, GenPixels *est, double sigma, const 
     for (int dx = -R; dx <= R; dx++)
       if (dy || dx)
         wf.offs[2 * o] = dy, wf.offs[2 * o + 1] = dx, o++;
+  {
+    gint64 *key = g_new (gint64, wf.noffs);
+
+    for (int o = 0; o < wf.noffs; o++)
+      key[o] = (gint64) (wf.offs[2 * o] * wf.offs[2 * o] + wf.offs[2 * o + 1] * wf.offs[2 * o + 1])
+                 * wf.noffs + o;
+    qsort (key, wf.noffs, sizeof *key, key_cmp);
+    wf.order = g_new (int, wf.noffs);
+    for (int i = 0; i < wf.noffs; i++)
+      wf.order[i] = (int) (key[i] % wf.noffs);
+    g_free (key);
+  }
   wf.ry = ref_grid (wf.h, prm->step, &wf.nry);
   wf.rx = ref_grid (wf.w, prm->step, &wf.nrx);
   /* stripes at least 2R + N rows high, so stripe k's writes miss stripe k + 2's */
@@ -826,6 +859,7 @@ out:
   g_free (wf.num);
   g_free (wf.den);
   g_free (wf.offs);
+  g_free (wf.order);
   g_free (wf.ry);
   g_free (wf.rx);
   return ok;
