@@ -135,16 +135,21 @@ def rms(noise):
     return noise.double().pow(2).mean(dim=(1, 2, 3)).sqrt().float()
 
 
-def mixed(clean, sigma, kinds, gen, rng, shot_frac=(0.3, 0.95), jpeg_quality=(70, 95)):
+def mixed(clean, sigma, kinds, gen, rng, shot_frac=(0.3, 0.95), jpeg_quality=(70, 95),
+          jpeg_white=0.0):
     """Noise of kind KINDS[i] (indices into KINDS) for each image of CLEAN
     [B, 3, H, W] (0..255) at effective sigma SIGMA[i].  Returns (noise, the
     effective sigma of each image: SIGMA, except for JPEG, measured).  GEN (a
-    torch.Generator) draws the noise, RNG (numpy) the per-image parameters."""
+    torch.Generator) draws the noise, RNG (numpy) the per-image parameters.
+    JPEG compresses demosaiced noise (a camera's JPEG) or, for a share
+    JPEG_WHITE of its images, white Gaussian noise (a noisy image saved as
+    JPEG); with 0 nothing more is drawn, so the draws are those of before."""
     bsz = clean.shape[0]
     sigma = torch.as_tensor(sigma, dtype=torch.float32).reshape(-1)
     kinds = np.asarray(kinds)
     f = rng.uniform(shot_frac[0], shot_frac[1], bsz)
     q = rng.integers(jpeg_quality[0], jpeg_quality[1] + 1, bsz)
+    white = rng.random(bsz) < jpeg_white if jpeg_white > 0 else np.zeros(bsz, dtype=bool)
     a, b = pg_for_sigma(clean, sigma, f)
     gauss = torch.randn(clean.shape, generator=gen) * sigma.view(-1, 1, 1, 1)
     pg = poisson_gaussian(clean, a, b, gen)
@@ -158,8 +163,10 @@ def mixed(clean, sigma, kinds, gen, rng, shot_frac=(0.3, 0.95), jpeg_quality=(70
         elif k == "demosaic":
             out[i] = dm[i]
         elif k == "jpeg":
-            # a demosaiced camera image, then compressed; its RMS defines its sigma
-            out[i] = jpeg_noise(clean[i:i + 1], dm[i:i + 1], q[i])[0]
+            # a demosaiced camera image (or a white-noise one), then compressed;
+            # its RMS defines its sigma
+            src = gauss if white[i] else dm
+            out[i] = jpeg_noise(clean[i:i + 1], src[i:i + 1], q[i])[0]
             eff[i] = rms(out[i:i + 1])[0]
     return out, eff
 

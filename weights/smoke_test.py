@@ -144,6 +144,15 @@ def main():
     check(not torch.equal(eps5, eps4) and torch.allclose(e_rms, torch.ones(8), atol=1e-4)
           and not torch.equal(t5, t4) and bool((t5 >= 0).all()),
           "camera noise on (JPEG): unit-RMS noise, timesteps moved to its measured sigma")
+    # JPEG of white noise for a share of them: other noise, the same RMS; a recipe
+    # from before the key (or with it at 0) draws the same batches
+    r7 = dict(r4, camera=dict(r5["camera"], jpeg_white=1.0))
+    _, t7, eps7 = train.Batches(r7)(4)
+    old5 = dict(r5, camera={k: v for k, v in r5["camera"].items() if k != "jpeg_white"})
+    e7 = eps7.pow(2).mean(dim=(1, 2, 3)).sqrt()
+    check(not torch.equal(eps7, eps5) and torch.allclose(e7, torch.ones(8), atol=1e-4)
+          and all(torch.equal(a, b) for a, b in zip(train.Batches(old5)(4), (x0, t5, eps5))),
+          "JPEG of white noise (jpeg_white 1): other unit-RMS noise; without the key, as before")
     r6 = dict(r4, camera=dict(r4["camera"], p=1.0, kinds=[0, 1, 1, 0]))
     _, t6, eps6 = train.Batches(r6)(4)
     e6 = eps6.pow(2).mean(dim=(1, 2, 3)).sqrt()

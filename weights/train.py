@@ -83,9 +83,10 @@ RECIPE = {
     # share P of the photographic-range samples: Poisson-Gaussian, demosaiced,
     # and demosaiced + JPEG, drawn with the weights KINDS (gaussian, poisson_gaussian,
     # demosaic, jpeg); the noise is scaled to unit RMS, JPEG's timestep follows its
-    # measured RMS
+    # measured RMS; JPEG_WHITE: the share of the JPEG samples that compress white
+    # Gaussian noise instead of demosaiced noise
     "camera": {"p": 0.0, "kinds": [0, 1, 1, 1], "shot_frac": [0.3, 0.95],
-               "jpeg_quality": [70, 95]},
+               "jpeg_quality": [70, 95], "jpeg_white": 0.0},
 }
 
 
@@ -165,7 +166,8 @@ class Batches:
         idx = np.flatnonzero(pick)
         clean = (x0[idx] + 1) * 127.5
         noise, eff = camera_noise.mixed(clean, torch.from_numpy(s255[idx]).float(), kinds[idx], g,
-                                        rng, c["shot_frac"], c["jpeg_quality"])
+                                        rng, c["shot_frac"], c["jpeg_quality"],
+                                        c.get("jpeg_white", 0.0))
         eff = eff.clamp(min=0.5)
         eps[idx] = noise / eff.view(-1, 1, 1, 1)
         jpeg = idx[kinds[idx] == camera_noise.KINDS.index("jpeg")]
